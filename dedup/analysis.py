@@ -1,0 +1,296 @@
+"""From an article to the features every later stage works on.
+
+`Analyzer.analyse` is a pure function of the article and the configuration: repaired text,
+tokens, blocks and their boilerplate labels, the body's shingles cut into passages, the
+story terms, the exact-copy hash and the three MinHash signatures (body, passages, story).
+It never looks at other documents, so it can run in any process, in any order.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import xxhash
+
+from dedup.article import Article
+from dedup.boilerplate import BODY, classify_blocks
+from dedup.config import Config
+from dedup.normalise import repair, token_key
+from dedup.segment import split_blocks, tokenize
+from dedup.sketch import Sketcher, shingle_hashes, token_hash
+from dedup.terms import TermWeigher
+
+_U64 = np.uint64
+
+
+@dataclass
+class Document:
+    """An analysed article. Offsets are into `text`, the repaired text shown to users."""
+
+    id: str
+    title: str
+    source: str
+    published_at: datetime | None
+    text: str
+    token_starts: np.ndarray  # int32, one per token
+    token_ends: np.ndarray  # int32
+    block_bounds: np.ndarray  # int32 (n_blocks, 2): token range of each block
+    block_labels: list[str]
+    block_hashes: np.ndarray  # uint64, hash of each block's folded tokens
+    body_tokens: np.ndarray  # int32: indices of the body's tokens, in order
+    shingles: np.ndarray  # uint64: shingle i covers body tokens i .. i+k-1
+    shingle_blocks: np.ndarray  # int32: block in which shingle i starts
+    shingle_quoted: np.ndarray  # bool: shingle i starts inside quotation marks
+    shingle_set: np.ndarray  # uint64: sorted distinct shingles of the body
+    own_set: np.ndarray  # uint64: sorted distinct shingles outside quotations (see verify)
+    passage_starts: np.ndarray  # int32: first shingle of each passage
+    body_hash: int
+    story_terms: np.ndarray  # uint64, sorted stem hashes
+    story_weights: np.ndarray  # float32, aligned with story_terms
+    signature: np.ndarray  # uint32 (num_perm,): MinHash of the body's shingles
+    passage_signatures: np.ndarray  # uint32 (n_passages, num_perm)
+    story_signature: np.ndarray  # uint32 (num_perm,): MinHash of the weighted story terms
+
+    @property
+    def n_body_tokens(self) -> int:
+        return len(self.body_tokens)
+
+    @property
+    def body_chars(self) -> int:
+        """Characters spanned by the body's tokens (what shared spans are measured against)."""
+        return int((self.token_ends[self.body_tokens] - self.token_starts[self.body_tokens]).sum())
+
+    def body_text(self) -> str:
+        """The body blocks, one per line: what the document is compared on."""
+        lines = []
+        for (lo, hi), label in zip(self.block_bounds.tolist(), self.block_labels):
+            if label == BODY and hi > lo:
+                lines.append(self.text[self.token_starts[lo]:self.token_ends[hi - 1]])
+        return "\n".join(lines)
+
+    def token_span(self, first_body_token: int, end_body_token: int) -> tuple[int, int]:
+        """Character span in `text` of body tokens ``[first, end)``."""
+        first = self.body_tokens[first_body_token]
+        last = self.body_tokens[end_body_token - 1]
+        return int(self.token_starts[first]), int(self.token_ends[last])
+
+
+class Analyzer:
+    """Turns articles into `Document`s; holds the caches that make that fast."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.sketcher = Sketcher(config.num_perm, config.seed)
+        self.weigher = TermWeigher(config.language)
+        self._token_hashes: dict[str, int] = {}
+
+    def analyse(self, article: Article) -> Document:
+        return self.analyse_many([article])[0]
+
+    def analyse_many(self, articles: Sequence[Article]) -> list[Document]:
+        """Analyse several articles, computing all their signatures in one numpy pass."""
+        docs = [self._features(a) for a in articles]
+        self._sign(docs)
+        return docs
+
+    # -- per document -------------------------------------------------------------------
+
+    def _features(self, article: Article) -> Document:
+        cfg = self.config
+        text = repair(article.text)
+        title = repair(article.title).strip()
+        if title and not text.lstrip().lower().startswith(title.lower()):
+            text = f"{title}\n{text}"
+            title_block = True
+        else:
+            title_block = False
+        words, starts, ends = tokenize(text)
+        keys = [token_key(w) for w in words]
+        spans = split_blocks(text)
+        bounds = _block_bounds(spans, starts)
+        block_keys = [keys[lo:hi] for lo, hi in bounds]
+        labels = classify_blocks(
+            [text[s.start:s.end] for s in spans],
+            block_keys,
+            self.weigher,
+            min_tokens=cfg.min_block_tokens,
+            min_sentence_tokens=cfg.min_sentence_tokens,
+            core_cohesion=cfg.core_cohesion,
+        )
+        token_hashes = self._hash_tokens(keys)
+        body_blocks = [i for i, label in enumerate(labels) if label == BODY]
+        body_tokens = np.concatenate(
+            [np.arange(lo, hi, dtype=np.int32) for lo, hi in (bounds[i] for i in body_blocks)]
+            or [np.empty(0, dtype=np.int32)]
+        )
+        token_block = np.repeat(np.arange(len(bounds), dtype=np.int32), [hi - lo for lo, hi in bounds])
+        shingles = shingle_hashes(token_hashes[body_tokens], cfg.shingle_size)
+        shingle_blocks = token_block[body_tokens[: len(shingles)]] if len(shingles) else np.empty(0, np.int32)
+        exact_blocks = body_blocks[1:] if title_block and body_blocks and body_blocks[0] == 0 else body_blocks
+        body_hash = xxhash.xxh3_64_intdigest(
+            "\n".join(" ".join(block_keys[i]) for i in exact_blocks).encode("utf-8", "surrogatepass")
+        )
+        story_terms, story_weights = self._story_terms(keys, body_tokens)
+        quoted = _quoted_tokens(text, spans, bounds, starts)
+        shingle_quoted = quoted[body_tokens[: len(shingles)]] if len(shingles) else np.empty(0, bool)
+        shingle_set = np.unique(shingles)
+        return Document(
+            id=article.id,
+            title=title or (text[spans[0].start:spans[0].end] if spans else ""),
+            source=article.source,
+            published_at=article.published_at,
+            text=text,
+            token_starts=np.asarray(starts, dtype=np.int32),
+            token_ends=np.asarray(ends, dtype=np.int32),
+            block_bounds=np.asarray(bounds, dtype=np.int32).reshape(-1, 2),
+            block_labels=labels,
+            block_hashes=np.asarray(
+                [xxhash.xxh3_64_intdigest(" ".join(k).encode("utf-8", "surrogatepass")) for k in block_keys],
+                dtype=_U64,
+            ),
+            body_tokens=body_tokens,
+            shingles=shingles,
+            shingle_blocks=shingle_blocks,
+            shingle_quoted=shingle_quoted,
+            shingle_set=shingle_set,
+            own_set=own_shingles(shingles, shingle_quoted, shingle_set),
+            passage_starts=self._passages(text, ends, body_tokens, token_block, len(shingles)),
+            body_hash=body_hash,
+            story_terms=story_terms,
+            story_weights=story_weights,
+            signature=np.empty(0, np.uint32),
+            passage_signatures=np.empty((0, cfg.num_perm), np.uint32),
+            story_signature=np.empty(0, np.uint32),
+        )
+
+    def _hash_tokens(self, keys: list[str]) -> np.ndarray:
+        cache = self._token_hashes
+        out = np.empty(len(keys), dtype=_U64)
+        for i, key in enumerate(keys):
+            h = cache.get(key)
+            if h is None:
+                h = token_hash(key)
+                if len(cache) < 4_000_000:
+                    cache[key] = h
+            out[i] = h
+        return out
+
+    def _passages(self, text, token_ends, body_tokens, token_block, n_shingles) -> np.ndarray:
+        """Cut the body's shingles into passages: blocks, long ones split at sentence ends."""
+        cfg = self.config
+        if n_shingles == 0:
+            return np.empty(0, dtype=np.int32)
+        starts = [0]
+        length = 0
+        blocks = token_block[body_tokens[:n_shingles]]
+        for i in range(1, n_shingles):
+            length += 1
+            new_block = blocks[i] != blocks[i - 1]
+            prev_end = token_ends[body_tokens[i - 1]]
+            sentence_break = text[prev_end:prev_end + 1] in (".", "!", "?")
+            if length >= cfg.min_passage_tokens and (
+                new_block or (length >= cfg.passage_tokens and sentence_break) or length >= 2 * cfg.passage_tokens
+            ):
+                starts.append(i)
+                length = 0
+        if len(starts) > 1 and n_shingles - starts[-1] < cfg.min_passage_tokens:
+            starts.pop()
+        return np.asarray(starts, dtype=np.int32)
+
+    def _story_terms(self, keys: list[str], body_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        weights: dict[str, float] = {}
+        term = self.weigher.term
+        for i in body_tokens.tolist():
+            found = term(keys[i])
+            if found is not None:
+                stem, weight = found
+                if weight > weights.get(stem, 0.0):
+                    weights[stem] = weight
+        if not weights:
+            return np.empty(0, _U64), np.empty(0, np.float32)
+        hashes = np.fromiter((_stem_hash(s) for s in weights), dtype=_U64, count=len(weights))
+        values = np.fromiter(weights.values(), dtype=np.float32, count=len(weights))
+        order = np.argsort(hashes)
+        return hashes[order], values[order]
+
+    # -- signatures, many documents per numpy call ----------------------------------------
+
+    def _sign(self, docs: list[Document]) -> None:
+        if not docs:
+            return
+        sk = self.sketcher
+        # Body and passage signatures: passages partition the body's shingles, so the body's
+        # signature is the element-wise minimum of its passages'.
+        offsets = np.cumsum([0] + [len(d.shingles) for d in docs])
+        all_shingles = np.concatenate([d.shingles for d in docs])
+        starts = np.concatenate([d.passage_starts.astype(np.int64) + off for d, off in zip(docs, offsets)])
+        sigs = sk.signatures(all_shingles, starts)
+        at = 0
+        for d in docs:
+            n = len(d.passage_starts)
+            d.passage_signatures = sigs[at:at + n]
+            d.signature = sigs[at:at + n].min(axis=0) if n else np.full(sk.num_perm, 0xFFFFFFFF, np.uint32)
+            at += n
+        # Story signatures: each term is repeated in proportion to its weight, so the MinHash
+        # estimates the weighted Jaccard similarity of the story terms.
+        story_items = [_weighted_items(d.story_terms, d.story_weights) for d in docs]
+        story_starts = np.cumsum([0] + [len(s) for s in story_items[:-1]])
+        story_sigs = sk.signatures(np.concatenate(story_items), story_starts)
+        for d, s, items in zip(docs, story_sigs, story_items):
+            d.story_signature = s
+
+
+def _block_bounds(spans, token_starts: list[int]) -> list[tuple[int, int]]:
+    starts = np.asarray(token_starts, dtype=np.int64)
+    return [
+        (int(np.searchsorted(starts, s.start, "left")), int(np.searchsorted(starts, s.end, "left")))
+        for s in spans
+    ]
+
+
+def own_shingles(shingles: np.ndarray, quoted: np.ndarray, all_distinct: np.ndarray) -> np.ndarray:
+    """Distinct shingles outside quotations; all of them when quotation is most of the body.
+
+    Independent reports quote the same statement verbatim, so shared quotations say little
+    about copying; a body that is mostly quotation is judged on all of it.
+    """
+    own = np.unique(shingles[~quoted])
+    if len(own) < 0.3 * len(all_distinct) or len(own) == 0:
+        return all_distinct
+    return own
+
+
+def _quoted_tokens(text: str, spans, bounds, token_starts: list[int]) -> np.ndarray:
+    """Which tokens stand inside double quotation marks, paragraph by paragraph.
+
+    Quotes matter because independent articles quote the same statement word for word; a
+    quotation left open at the end of a paragraph (the convention for quotes that continue)
+    ends with it.
+    """
+    quoted = np.zeros(len(token_starts), dtype=bool)
+    for span, (lo, hi) in zip(spans, bounds):
+        block = text[span.start:span.end]
+        marks = [span.start + i for i, ch in enumerate(block) if ch == '"']
+        for open_at, close_at in zip(marks[0::2], marks[1::2] + [span.end]):
+            a = lo + int(np.searchsorted(token_starts[lo:hi], open_at))
+            b = lo + int(np.searchsorted(token_starts[lo:hi], close_at))
+            quoted[a:b] = True
+    return quoted
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _stem_hash(stem: str) -> int:
+    return xxhash.xxh3_64_intdigest(b"t:" + stem.encode("utf-8", "surrogatepass"))
+
+
+def _weighted_items(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    copies = np.maximum(1, np.rint(weights)).astype(np.int64)
+    items = np.repeat(terms, copies)
+    if len(items) == 0:
+        return items
+    offsets = np.arange(len(items)) - np.repeat(np.cumsum(copies) - copies, copies)
+    with np.errstate(over="ignore"):
+        return items + offsets.astype(_U64) * _U64(0x9E3779B97F4A7C15)

@@ -1,0 +1,134 @@
+"""Batch clustering: analysis spread over worker processes, indexing in input order.
+
+Analysis (normalising, segmenting, sketching) is a pure function of one article, so it runs
+in a process pool; adding to the index is sequential, in input order, so a batch run gives
+exactly the clusters of adding the same articles one at a time.
+"""
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from dedup.analysis import Analyzer, Document
+from dedup.article import Article
+from dedup.config import Config
+from dedup.engine import Engine
+from dedup.errors import ConflictingArticle, InvalidArticle
+from dedup.inputs import Problem
+
+CHUNK = 32
+
+_worker_analyzer: Analyzer | None = None
+
+
+def _init_worker(config: Config) -> None:
+    global _worker_analyzer
+    _worker_analyzer = Analyzer(config)
+
+
+def _analyse_chunk(articles: list[Article]) -> list[Document | Problem]:
+    return analyse_articles(_worker_analyzer, articles)
+
+
+def analyse_articles(analyzer: Analyzer, articles: list[Article]) -> list[Document | Problem]:
+    """Analyse articles, turning each invalid one into a `Problem` instead of failing the lot."""
+    valid, out = [], []
+    for article in articles:
+        try:
+            article.validate(analyzer.config.max_text_bytes)
+            valid.append(article)
+            out.append(None)
+        except InvalidArticle as exc:
+            out.append(Problem(article.id, str(exc)))
+    docs = iter(analyzer.analyse_many(valid))
+    return [next(docs) if item is None else item for item in out]
+
+
+def analysed(
+    items: Iterable[Article | Problem], config: Config, workers: int, executor: Executor | None = None
+) -> Iterator[Document | Problem]:
+    """Documents (and problems) in input order; analysis runs on `workers` processes."""
+    if workers <= 1 and executor is None:
+        analyzer = Analyzer(config)
+        for chunk in _chunks(items):
+            yield from _passthrough(chunk, lambda arts: analyse_articles(analyzer, arts))
+        return
+    own = executor is None
+    pool = executor or ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(config,))
+    try:
+        pending: deque = deque()
+        for chunk in _chunks(items):
+            articles = [a for a in chunk if isinstance(a, Article)]
+            pending.append((chunk, pool.submit(_analyse_chunk, articles)))
+            while len(pending) > 4 * workers:
+                yield from _merge(*pending.popleft())
+        while pending:
+            yield from _merge(*pending.popleft())
+    finally:
+        if own:
+            pool.shutdown(cancel_futures=True)
+
+
+def _chunks(items: Iterable) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _passthrough(chunk: list, analyse: Callable) -> list:
+    articles = [a for a in chunk if isinstance(a, Article)]
+    return _merge_results(chunk, analyse(articles))
+
+
+def _merge(chunk: list, future) -> list:
+    return _merge_results(chunk, future.result())
+
+
+def _merge_results(chunk: list, results: list) -> list:
+    done = iter(results)
+    return [next(done) if isinstance(item, Article) else item for item in chunk]
+
+
+@dataclass
+class BatchRun:
+    """What a batch run produced: the engine, the ids in input order, the skipped inputs."""
+
+    engine: Engine
+    ids: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def cluster(
+    items: Iterable[Article | Problem],
+    config: Config | None = None,
+    workers: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> BatchRun:
+    """Cluster a collection; the result equals adding the valid articles one by one in order."""
+    config = config or Config()
+    run = BatchRun(Engine(config))
+    workers = os.cpu_count() or 1 if workers is None else workers
+    seen = set()
+    for item in analysed(items, config, workers):
+        if isinstance(item, Problem):
+            run.problems.append(item)
+        else:
+            try:
+                run.engine.add_document(item)
+            except ConflictingArticle as exc:
+                run.problems.append(Problem(item.id, str(exc)))
+            else:
+                if item.id not in seen:
+                    seen.add(item.id)
+                    run.ids.append(item.id)
+        if on_progress is not None:
+            on_progress(len(run.ids) + len(run.problems))
+    return run

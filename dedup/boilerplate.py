@@ -1,0 +1,123 @@
+"""Structural boilerplate: the blocks of a page that are not the article.
+
+Decided per document from layout and cohesion alone, so a block's label never depends on
+which other documents are indexed:
+
+- ``short``: a block too short to be prose ("Share this post", "0:00", "Image 1 of 3");
+- ``repeat``: a block already seen earlier on the page (captions and headlines that
+  pages print twice);
+- ``code``: markup or script that leaked into the text;
+- ``peripheral``: a run of blocks at the head or tail of the page that shares no topic with
+  the article's core: related-story teasers, newsletter and comment widgets, navigation.
+
+Recurrence across documents is the other signal (see `dedup.commonness`); it is collection
+state and is applied when matches are verified.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from dedup.segment import ends_sentence
+from dedup.terms import TermWeigher
+
+BODY = "body"
+SHORT = "short"
+REPEAT = "repeat"
+CODE = "code"
+PERIPHERAL = "peripheral"
+
+_CODE_HINT = re.compile(r"[{};=<>]|\b(?:function|var|window|document)\b|\(\)")
+
+
+def classify_blocks(
+    texts: Sequence[str],
+    keys: Sequence[Sequence[str]],
+    weigher: TermWeigher,
+    *,
+    min_tokens: int = 4,
+    min_sentence_tokens: int = 8,
+    core_cohesion: float = 0.3,
+    min_core_blocks: int = 3,
+) -> list[str]:
+    """Label each block of one document.
+
+    Args:
+        texts: the blocks' repaired text.
+        keys: the blocks' folded tokens.
+        weigher: gives the topical weight of a token.
+        min_tokens: blocks with fewer tokens are ``short``.
+        min_sentence_tokens: blocks with fewer tokens that do not end like a sentence are
+            ``short`` too (navigation, bylines, credits).
+        core_cohesion: weighted share of a block's terms that must recur in non-adjacent
+            blocks for it to belong to the article's core.
+        min_core_blocks: peripheral runs are only cut from a page whose core has at least
+            this many blocks; a short page has no core to tell the periphery from.
+    Returns:
+        one label per block: ``body`` or the reason it is boilerplate.
+    """
+    labels = [BODY] * len(texts)
+    seen: set[tuple[str, ...]] = set()
+    for i, (text, toks) in enumerate(zip(texts, keys)):
+        n = len(toks)
+        if n < min_tokens or (n < min_sentence_tokens and not ends_sentence(text)):
+            labels[i] = SHORT
+        elif _looks_like_code(text, n):
+            labels[i] = CODE
+        else:
+            key = tuple(toks)
+            if key in seen:
+                labels[i] = REPEAT
+            seen.add(key)
+    _mark_periphery(labels, keys, weigher, core_cohesion, min_core_blocks)
+    if all(label != BODY for label in labels):
+        # A page that is all "chrome" by these rules (a tweet, a headline list) is still a
+        # document: compare it on everything it has rather than on nothing.
+        return [BODY if label in (SHORT, PERIPHERAL) else label for label in labels]
+    return labels
+
+
+def _looks_like_code(text: str, n_tokens: int) -> bool:
+    hints = len(_CODE_HINT.findall(text))
+    return hints >= 3 and hints * 6 >= n_tokens
+
+
+def _mark_periphery(
+    labels: list[str],
+    keys: Sequence[Sequence[str]],
+    weigher: TermWeigher,
+    core_cohesion: float,
+    min_core_blocks: int,
+) -> None:
+    body = [i for i, label in enumerate(labels) if label == BODY]
+    if len(body) < min_core_blocks:
+        return
+    terms: dict[int, dict[str, float]] = {}
+    where: dict[str, list[int]] = {}
+    for rank, i in enumerate(body):
+        block_terms: dict[str, float] = {}
+        for key in keys[i]:
+            term = weigher.term(key)
+            if term is not None:
+                stem, weight = term
+                if weight > block_terms.get(stem, 0.0):
+                    block_terms[stem] = weight
+        terms[i] = block_terms
+        for stem in block_terms:
+            where.setdefault(stem, []).append(rank)
+    core = []
+    for rank, i in enumerate(body):
+        total = sum(terms[i].values())
+        if total == 0.0:
+            continue
+        # Terms shared only with the next or previous block do not count: a teaser's
+        # headline and its summary share their topic with each other and nothing else.
+        shared = sum(
+            w for stem, w in terms[i].items() if where[stem][0] <= rank - 2 or where[stem][-1] >= rank + 2
+        )
+        if shared >= core_cohesion * total:
+            core.append(rank)
+    if len(core) < min_core_blocks:
+        return
+    for rank in list(range(core[0])) + list(range(core[-1] + 1, len(body))):
+        labels[body[rank]] = PERIPHERAL

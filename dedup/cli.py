@@ -1,0 +1,243 @@
+"""The `dedup` command: batch clustering, explanations, and the server."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from dedup.config import Config
+from dedup.engine import Engine, Result
+from dedup.inputs import Article, Problem, read_inputs
+from dedup.verify import Match
+
+# Decision thresholds a user may want to change per run, with their help text.
+THRESHOLD_FLAGS = {
+    "near_duplicate": "Jaccard similarity of two bodies at or above which they are near-duplicates",
+    "syndicated": "share of one body contained in the other at or above which it is a syndicated copy",
+    "version": "share of one body's own words found in the other at or above which they are versions",
+    "rewrite": "story-term cosine similarity at or above which two articles tell the same story",
+}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="dedup", description="Find copies, syndicated versions, excerpts and rewrites in news text."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("cluster", help="cluster a collection of articles into copy and story clusters")
+    run.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="a directory (.txt .md .html .htm .json .jsonl files) or a .jsonl file")
+    run.add_argument("--out", required=True, metavar="PRED.jsonl",
+                     help="where to write one JSON line per document, in input order ('-' for stdout)")
+    run.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                     help="processes that analyse articles (default: every core)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    _add_config_flags(run)
+
+    explain = commands.add_parser("explain", help="show why two documents match: relation, scores, shared passages")
+    explain.add_argument("a", help="a file, or an id in --in")
+    explain.add_argument("b", help="a file, or an id in --in")
+    explain.add_argument("--in", dest="inputs", nargs="+", metavar="INPUT",
+                         help="look A and B up by id in these inputs instead of reading them as files")
+    _add_config_flags(explain)
+    return parser.parse_args(argv)
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    defaults = Config()
+    for name, help_text in THRESHOLD_FLAGS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name),
+                            metavar="X", help=f"{help_text} (default {getattr(defaults, name)})")
+    parser.add_argument("--max-text-bytes", type=int, default=defaults.max_text_bytes,
+                        help=f"skip documents larger than this (default {defaults.max_text_bytes:,})")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    changes = {name: getattr(args, name) for name in THRESHOLD_FLAGS}
+    return Config(max_text_bytes=args.max_text_bytes, **changes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = _config(args)
+    except ValueError as exc:
+        print(f"dedup: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "cluster":
+        return run_cluster(args, config)
+    return run_explain(args, config)
+
+
+# -- dedup cluster ------------------------------------------------------------------------
+
+def run_cluster(args: argparse.Namespace, config: Config) -> int:
+    from dedup.batch import cluster  # the process pool is only needed here
+
+    progress = None if args.quiet else Progress(_count_inputs(args.inputs))
+    started = time.perf_counter()
+    run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, max(1, args.workers),
+                  on_progress=progress.update if progress else None)
+    elapsed = time.perf_counter() - started
+    if progress:
+        progress.finish()
+    out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
+    try:
+        for article_id in run.ids:
+            out.write(json.dumps(result_record(run.engine.get(article_id)), ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    for problem in run.problems:
+        print(f"dedup: skipped {problem.where}: {problem.reason}", file=sys.stderr)
+    if not args.quiet:
+        print(summary(run.engine, len(run.ids), len(run.problems), elapsed, args.out), file=sys.stderr)
+    return 1 if run.problems else 0
+
+
+def result_record(result: Result) -> dict:
+    """One output line: the contract fields first, then sizes and the strongest matches."""
+    return {
+        "id": result.id,
+        "cluster": result.cluster,
+        "story": result.story,
+        "canonical": result.canonical,
+        "relation": result.relation,
+        "similarity": round(result.similarity, 4),
+        "story_canonical": result.story_canonical,
+        "cluster_size": result.cluster_size,
+        "story_size": result.story_size,
+        "matches": [
+            {"id": m.b, "relation": m.relation, "similarity": m.similarity} for m in result.matches[:10]
+        ],
+    }
+
+
+def summary(engine: Engine, documents: int, skipped: int, seconds: float, out: str) -> str:
+    stats = engine.stats()
+    copies = [len(c) for c in engine.copies.clusters()]
+    in_copies = sum(n for n in copies if n > 1)
+    rate = documents / seconds if seconds > 0 else 0.0
+    lines = [
+        f"dedup: {documents:,} documents in {seconds:.1f} s ({rate:,.0f}/s)"
+        + (f", {skipped:,} inputs skipped" if skipped else ""),
+        f"  copy clusters:  {stats['copy_clusters']:,} ({sum(1 for n in copies if n > 1):,} with copies; "
+        f"{in_copies:,} documents, {in_copies / max(documents, 1):.1%}, are in one; largest {max(copies, default=0)})",
+        f"  story clusters: {stats['story_clusters']:,}",
+        f"  written to {out}",
+    ]
+    return "\n".join(lines)
+
+
+def _count_inputs(paths: list[str]) -> int | None:
+    """A cheap count of documents for the progress bar (lines of JSONL, files in directories)."""
+    from pathlib import Path
+    from dedup.inputs import SUFFIXES
+
+    total = 0
+    try:
+        for raw in paths:
+            path = Path(raw)
+            files = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES] if path.is_dir() else [path]
+            for file in files:
+                if file.suffix.lower() == ".jsonl":
+                    with file.open("rb") as handle:
+                        total += sum(1 for line in handle if line.strip())
+                else:
+                    total += 1
+    except OSError:
+        return None
+    return total
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn at most five times a second."""
+
+    def __init__(self, total: int | None, stream=sys.stderr) -> None:
+        self.total, self.stream = total, stream
+        self.started = time.perf_counter()
+        self.last = 0.0
+        self.done = 0
+        self.live = stream.isatty()
+
+    def update(self, done: int) -> None:
+        self.done = done
+        now = time.perf_counter()
+        if now - self.last >= (0.2 if self.live else 10.0):
+            self.last = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        rate = self.done / max(now - self.started, 1e-9)
+        if self.total:
+            share = min(1.0, self.done / self.total)
+            bar = "#" * int(share * 30)
+            eta = (self.total - self.done) / rate if rate else 0
+            line = f"[{bar:<30}] {self.done:,}/{self.total:,} {rate:,.0f} docs/s eta {eta:,.0f}s"
+        else:
+            line = f"{self.done:,} documents {rate:,.0f} docs/s"
+        self.stream.write(("\r" + line) if self.live else line + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.done:
+            self._draw(time.perf_counter())
+        if self.live:
+            self.stream.write("\n")
+
+
+# -- dedup explain ------------------------------------------------------------------------
+
+def run_explain(args: argparse.Namespace, config: Config) -> int:
+    wanted = [args.a, args.b]
+    if args.inputs:
+        found = {}
+        for item in read_inputs(args.inputs, config.max_text_bytes):
+            if isinstance(item, Article) and item.id in wanted:
+                found[item.id] = item
+        missing = [w for w in wanted if w not in found]
+        if missing:
+            print(f"dedup: no document with id {', '.join(map(repr, missing))} in {' '.join(args.inputs)}", file=sys.stderr)
+            return 1
+        articles = [found[args.a], found[args.b]]
+    else:
+        articles = []
+        for path in wanted:
+            items = list(read_inputs([path], config.max_text_bytes))
+            if len(items) != 1 or isinstance(items[0], Problem):
+                reason = items[0].reason if items and isinstance(items[0], Problem) else "holds more than one document; use --in"
+                print(f"dedup: {path}: {reason}", file=sys.stderr)
+                return 1
+            articles.append(items[0])
+        if articles[0].id == articles[1].id:
+            articles[1] = Article(**{**articles[1].__dict__, "id": articles[1].id + " (2)"})
+    engine = Engine(config)
+    for article in articles:
+        engine.add(article)
+    match = engine.relation_to(articles[0].id, articles[1].id)
+    print(explanation(engine, match))
+    return 0
+
+
+def explanation(engine: Engine, match: Match) -> str:
+    a, b = engine.document(match.a), engine.document(match.b)
+    lines = [
+        f"{match.a}  vs  {match.b}",
+        f"relation:     {match.relation or 'unrelated'} (similarity {match.similarity:.3f})",
+        f"jaccard:      {match.jaccard:.3f}",
+        f"containment:  {match.containment_a:.3f} of {match.a} is in {match.b}; "
+        f"{match.containment_b:.3f} of {match.b} is in {match.a}",
+        f"own words:    {match.own_words:.3f} (outside quotations, the larger side's share found in the other)",
+        f"story terms:  {match.story:.3f} (weighted cosine)",
+        f"shared:       {match.shared_tokens} words in {len(match.passages)} passages",
+    ]
+    for p in sorted(match.passages, key=lambda p: -p.tokens)[:20]:
+        text = " ".join(a.text[p.a_start:p.a_end].split())
+        lines.append(f"  [{p.tokens:>4} words] {text[:300]}{'...' if len(text) > 300 else ''}")
+    if len(match.passages) > 20:
+        lines.append(f"  ... and {len(match.passages) - 20} shorter passages")
+    return "\n".join(lines)

@@ -1,0 +1,269 @@
+"""Copy and story clusters over verified matches, with chaining control.
+
+The clusters are a deterministic function of the set of matches (the edges), not of the
+order in which they were found: edges are applied strongest first, ties broken by document
+id, and each merge is judged by the same rule. An incremental update therefore recomputes
+only the connected component an update touches and ends where a batch run would.
+
+Chaining control: an exact or near-duplicate match always merges. A syndicated or version
+match does not merge when the page it touches shares text with its own cluster and with the
+other one in different places (a digest of several stories, a caption quoting another
+story). A rewrite match merges story clusters only when one is a single document or several
+members of each are linked. So one stray link or one compilation page cannot fuse stories.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from dedup.verify import COPY_RELATIONS, EXACT, NEAR_DUPLICATE, RELATIONS, SYNDICATED, VERSION
+
+# Matches that always merge: the bodies are (nearly) the same text. Containment and weaker
+# matches go through the chaining check, since a page can contain several stories.
+_UNCONDITIONAL = frozenset((EXACT, NEAR_DUPLICATE))
+_COPY_CONDITIONAL = frozenset((SYNDICATED, VERSION))
+# Share of a page that, once shared with another cluster, makes the page part of it.
+_MOSTLY = 0.6
+
+_RANK = {rel: i for i, rel in enumerate(RELATIONS)}
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A verified match between nodes `u` and `v`, with the spans each shares with the other."""
+
+    u: int
+    v: int
+    relation: str
+    score: float
+    u_spans: tuple[tuple[int, int], ...] = ()
+    v_spans: tuple[tuple[int, int], ...] = ()
+
+    def spans_of(self, node: int) -> tuple[tuple[int, int], ...]:
+        return self.u_spans if node == self.u else self.v_spans
+
+
+class Partition:
+    """Clusters of one level (copy or story) over nodes numbered by the caller."""
+
+    def __init__(
+        self, relations: frozenset[str], key: Callable[[int], str], body_chars: Callable[[int], int]
+    ) -> None:
+        self._relations = relations
+        self._key = key  # stable tie-break (the document id), independent of arrival order
+        self._body_chars = body_chars
+        self._adj: dict[int, dict[int, Edge]] = {}
+        self._cluster: dict[int, int] = {}  # node -> cluster number
+        self._members: dict[int, list[int]] = {}  # cluster number -> sorted nodes
+        self._next_cluster = 0
+
+    def __contains__(self, node: int) -> bool:
+        return node in self._cluster
+
+    def add_node(self, node: int) -> None:
+        self._adj.setdefault(node, {})
+        if node not in self._cluster:
+            self._set_cluster([node])
+
+    def add_edges(self, edges: Iterable[Edge]) -> None:
+        """Add matches (only those of this level's relations) and recluster what they touch."""
+        touched = set()
+        for e in edges:
+            if e.relation not in self._relations or e.u == e.v:
+                continue
+            self._adj[e.u][e.v] = e
+            self._adj[e.v][e.u] = e
+            touched.add(e.u)
+        if touched:
+            self._recluster(touched)
+
+    def replace_edges(self, node: int, edges: Iterable[Edge]) -> None:
+        """Replace all of `node`'s matches (after re-verification) and recluster."""
+        touched = {node} | set(self._adj.get(node, {}))
+        for other in list(self._adj.get(node, {})):
+            del self._adj[other][node]
+        self._adj[node] = {}
+        for e in edges:
+            if e.relation in self._relations and e.u != e.v:
+                self._adj[e.u][e.v] = e
+                self._adj[e.v][e.u] = e
+                touched.update((e.u, e.v))
+        self._recluster(touched)
+
+    def remove_node(self, node: int) -> None:
+        neighbours = set(self._adj.pop(node, {}))
+        for other in neighbours:
+            del self._adj[other][node]
+        cluster = self._cluster.pop(node, None)
+        if cluster is not None:
+            members = [m for m in self._members.pop(cluster) if m != node]
+            if members:
+                self._set_cluster(members)
+                self._recluster(set(members))
+
+    def cluster_of(self, node: int) -> int:
+        return self._cluster[node]
+
+    def members(self, node: int) -> list[int]:
+        return self._members[self._cluster[node]]
+
+    def neighbours(self, node: int) -> dict[int, Edge]:
+        return self._adj.get(node, {})
+
+    def clusters(self) -> Iterable[list[int]]:
+        return self._members.values()
+
+    # -- clustering ---------------------------------------------------------------------
+
+    def _component(self, seeds: set[int]) -> set[int]:
+        seen = set(seeds)
+        stack = list(seeds)
+        while stack:
+            n = stack.pop()
+            for m in self._adj[n]:
+                if m not in seen:
+                    seen.add(m)
+                    stack.append(m)
+        return seen
+
+    def _recluster(self, seeds: set[int]) -> None:
+        nodes = self._component(seeds)
+        # Include whole current clusters, so that a cluster split by this update is rebuilt.
+        for n in list(nodes):
+            c = self._cluster.get(n)
+            if c is not None:
+                nodes.update(self._members[c])
+        for n in nodes:
+            c = self._cluster.pop(n, None)
+            if c is not None:
+                self._members.pop(c, None)
+        for group in cluster_component(nodes, self._adj, self._key, self._body_chars):
+            self._set_cluster(group)
+
+    def _set_cluster(self, nodes: list[int]) -> None:
+        number = self._next_cluster
+        self._next_cluster += 1
+        ordered = sorted(nodes)
+        self._members[number] = ordered
+        for n in ordered:
+            self._cluster[n] = number
+
+
+def cluster_component(
+    nodes: set[int],
+    adj: dict[int, dict[int, Edge]],
+    key: Callable[[int], str],
+    body_chars: Callable[[int], int],
+) -> list[list[int]]:
+    """Cluster one connected set of nodes; a pure function of its nodes and edges.
+
+    `key` gives a node's stable name (tie-breaks), `body_chars` the length of its body text.
+    """
+    edges = {}
+    for n in nodes:
+        for m, e in adj[n].items():
+            if m in nodes:
+                edges[(min(n, m), max(n, m))] = e
+    ordered = sorted(
+        edges.values(),
+        key=lambda e: (_RANK[e.relation], -e.score, *sorted((key(e.u), key(e.v)))),
+    )
+    parent = {n: n for n in nodes}
+    size = {n: 1 for n in nodes}
+    members = {n: [n] for n in nodes}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for e in ordered:
+        x, y = find(e.u), find(e.v)
+        if x == y:
+            continue
+        if e.relation in _COPY_CONDITIONAL:
+            if _bridges(e, members[x], members[y], adj, body_chars) or _bridges(
+                e, members[y], members[x], adj, body_chars
+            ):
+                continue
+        elif e.relation not in _UNCONDITIONAL and not _weak_merge_allowed(members[x], members[y], adj):
+            continue
+        if size[x] < size[y]:
+            x, y = y, x
+        parent[y] = x
+        size[x] += size[y]
+        members[x].extend(members.pop(y))
+    return [members[r] for r in members if find(r) == r]
+
+
+def _bridges(e: Edge, own: list[int], other: list[int], adj, body_chars: Callable[[int], int]) -> bool:
+    """Whether `e` links cluster `other` to `own` only through an inserted part of one page.
+
+    The member of `own` that `e` touches shares some text with its own cluster and some with
+    `other`. When the share with `other` is a minor part of that page and lies elsewhere
+    than the share with `own` (a digest of several stories' openings, a photo caption quoting
+    another story), the page is a compilation and must not fuse the stories it compiles. When
+    most of the page is shared with `other`, the page is simply a version of that story.
+    """
+    node = e.u if e.u in own else e.v
+    if len(own) == 1:
+        return False
+    own_set, other_set = set(own), set(other)
+    own_cover = _union(s for m, f in adj[node].items() if m in own_set for s in f.spans_of(node))
+    other_cover = _union(s for m, f in adj[node].items() if m in other_set for s in f.spans_of(node))
+    other_size = _length(other_cover)
+    if not own_cover or other_size == 0 or other_size >= _MOSTLY * body_chars(node):
+        return False
+    return 2 * _overlap(own_cover, other_cover) < other_size
+
+
+def _union(spans) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(a, b) for a, b in merged]
+
+
+def _length(spans) -> int:
+    return sum(b - a for a, b in spans)
+
+
+def _overlap(xs, ys) -> int:
+    total = i = j = 0
+    while i < len(xs) and j < len(ys):
+        lo = max(xs[i][0], ys[j][0])
+        hi = min(xs[i][1], ys[j][1])
+        if hi > lo:
+            total += hi - lo
+        if xs[i][1] < ys[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total
+
+
+def _weak_merge_allowed(xs: list[int], ys: list[int], adj) -> bool:
+    """Whether a weak link may merge clusters `xs` and `ys`.
+
+    A single document joins freely. Larger clusters merge only when several members on each
+    side are linked: one document linked to every member of another cluster (a page that
+    reprints another story's opening as a photo caption) is still one document's link.
+    """
+    if len(xs) == 1 or len(ys) == 1:
+        return True
+    y_set = set(ys)
+    linked_x = [n for n in xs if any(m in y_set for m in adj[n])]
+    linked_y = {m for n in linked_x for m in adj[n] if m in y_set}
+    return len(linked_x) >= _needed(len(xs)) and len(linked_y) >= _needed(len(ys))
+
+
+def _needed(size: int) -> int:
+    return max(2, -(-size // 3))
+
+
+COPY_LEVEL = COPY_RELATIONS
+STORY_LEVEL = frozenset(RELATIONS)

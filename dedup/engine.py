@@ -1,0 +1,390 @@
+"""The engine: index articles one at a time and answer what each one copies.
+
+`Engine.add` analyses an article, finds candidates through three LSH indexes (whole bodies,
+passages, story terms), verifies every candidate exactly, records the matches and updates the
+copy and story clusters. `Engine.check` does the same without indexing. A batch run is the
+same sequence of `add` calls, so both give the same clusters.
+
+Thread-safe: one lock serialises changes and reads of the index.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from dedup.analysis import Analyzer, Document
+from dedup.article import Article, check_id
+from dedup.clusters import COPY_LEVEL, STORY_LEVEL, Edge, Partition, cluster_component
+from dedup.config import Config
+from dedup.errors import ConflictingArticle, UnknownArticle
+from dedup.lsh import BandIndex, band_keys, lsh_params
+from dedup.verify import RELATIONS, Match, compare
+
+_RANK = {rel: i for i, rel in enumerate(RELATIONS)}
+
+
+@dataclass(frozen=True)
+class Result:
+    """The answer for one article: its clusters, their originals, and its matches."""
+
+    id: str
+    added: bool  # False for a check, or for an article already indexed with the same text
+    cluster: str  # copy cluster id (the id of its canonical article)
+    cluster_size: int
+    story: str  # story cluster id (the id of its canonical article)
+    story_size: int
+    canonical: str  # canonical article of the copy cluster
+    story_canonical: str
+    relation: str | None  # this article against `canonical` (None when it is the canonical)
+    similarity: float
+    matches: tuple[Match, ...]  # verified matches with indexed articles, strongest first
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """Members of one cluster, canonical first, then in arrival order."""
+
+    id: str
+    level: str  # "copy" or "story"
+    canonical: str
+    members: tuple[str, ...]
+
+
+class Engine:
+    """An in-memory index of analysed articles, their matches and clusters."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config()
+        self.analyzer = Analyzer(self.config)
+        cfg = self.config
+        self._doc_bands = lsh_params(cfg.doc_lsh_threshold, cfg.num_perm)
+        self._passage_bands = lsh_params(cfg.passage_lsh_threshold, cfg.num_perm)
+        self._story_bands = lsh_params(cfg.story_lsh_threshold, cfg.num_perm)
+        self._doc_index = BandIndex()
+        self._passage_index = BandIndex()
+        self._story_index = BandIndex()
+        self._docs: list[Document | None] = []
+        self._seq: list[int] = []
+        self._ids: dict[str, int] = {}
+        self._exact: dict[int, list[int]] = {}  # body hash -> nodes with that body
+        self._matches: dict[int, dict[int, Match]] = {}
+        self.copies = Partition(COPY_LEVEL, self._key, self._body_chars)
+        self.stories = Partition(STORY_LEVEL, self._key, self._body_chars)
+        self._lock = threading.RLock()
+        self._counter = 0
+
+    # -- public API -----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, article_id: str) -> bool:
+        return article_id in self._ids
+
+    def analyse(self, articles: Sequence[Article]) -> list[Document]:
+        """Validate and analyse articles (pure; may run in another process)."""
+        for a in articles:
+            a.validate(self.config.max_text_bytes)
+        return self.analyzer.analyse_many(articles)
+
+    def add(self, article: Article) -> Result:
+        """Index `article` and return its clusters and matches (idempotent for the same text)."""
+        return self.add_document(self.analyse([article])[0])
+
+    def check(self, article: Article) -> Result:
+        """What `add` would answer, without indexing anything."""
+        return self.check_document(self.analyse([article])[0])
+
+    def add_document(self, doc: Document) -> Result:
+        with self._lock:
+            existing = self._ids.get(doc.id)
+            if existing is not None:
+                return self._readd(existing, doc)
+            node = self._insert(doc)
+            return self._result(node, added=True)
+
+    def check_document(self, doc: Document) -> Result:
+        with self._lock:
+            existing = self._ids.get(doc.id)
+            if existing is not None and self._same_text(self._docs[existing], doc):
+                return self._result(existing, added=False)
+            matches = self._verify(doc, exclude=existing)
+            return self._preview(doc, matches)
+
+    def get(self, article_id: str) -> Result:
+        with self._lock:
+            return self._result(self._node(article_id), added=False)
+
+    def document(self, article_id: str) -> Document:
+        with self._lock:
+            return self._docs[self._node(article_id)]
+
+    def delete(self, article_id: str) -> None:
+        """Remove an article; its clusters are rebuilt from the remaining matches."""
+        with self._lock:
+            node = self._node(article_id)
+            doc = self._docs[node]
+            self._doc_index.remove(node)
+            self._passage_index.remove(node)
+            self._story_index.remove(node)
+            group = self._exact.get(doc.body_hash, [])
+            if node in group:
+                group.remove(node)
+                if not group:
+                    del self._exact[doc.body_hash]
+            for other in self._matches.pop(node, {}):
+                self._matches[other].pop(node, None)
+            self.copies.remove_node(node)
+            self.stories.remove_node(node)
+            del self._ids[article_id]
+            self._docs[node] = None
+            if group and group[0] != node and self._indexed_bands(group[0]) is False:
+                self._index_bands(group[0], self._docs[group[0]])
+
+    def cluster(self, article_id: str, level: str = "copy") -> ClusterView:
+        with self._lock:
+            node = self._node(article_id)
+            partition = self.copies if level == "copy" else self.stories
+            members = partition.members(node)
+            canonical = self._canonical(members)
+            ordered = [canonical] + [m for m in sorted(members, key=self._seq.__getitem__) if m != canonical]
+            return ClusterView(
+                id=self._docs[canonical].id,
+                level=level,
+                canonical=self._docs[canonical].id,
+                members=tuple(self._docs[m].id for m in ordered),
+            )
+
+    def ids(self) -> list[str]:
+        """Indexed article ids in arrival order."""
+        with self._lock:
+            return [d.id for d in self._docs if d is not None]
+
+    def relation_to(self, article_id: str, other_id: str) -> Match:
+        """Verify one indexed article against another (for explanations and reports)."""
+        with self._lock:
+            a, b = self._node(article_id), self._node(other_id)
+            stored = self._matches.get(a, {}).get(b)
+            return _oriented(stored, article_id) if stored else compare(self._docs[a], self._docs[b], self.config)
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {
+                "articles": len(self._ids),
+                "copy_clusters": sum(1 for _ in self.copies.clusters()),
+                "story_clusters": sum(1 for _ in self.stories.clusters()),
+                "matches": sum(len(m) for m in self._matches.values()) // 2,
+                "index_bytes": self._doc_index.nbytes() + self._passage_index.nbytes() + self._story_index.nbytes(),
+            }
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _key(self, node: int) -> str:
+        return self._docs[node].id
+
+    def _body_chars(self, node: int) -> int:
+        return self._docs[node].body_chars
+
+    def _node(self, article_id: str) -> int:
+        check_id(article_id)
+        node = self._ids.get(article_id)
+        if node is None:
+            raise UnknownArticle(f"no article with id {article_id!r} is indexed")
+        return node
+
+    @staticmethod
+    def _same_text(a: Document, b: Document) -> bool:
+        return a.text == b.text
+
+    def _readd(self, node: int, doc: Document) -> Result:
+        if self._same_text(self._docs[node], doc):
+            return self._result(node, added=False)
+        raise ConflictingArticle(
+            f"article {doc.id!r} is already indexed with different text; "
+            "delete it first or send the new text under a new id"
+        )
+
+    def _insert(self, doc: Document) -> int:
+        matches = self._verify(doc, exclude=None)
+        node = len(self._docs)
+        self._docs.append(doc)
+        self._seq.append(self._counter)
+        self._counter += 1
+        self._ids[doc.id] = node
+        group = self._exact.setdefault(doc.body_hash, []) if doc.n_body_tokens else None
+        if group is None or not group:
+            self._index_bands(node, doc)
+        if group is not None:
+            group.append(node)
+        self._matches[node] = {}
+        edges = []
+        for other, match in matches.items():
+            self._matches[node][other] = match
+            self._matches[other][node] = match
+            edges.append(_edge(node, other, match, self.config.min_shared_tokens))
+        self.copies.add_node(node)
+        self.stories.add_node(node)
+        self.copies.add_edges(edges)
+        self.stories.add_edges(edges)
+        return node
+
+    def _indexed_bands(self, node: int) -> bool:
+        group = self._exact.get(self._docs[node].body_hash)
+        return not group or group[0] == node
+
+    def _index_bands(self, node: int, doc: Document) -> None:
+        if len(doc.shingles):
+            self._doc_index.add(node, band_keys(doc.signature, *self._doc_bands)[0])
+            keys = band_keys(doc.passage_signatures, *self._passage_bands)
+            self._passage_index.add(node, np.unique(keys))
+        if len(doc.story_terms):
+            self._story_index.add(node, band_keys(doc.story_signature, *self._story_bands)[0])
+
+    def _candidates(self, doc: Document, exclude: int | None) -> list[int]:
+        hits: dict[int, int] = {}
+        if doc.n_body_tokens:
+            for node in self._exact.get(doc.body_hash, [])[:1]:
+                hits[node] = 1 << 20
+        if len(doc.shingles):
+            for node, n in self._doc_index.query(band_keys(doc.signature, *self._doc_bands)[0]).items():
+                hits[node] = hits.get(node, 0) + 4 * n
+            keys = np.unique(band_keys(doc.passage_signatures, *self._passage_bands))
+            for node, n in self._passage_index.query(keys).items():
+                hits[node] = hits.get(node, 0) + 2 * n
+        if len(doc.story_terms):
+            for node, n in self._story_index.query(band_keys(doc.story_signature, *self._story_bands)[0]).items():
+                hits[node] = hits.get(node, 0) + n
+        hits.pop(exclude, None)
+        ranked = sorted(hits, key=lambda n: (-hits[n], self._docs[n].id))
+        return ranked[: self.config.max_candidates]
+
+    def _verify(self, doc: Document, exclude: int | None) -> dict[int, Match]:
+        out = {}
+        for node in self._candidates(doc, exclude):
+            other = self._docs[node]
+            match = compare(doc, other, self.config)
+            if match.relation is None:
+                continue
+            out[node] = match
+            # The other members of an exact group have the same body, so the same match;
+            # only the group's first member is in the LSH indexes.
+            for twin in self._exact.get(other.body_hash, [])[1:]:
+                if twin != exclude and twin not in out:
+                    out[twin] = dataclasses.replace(match, b=self._docs[twin].id)
+        return out
+
+    def _canonical(self, members: Iterable[int]) -> int:
+        def order(n: int):
+            published = self._docs[n].published_at
+            return (published is None, published.timestamp() if published else 0.0, self._seq[n])
+
+        return min(members, key=order)
+
+    def _result(self, node: int, added: bool) -> Result:
+        doc = self._docs[node]
+        copy_members = self.copies.members(node)
+        story_members = self.stories.members(node)
+        matches = tuple(
+            sorted(self._matches.get(node, {}).values(), key=lambda m: (_RANK[m.relation], -m.similarity, m.b))
+        )
+        matches = tuple(_oriented(m, doc.id) for m in matches)
+        return self._build_result(doc, node, copy_members, story_members, matches, added)
+
+    def _build_result(self, doc, node, copy_members, story_members, matches, added) -> Result:
+        canonical = self._canonical(copy_members)
+        story_canonical = self._canonical(story_members)
+        if canonical == node:
+            relation, similarity = None, 1.0
+        else:
+            direct = next((m for m in matches if m.b == self._docs[canonical].id), None)
+            m = direct or compare(doc, self._docs[canonical], self.config)
+            relation, similarity = m.relation, m.similarity
+        canon_doc = self._docs[canonical] if canonical is not None and canonical != -1 else doc
+        story_doc = self._docs[story_canonical] if story_canonical != -1 else doc
+        return Result(
+            id=doc.id, added=added,
+            cluster=canon_doc.id, cluster_size=len(copy_members),
+            story=story_doc.id, story_size=len(story_members),
+            canonical=canon_doc.id, story_canonical=story_doc.id,
+            relation=relation, similarity=similarity, matches=matches,
+        )
+
+    def _preview(self, doc: Document, matches: dict[int, Match]) -> Result:
+        """The clusters `doc` would join if it were added, computed without changing anything."""
+        probe = -1
+        ordered = tuple(sorted(matches.values(), key=lambda m: (_RANK[m.relation], -m.similarity, m.b)))
+        groups = {}
+        for level, partition in (("copy", self.copies), ("story", self.stories)):
+            nodes = {probe}
+            adj: dict[int, dict[int, Edge]] = {probe: {}}
+            for other, m in matches.items():
+                if m.relation in partition._relations:
+                    e = _edge(probe, other, m, self.config.min_shared_tokens)
+                    adj[probe][other] = e
+                    for member in partition.members(other):
+                        nodes.add(member)
+            for n in nodes:
+                if n != probe:
+                    adj[n] = {k: e for k, e in partition.neighbours(n).items() if k in nodes}
+                    if n in adj[probe]:
+                        adj[n][probe] = adj[probe][n]
+            key = lambda n: doc.id if n == probe else self._docs[n].id
+            chars = lambda n: doc.body_chars if n == probe else self._docs[n].body_chars
+            group = next(g for g in cluster_component(nodes, adj, key, chars) if probe in g)
+            groups[level] = [n for n in group if n != probe]
+        seq_saved = self._counter
+        canonical = self._canonical_with_probe(groups["copy"], doc)
+        story_canonical = self._canonical_with_probe(groups["story"], doc)
+        if canonical == -1:
+            relation, similarity = None, 1.0
+        else:
+            direct = next((m for m in ordered if m.b == self._docs[canonical].id), None)
+            m = direct or compare(doc, self._docs[canonical], self.config)
+            relation, similarity = m.relation, m.similarity
+        assert seq_saved == self._counter
+        cid = doc.id if canonical == -1 else self._docs[canonical].id
+        sid = doc.id if story_canonical == -1 else self._docs[story_canonical].id
+        return Result(
+            id=doc.id, added=False,
+            cluster=cid, cluster_size=len(groups["copy"]) + 1,
+            story=sid, story_size=len(groups["story"]) + 1,
+            canonical=cid, story_canonical=sid,
+            relation=relation, similarity=similarity, matches=ordered,
+        )
+
+    def _canonical_with_probe(self, members: list[int], doc: Document) -> int:
+        if not members:
+            return -1
+        best = self._canonical(members)
+        other = self._docs[best].published_at
+        if doc.published_at is not None and (other is None or doc.published_at < other):
+            return -1
+        return best
+
+
+def _edge(u: int, v: int, match: Match, min_tokens: int) -> Edge:
+    """The clustering edge for `match`, recorded from `u` (``match.a``) to `v`."""
+    long = [p for p in match.passages if p.tokens >= min_tokens]
+    return Edge(
+        u, v, match.relation, match.similarity,
+        tuple((p.a_start, p.a_end) for p in long), tuple((p.b_start, p.b_end) for p in long),
+    )
+
+
+def _oriented(match: Match, article_id: str) -> Match:
+    """`match` seen from `article_id` (swap sides if it was recorded from the other one)."""
+    if match.a == article_id:
+        return match
+    return Match(
+        a=match.b, b=match.a, relation=match.relation, similarity=match.similarity,
+        jaccard=match.jaccard, containment_a=match.containment_b, containment_b=match.containment_a,
+        own_words=match.own_words, story=match.story, shared_tokens=match.shared_tokens,
+        passages=tuple(
+            p.__class__(p.b_start, p.b_end, p.a_start, p.a_end, p.tokens) for p in match.passages
+        ),
+    )

@@ -1,0 +1,32 @@
+"""Typed errors of the engine; adapters map each to a status code or an exit code."""
+
+
+class DedupError(Exception):
+    """Base class of the errors the engine raises on purpose."""
+
+
+class InvalidArticle(DedupError, ValueError):
+    """The article cannot be indexed as given (empty text, bad id, too large, ...)."""
+
+
+class UnknownArticle(DedupError, KeyError):
+    """No article with this id is indexed."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "unknown article"
+
+
+class ConflictingArticle(DedupError):
+    """An article with this id is indexed with different text."""
+
+
+class IncompatibleIndex(DedupError):
+    """The stored index was built with a configuration that differs from the requested one."""
+
+
+class StoreUnavailable(DedupError):
+    """The store cannot be reached or written right now; retrying later may succeed."""
+
+
+class StoreFailure(DedupError):
+    """The store refuses writes for a reason the operator must fix (read-only, disk full)."""

@@ -1,0 +1,161 @@
+"""Verification of a candidate pair: exact scores, shared passages and the relation.
+
+Scores are computed on the exact shingle sets of the two bodies, never on sketches: LSH only
+proposes candidates. Blocks that the collection has found to be boilerplate are left out of
+both bodies before anything is counted.
+"""
+from __future__ import annotations
+
+from collections.abc import Set
+from dataclasses import dataclass
+
+import numpy as np
+
+from dedup.analysis import Document, own_shingles
+from dedup.config import Config
+
+EXACT = "exact"
+NEAR_DUPLICATE = "near_duplicate"
+SYNDICATED = "syndicated"
+VERSION = "version"
+REWRITE = "rewrite"
+# Strongest first; a pair gets the first relation whose test it passes.
+RELATIONS = (EXACT, NEAR_DUPLICATE, SYNDICATED, VERSION, REWRITE)
+COPY_RELATIONS = frozenset((EXACT, NEAR_DUPLICATE, SYNDICATED, VERSION))
+STRONG_RELATIONS = frozenset((EXACT, NEAR_DUPLICATE, SYNDICATED))
+
+
+@dataclass(frozen=True)
+class SharedPassage:
+    """A run of text present in both documents; character spans into each one's text."""
+
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Match:
+    """What verification found for document `a` against document `b`."""
+
+    a: str
+    b: str
+    relation: str | None
+    similarity: float  # the score the relation was decided on
+    jaccard: float
+    containment_a: float  # share of a's body found in b
+    containment_b: float  # share of b's body found in a
+    own_words: float  # the larger side's share of its words outside quotations found in the other
+    story: float  # weighted cosine similarity of the story terms
+    shared_tokens: int
+    passages: tuple[SharedPassage, ...]
+
+    @property
+    def is_copy(self) -> bool:
+        return self.relation in COPY_RELATIONS
+
+
+def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = frozenset()) -> Match:
+    """Verify `a` against `b` and decide their relation (None when unrelated)."""
+    story = story_similarity(a, b)
+    a_body, a_set, a_own = _body(a, common_blocks)
+    b_body, b_set, b_own = _body(b, common_blocks)
+    if len(a_set) == 0 or len(b_set) == 0:
+        return _decide(a, b, config, 0.0, 0.0, 0.0, 0.0, story, 0, ())
+    shared = np.intersect1d(a_set, b_set, assume_unique=True)
+    inter = len(shared)
+    jaccard = inter / (len(a_set) + len(b_set) - inter)
+    passages = _shared_passages(a, b, a_body, b_body, shared, config) if inter else ()
+    shared_tokens = sum(p.tokens for p in passages)
+    own = max(_share(a_own, shared), _share(b_own, shared))
+    return _decide(
+        a, b, config, jaccard, inter / len(a_set), inter / len(b_set), own, story, shared_tokens, passages
+    )
+
+
+def _body(doc: Document, common_blocks: Set[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The body's shingles, their distinct set and own-words set, without common blocks."""
+    if common_blocks and len(doc.shingles):
+        common = [i for i, h in enumerate(doc.block_hashes.tolist()) if h in common_blocks]
+        if common:
+            keep = ~np.isin(doc.shingle_blocks, common)
+            shingles = doc.shingles[keep]
+            distinct = np.unique(shingles)
+            return shingles, distinct, own_shingles(shingles, doc.shingle_quoted[keep], distinct)
+    return doc.shingles, doc.shingle_set, doc.own_set
+
+
+def _share(own: np.ndarray, shared: np.ndarray) -> float:
+    """Share of a body's own words (outside quotation marks) found in the other body."""
+    if len(own) == 0:
+        return 0.0
+    return float(np.count_nonzero(np.isin(own, shared, assume_unique=True))) / len(own)
+
+
+def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, shared_tokens, passages) -> Match:
+    exact = a.body_hash == b.body_hash and a.n_body_tokens > 0
+    contained = max(ca, cb)
+    long_passages = [p for p in passages if p.tokens >= cfg.min_shared_tokens]
+    if exact:
+        relation, score = EXACT, 1.0
+    elif jaccard >= cfg.near_duplicate:
+        relation, score = NEAR_DUPLICATE, jaccard
+    elif contained >= cfg.syndicated and shared_tokens >= cfg.min_shared_tokens:
+        relation, score = SYNDICATED, contained
+    elif own >= cfg.version and len(long_passages) >= cfg.version_passages:
+        relation, score = VERSION, own
+    elif story >= cfg.rewrite:
+        relation, score = REWRITE, story
+    else:
+        relation, score = None, max(contained, story)
+    return Match(
+        a=a.id, b=b.id, relation=relation, similarity=round(float(score), 4),
+        jaccard=round(float(jaccard), 4), containment_a=round(float(ca), 4),
+        containment_b=round(float(cb), 4), own_words=round(float(own), 4), story=round(float(story), 4),
+        shared_tokens=int(shared_tokens), passages=tuple(passages),
+    )
+
+
+def story_similarity(a: Document, b: Document) -> float:
+    """Cosine similarity of the two documents' weighted story terms."""
+    if len(a.story_terms) == 0 or len(b.story_terms) == 0:
+        return 0.0
+    _, ia, ib = np.intersect1d(a.story_terms, b.story_terms, assume_unique=True, return_indices=True)
+    if len(ia) == 0:
+        return 0.0
+    dot = float(np.dot(a.story_weights[ia], b.story_weights[ib]))
+    na = float(np.dot(a.story_weights, a.story_weights))
+    nb = float(np.dot(b.story_weights, b.story_weights))
+    return dot / (na * nb) ** 0.5
+
+
+def _shared_passages(a: Document, b: Document, a_sh, b_sh, shared, cfg: Config) -> tuple[SharedPassage, ...]:
+    """Maximal runs of shingles of `a` that occur in `b`, as character spans of both texts."""
+    if len(a_sh) != len(a.shingles) or len(b_sh) != len(b.shingles):
+        # Boilerplate blocks were left out: positions no longer line up with the body, so
+        # runs are found on the full bodies and kept only where the filtered sets agree.
+        a_sh, b_sh = a.shingles, b.shingles
+    k = cfg.shingle_size
+    in_b = np.isin(a_sh, shared)
+    if not in_b.any():
+        return ()
+    first_in_b: dict[int, int] = {}
+    for pos, h in enumerate(b_sh.tolist()):
+        first_in_b.setdefault(h, pos)
+    idx = np.flatnonzero(in_b)
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    passages = []
+    a_n = len(a.body_tokens)
+    b_n = len(b.body_tokens)
+    for run in np.split(idx, breaks):
+        lo, hi = int(run[0]), int(run[-1])
+        a_tok_end = min(a_n, hi + k)
+        tokens = a_tok_end - lo
+        b_lo = first_in_b[int(a_sh[lo])]
+        b_tok_end = min(b_n, b_lo + tokens)
+        a_start, a_end = a.token_span(lo, a_tok_end)
+        b_start, b_end = b.token_span(b_lo, b_tok_end)
+        passages.append(SharedPassage(a_start, a_end, b_start, b_end, tokens))
+    return tuple(passages)

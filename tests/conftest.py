@@ -1,0 +1,67 @@
+"""Shared fixtures: the seed articles, topic articles and a generated syndication corpus."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from dedup.article import Article
+from dedup.config import Config
+from dedup.engine import Engine
+
+DATA = Path(__file__).parent / "data"
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def seed_articles() -> dict[str, Article]:
+    """The five seed articles, keyed by their number ("000" ... "004")."""
+    return {p.name[:3]: Article(id=p.name[:3], text=_read(p)) for p in sorted((DATA / "seeds").glob("*.txt"))}
+
+
+@pytest.fixture(scope="session")
+def topic_articles() -> dict[str, Article]:
+    """Articles on the topics of the teasers appended to seeds 000 and 001 (written for the tests)."""
+    return {p.stem: Article(id=f"topic-{p.stem}", text=_read(p)) for p in sorted((DATA / "topics").glob("*.txt"))}
+
+
+@pytest.fixture
+def engine() -> Engine:
+    return Engine(Config())
+
+
+CHROME_HEAD = [
+    "Skip to main content",
+    "Home | World | Politics | Business | Sports | Opinion",
+    "Advertisement",
+]
+CHROME_TAIL = [
+    "Share this article",
+    "Sign up for our morning newsletter and get the top stories in your inbox every day.",
+    "Copyright 2025 The Daily Example. All rights reserved.",
+]
+
+
+def syndicated_corpus(articles: list[Article], seed: int = 7) -> tuple[list[Article], dict[str, str]]:
+    """Each article plus copies in other page chrome and truncated copies, with the true copy cluster.
+
+    A small, deterministic stand-in for the benchmark generator, used by property tests.
+    """
+    rng = random.Random(seed)
+    out, truth = [], {}
+    for art in articles:
+        paras = [p for p in art.text.split("\n") if p.strip()]
+        out.append(art)
+        truth[art.id] = art.id
+        wrapped = "\n".join(CHROME_HEAD + paras + CHROME_TAIL)
+        out.append(Article(id=f"{art.id}/wrapped", text=wrapped))
+        truth[f"{art.id}/wrapped"] = art.id
+        keep = max(3, int(len(paras) * rng.uniform(0.6, 0.9)))
+        out.append(Article(id=f"{art.id}/truncated", text="\n".join(paras[:keep])))
+        truth[f"{art.id}/truncated"] = art.id
+    rng.shuffle(out)
+    return out, truth

@@ -1,0 +1,84 @@
+"""`dedup cluster` and `dedup explain` as a user runs them."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dedup.cli import main
+
+SEEDS = Path(__file__).parent / "data" / "seeds"
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_cluster_directory_writes_contract_fields_in_input_order(tmp_path, workers, capsys):
+    out = tmp_path / "pred.jsonl"
+    assert main(["cluster", str(SEEDS), "--out", str(out), "--workers", str(workers)]) == 0
+    records = _read_jsonl(out)
+    assert [r["id"] for r in records] == sorted(p.name for p in SEEDS.glob("*.txt"))
+    by_id = {r["id"][:3]: r for r in records}
+    assert by_id["004"]["cluster"] == by_id["000"]["cluster"] == by_id["000"]["id"]
+    assert by_id["004"]["relation"] == "version"
+    assert len({r["story"] for r in records}) == 1
+    assert len({r["cluster"] for r in records}) == 4
+    for r in records:
+        assert {"id", "cluster", "story", "canonical", "relation", "similarity"} <= r.keys()
+    assert "5 documents" in capsys.readouterr().err
+
+
+def test_jsonl_with_html_and_published_at(tmp_path):
+    texts = {p.name[:3]: p.read_text() for p in SEEDS.glob("*.txt")}
+    page = "<html><head><title>NPR</title></head><body><nav>Home News</nav><article>" + "".join(
+        f"<p>{para}</p>" for para in texts["004"].split("\n") if para.strip()) + "</article></body></html>"
+    records = [
+        {"id": "early", "text": texts["000"], "published_at": "2025-02-12T15:00:00Z"},
+        {"id": "page", "html": page, "published_at": "2025-02-12T14:00:00Z"},
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    out = tmp_path / "pred.jsonl"
+    assert main(["cluster", str(source), "--out", str(out), "--quiet"]) == 0
+    pred = {r["id"]: r for r in _read_jsonl(out)}
+    assert pred["early"]["cluster"] == pred["page"]["cluster"] == "page"  # published first
+    assert pred["early"]["relation"] == "version"
+
+
+def test_bad_inputs_are_named_skipped_and_fail_the_run(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    (corpus / "empty.txt").write_text("   \n")
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02 binary")
+    (corpus / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    (corpus / "big.txt").write_text("word " * 3000)
+    (corpus / "bad.jsonl").write_text('{"id": "ok", "text": "A fine article about something else entirely."}\n{not json\n{"id": "x"}\n')
+    out = tmp_path / "pred.jsonl"
+    assert main(["cluster", str(corpus), "--out", str(out), "--quiet", "--max-text-bytes", "10000"]) == 1
+    err = capsys.readouterr().err
+    for name in ("empty.txt", "binary.txt", "latin1.txt", "big.txt", "bad.jsonl:2", "bad.jsonl:3"):
+        assert name in err
+    ids = [r["id"] for r in _read_jsonl(out)]
+    assert "ok" in ids and len(ids) == 6  # the five seeds and the good record
+
+
+def test_missing_input_fails_with_message(tmp_path, capsys):
+    assert main(["cluster", str(tmp_path / "nope"), "--out", str(tmp_path / "o.jsonl"), "--quiet"]) == 1
+    assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_invalid_threshold_is_refused(tmp_path, capsys):
+    assert main(["cluster", str(SEEDS), "--out", str(tmp_path / "o.jsonl"), "--rewrite", "1.5"]) == 2
+    assert "rewrite must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_explain_prints_relation_scores_and_passages(capsys):
+    a, b = sorted(SEEDS.glob("00[04]*.txt"))
+    assert main(["explain", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "relation:     version" in out
+    assert "NATO membership for Ukraine is a realistic outcome" in out

@@ -1,0 +1,68 @@
+"""Sketches and LSH parameters are datasketch's: same signatures, same banding."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+from dedup.analysis import Analyzer
+from dedup.article import Article
+from dedup.config import Config
+from dedup.lsh import BandIndex, band_keys, lsh_params
+from dedup.segment import tokenize
+from dedup.normalise import repair, token_key
+from dedup.sketch import SCHEME, Sketcher, shingle_hash32
+
+
+@pytest.mark.parametrize("num_perm,seed", [(128, 1), (64, 42)])
+def test_signature_equals_datasketch_minhash(seed_articles, num_perm, seed):
+    config = Config(num_perm=num_perm, seed=seed)
+    doc = Analyzer(config).analyse(seed_articles["002"])
+    words = [token_key(w) for w in tokenize(doc.text)[0]]
+    body = [words[i] for i in doc.body_tokens.tolist()]
+    k = config.shingle_size
+    shingles = [body[i:i + k] for i in range(len(body) - k + 1)]
+
+    reference = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME, hashfunc=shingle_hash32)
+    reference.update_batch(shingles)
+    expected = LeanMinHash(reference)
+
+    ours = Sketcher(num_perm, seed).lean_minhash(doc.signature)
+    assert np.array_equal(ours.hashvalues, expected.hashvalues)
+    assert ours == expected
+    assert ours.jaccard(expected) == 1.0
+
+
+def test_many_signatures_in_one_call_equal_one_at_a_time():
+    sketcher = Sketcher(128, 1)
+    rng = np.random.default_rng(3)
+    groups = [rng.integers(0, 2**63, size=n, dtype=np.uint64) for n in (5, 0, 9000, 1, 300)]
+    starts = np.cumsum([0] + [len(g) for g in groups[:-1]])
+    batch = sketcher.signatures(np.concatenate(groups), starts)
+    for group, row in zip(groups, batch):
+        assert np.array_equal(row, sketcher.signature(group))
+    assert (batch[1] == 0xFFFFFFFF).all()  # the empty set, as datasketch represents it
+
+
+@pytest.mark.parametrize("threshold", [0.15, 0.3, 0.5, 0.8])
+def test_banding_parameters_are_datasketchs(threshold):
+    lsh = MinHashLSH(threshold=threshold, num_perm=128)
+    assert lsh_params(threshold, 128) == (lsh.b, lsh.r)
+
+
+def test_band_index_finds_what_datasketch_lsh_finds():
+    sketcher = Sketcher(128, 1)
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 2**63, size=400, dtype=np.uint64)
+    sets = [base, np.concatenate([base[:300], rng.integers(0, 2**63, 100, dtype=np.uint64)]),
+            rng.integers(0, 2**63, size=400, dtype=np.uint64)]
+    bands, rows = lsh_params(0.5, 128)
+    lsh = MinHashLSH(threshold=0.5, num_perm=128)
+    index = BandIndex()
+    for i, s in enumerate(sets):
+        sig = sketcher.signature(s)
+        lsh.insert(str(i), sketcher.lean_minhash(sig))
+        index.add(i, band_keys(sig, bands, rows)[0])
+    query = sketcher.signature(base)
+    expected = {int(k) for k in lsh.query(sketcher.lean_minhash(query))}
+    assert set(index.query(band_keys(query, bands, rows)[0])) == expected == {0, 1}

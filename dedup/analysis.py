@@ -19,7 +19,7 @@ from dedup.article import Article
 from dedup.boilerplate import BODY, classify_blocks
 from dedup.config import Config
 from dedup.normalise import repair, token_key
-from dedup.segment import split_blocks, tokenize
+from dedup.segment import Span, split_blocks, tokenize
 from dedup.sketch import Sketcher, shingle_hashes, token_hash
 from dedup.terms import TermWeigher
 
@@ -109,7 +109,14 @@ class Analyzer:
             title_block = False
         words, starts, ends = tokenize(text)
         keys = [token_key(w) for w in words]
-        spans = split_blocks(text)
+        if title_block:
+            # The title is a block of its own, never joined to the first line of the body.
+            offset = len(title) + 1
+            spans = [Span(0, len(title))] + [
+                Span(s.start + offset, s.end + offset) for s in split_blocks(text[offset:])
+            ]
+        else:
+            spans = split_blocks(text)
         bounds = _block_bounds(spans, starts)
         block_keys = [keys[lo:hi] for lo, hi in bounds]
         labels = classify_blocks(
@@ -129,7 +136,9 @@ class Analyzer:
         token_block = np.repeat(np.arange(len(bounds), dtype=np.int32), [hi - lo for lo, hi in bounds])
         shingles = shingle_hashes(token_hashes[body_tokens], cfg.shingle_size)
         shingle_blocks = token_block[body_tokens[: len(shingles)]] if len(shingles) else np.empty(0, np.int32)
-        exact_blocks = body_blocks[1:] if title_block and body_blocks and body_blocks[0] == 0 else body_blocks
+        # A copy under another headline is still an exact copy: the hash leaves a separately
+        # given title out, unless the title is all there is.
+        exact_blocks = body_blocks[1:] if title_block and body_blocks[:1] == [0] and len(body_blocks) > 1 else body_blocks
         body_hash = xxhash.xxh3_64_intdigest(
             "\n".join(" ".join(block_keys[i]) for i in exact_blocks).encode("utf-8", "surrogatepass")
         )

@@ -122,7 +122,7 @@ def cluster(
             run.problems.append(item)
         else:
             try:
-                run.engine.add_document(item)
+                run.engine.index_document(item)
             except ConflictingArticle as exc:
                 run.problems.append(Problem(item.id, str(exc)))
             else:

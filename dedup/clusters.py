@@ -56,6 +56,9 @@ class Partition:
         self._cluster: dict[int, int] = {}  # node -> cluster number
         self._members: dict[int, list[int]] = {}  # cluster number -> sorted nodes
         self._next_cluster = 0
+        # Nodes whose component changed since clusters were last computed. Clustering is
+        # deferred until someone reads a cluster, so a batch of additions costs one pass.
+        self._dirty: set[int] = set()
 
     def __contains__(self, node: int) -> bool:
         return node in self._cluster
@@ -74,8 +77,7 @@ class Partition:
             self._adj[e.u][e.v] = e
             self._adj[e.v][e.u] = e
             touched.add(e.u)
-        if touched:
-            self._recluster(touched)
+        self._dirty |= touched
 
     def replace_edges(self, node: int, edges: Iterable[Edge]) -> None:
         """Replace all of `node`'s matches (after re-verification) and recluster."""
@@ -88,9 +90,10 @@ class Partition:
                 self._adj[e.u][e.v] = e
                 self._adj[e.v][e.u] = e
                 touched.update((e.u, e.v))
-        self._recluster(touched)
+        self._dirty |= touched
 
     def remove_node(self, node: int) -> None:
+        self._flush()
         neighbours = set(self._adj.pop(node, {}))
         for other in neighbours:
             del self._adj[other][node]
@@ -102,16 +105,24 @@ class Partition:
                 self._recluster(set(members))
 
     def cluster_of(self, node: int) -> int:
+        self._flush()
         return self._cluster[node]
 
     def members(self, node: int) -> list[int]:
+        self._flush()
         return self._members[self._cluster[node]]
 
     def neighbours(self, node: int) -> dict[int, Edge]:
         return self._adj.get(node, {})
 
     def clusters(self) -> Iterable[list[int]]:
+        self._flush()
         return self._members.values()
+
+    def _flush(self) -> None:
+        if self._dirty:
+            dirty, self._dirty = self._dirty, set()
+            self._recluster({n for n in dirty if n in self._adj})
 
     # -- clustering ---------------------------------------------------------------------
 
@@ -183,11 +194,9 @@ def cluster_component(
         if x == y:
             continue
         if e.relation in _COPY_CONDITIONAL:
-            if _bridges(e, members[x], members[y], adj, body_chars) or _bridges(
-                e, members[y], members[x], adj, body_chars
-            ):
+            if _bridges(e, x, y, members, find, adj, body_chars) or _bridges(e, y, x, members, find, adj, body_chars):
                 continue
-        elif e.relation not in _UNCONDITIONAL and not _weak_merge_allowed(members[x], members[y], adj):
+        elif e.relation not in _UNCONDITIONAL and not _weak_merge_allowed(x, y, members, find, adj):
             continue
         if size[x] < size[y]:
             x, y = y, x
@@ -197,8 +206,8 @@ def cluster_component(
     return [members[r] for r in members if find(r) == r]
 
 
-def _bridges(e: Edge, own: list[int], other: list[int], adj, body_chars: Callable[[int], int]) -> bool:
-    """Whether `e` links cluster `other` to `own` only through an inserted part of one page.
+def _bridges(e: Edge, own: int, other: int, members, find, adj, body_chars: Callable[[int], int]) -> bool:
+    """Whether `e` links cluster `other` to `own` (both roots) only through an inserted part of one page.
 
     The member of `own` that `e` touches shares some text with its own cluster and some with
     `other`. When the share with `other` is a minor part of that page and lies elsewhere
@@ -206,12 +215,17 @@ def _bridges(e: Edge, own: list[int], other: list[int], adj, body_chars: Callabl
     another story), the page is a compilation and must not fuse the stories it compiles. When
     most of the page is shared with `other`, the page is simply a version of that story.
     """
-    node = e.u if e.u in own else e.v
-    if len(own) == 1:
+    node = e.u if find(e.u) == own else e.v
+    if len(members[own]) == 1:
         return False
-    own_set, other_set = set(own), set(other)
-    own_cover = _union(s for m, f in adj[node].items() if m in own_set for s in f.spans_of(node))
-    other_cover = _union(s for m, f in adj[node].items() if m in other_set for s in f.spans_of(node))
+    own_spans, other_spans = [], []
+    for m, f in adj[node].items():
+        root = find(m)
+        if root == own:
+            own_spans.extend(f.spans_of(node))
+        elif root == other:
+            other_spans.extend(f.spans_of(node))
+    own_cover, other_cover = _union(own_spans), _union(other_spans)
     other_size = _length(other_cover)
     if not own_cover or other_size == 0 or other_size >= _MOSTLY * body_chars(node):
         return False
@@ -246,19 +260,26 @@ def _overlap(xs, ys) -> int:
     return total
 
 
-def _weak_merge_allowed(xs: list[int], ys: list[int], adj) -> bool:
-    """Whether a weak link may merge clusters `xs` and `ys`.
+def _weak_merge_allowed(x: int, y: int, members, find, adj) -> bool:
+    """Whether a weak link may merge clusters `x` and `y` (roots).
 
     A single document joins freely. Larger clusters merge only when several members on each
     side are linked: one document linked to every member of another cluster (a page that
     reprints another story's opening as a photo caption) is still one document's link.
     """
+    xs, ys = members[x], members[y]
     if len(xs) == 1 or len(ys) == 1:
         return True
-    y_set = set(ys)
-    linked_x = [n for n in xs if any(m in y_set for m in adj[n])]
-    linked_y = {m for n in linked_x for m in adj[n] if m in y_set}
-    return len(linked_x) >= _needed(len(xs)) and len(linked_y) >= _needed(len(ys))
+    if len(xs) > len(ys):
+        x, y, xs, ys = y, x, ys, xs
+    linked_x = 0
+    linked_y: set[int] = set()
+    for n in xs:  # the smaller side: linked members are found from its adjacency alone
+        found = [m for m in adj[n] if find(m) == y]
+        if found:
+            linked_x += 1
+            linked_y.update(found)
+    return linked_x >= _needed(len(xs)) and len(linked_y) >= _needed(len(ys))
 
 
 def _needed(size: int) -> int:

@@ -102,11 +102,14 @@ class Engine:
 
     def add_document(self, doc: Document) -> Result:
         with self._lock:
-            existing = self._ids.get(doc.id)
-            if existing is not None:
-                return self._readd(existing, doc)
-            node = self._insert(doc)
-            return self._result(node, added=True)
+            node, added = self._index(doc)
+            return self._result(node, added=added)
+
+    def index_document(self, doc: Document) -> bool:
+        """`add_document` without building the answer: clusters are computed when next read,
+        so a batch of additions pays for clustering once. Returns whether `doc` was new."""
+        with self._lock:
+            return self._index(doc)[1]
 
     def check_document(self, doc: Document) -> Result:
         with self._lock:
@@ -201,9 +204,12 @@ class Engine:
     def _same_text(a: Document, b: Document) -> bool:
         return a.text == b.text
 
-    def _readd(self, node: int, doc: Document) -> Result:
-        if self._same_text(self._docs[node], doc):
-            return self._result(node, added=False)
+    def _index(self, doc: Document) -> tuple[int, bool]:
+        existing = self._ids.get(doc.id)
+        if existing is None:
+            return self._insert(doc), True
+        if self._same_text(self._docs[existing], doc):
+            return existing, False
         raise ConflictingArticle(
             f"article {doc.id!r} is already indexed with different text; "
             "delete it first or send the new text under a new id"

@@ -139,8 +139,8 @@ def _article(where: str, article_id, text: str | None = None, html: str | None =
         fields["title"] = fields.get("title") or title
         if not text.strip():
             return Problem(where, "no main text found in the HTML")
-    if not text or not text.strip():
+    if not (text or "").strip() and not fields.get("title", "").strip():
         return Problem(where, "empty text")
-    return Article(id=article_id, text=text, **fields)
+    return Article(id=article_id, text=text or "", **fields)
 
 

@@ -19,11 +19,13 @@ import numpy as np
 
 from dedup.analysis import Analyzer, Document
 from dedup.article import Article, check_id
+from dedup.boilerplate import BODY
 from dedup.clusters import COPY_LEVEL, STORY_LEVEL, Edge, Partition, cluster_component
 from dedup.config import Config
 from dedup.errors import ConflictingArticle, UnknownArticle
 from dedup.lsh import BandIndex, band_keys, lsh_params
-from dedup.verify import RELATIONS, Match, compare
+from dedup.commonness import CommonBlocks
+from dedup.verify import RELATIONS, Match, compare, story_similarity
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 
@@ -75,6 +77,7 @@ class Engine:
         self._matches: dict[int, dict[int, Match]] = {}
         self.copies = Partition(COPY_LEVEL, self._key, self._body_chars)
         self.stories = Partition(STORY_LEVEL, self._key, self._body_chars)
+        self._common = CommonBlocks(cfg.common_block_documents, self._same_story)
         self._lock = threading.RLock()
         self._counter = 0
 
@@ -142,6 +145,7 @@ class Engine:
                     del self._exact[doc.body_hash]
             for other in self._matches.pop(node, {}):
                 self._matches[other].pop(node, None)
+            self._common.remove(node, _body_blocks(doc))
             self.copies.remove_node(node)
             self.stories.remove_node(node)
             del self._ids[article_id]
@@ -173,7 +177,7 @@ class Engine:
         with self._lock:
             a, b = self._node(article_id), self._node(other_id)
             stored = self._matches.get(a, {}).get(b)
-            return _oriented(stored, article_id) if stored else compare(self._docs[a], self._docs[b], self.config)
+            return _oriented(stored, article_id) if stored else self._compare(self._docs[a], self._docs[b])
 
     def stats(self) -> dict:
         with self._lock:
@@ -216,12 +220,15 @@ class Engine:
         )
 
     def _insert(self, doc: Document) -> int:
-        matches = self._verify(doc, exclude=None)
         node = len(self._docs)
         self._docs.append(doc)
         self._seq.append(self._counter)
         self._counter += 1
         self._ids[doc.id] = node
+        flipped = self._common.add(node, _body_blocks(doc))
+        if flipped:
+            self._reverify({n for h in flipped for n in self._common.nodes_with(h) if n != node})
+        matches = self._verify(doc, exclude=node)
         group = self._exact.setdefault(doc.body_hash, []) if doc.n_body_tokens else None
         if group is None or not group:
             self._index_bands(node, doc)
@@ -238,6 +245,30 @@ class Engine:
         self.copies.add_edges(edges)
         self.stories.add_edges(edges)
         return node
+
+    def _compare(self, a: Document, b: Document) -> Match:
+        return compare(a, b, self.config, self._common.common)
+
+    def _same_story(self, a: int, b: int) -> bool:
+        return story_similarity(self._docs[a], self._docs[b]) >= self.config.rewrite
+
+    def _reverify(self, nodes: set[int]) -> None:
+        """Verify the matches of `nodes` again after blocks they contain became common."""
+        for node in sorted(nodes):
+            doc = self._docs[node]
+            for other in list(self._matches[node]):
+                match = self._compare(doc, self._docs[other])
+                if match.relation is None:
+                    del self._matches[node][other]
+                    del self._matches[other][node]
+                else:
+                    self._matches[node][other] = self._matches[other][node] = match
+            edges = [
+                _edge(node, other, _oriented(m, doc.id), self.config.min_shared_tokens)
+                for other, m in self._matches[node].items()
+            ]
+            self.copies.replace_edges(node, edges)
+            self.stories.replace_edges(node, edges)
 
     def _indexed_bands(self, node: int) -> bool:
         group = self._exact.get(self._docs[node].body_hash)
@@ -259,7 +290,12 @@ class Engine:
         if len(doc.shingles):
             for node, n in self._doc_index.query(band_keys(doc.signature, *self._doc_bands)[0]).items():
                 hits[node] = hits.get(node, 0) + 4 * n
-            keys = np.unique(band_keys(doc.passage_signatures, *self._passage_bands))
+            signatures = doc.passage_signatures
+            if self._common.common:
+                # Passages inside common blocks would propose every page with the same chrome.
+                blocks = doc.block_hashes[doc.shingle_blocks[doc.passage_starts]]
+                signatures = signatures[~np.isin(blocks, list(self._common.common))]
+            keys = np.unique(band_keys(signatures, *self._passage_bands))
             for node, n in self._passage_index.query(keys).items():
                 hits[node] = hits.get(node, 0) + 2 * n
         if len(doc.story_terms):
@@ -273,7 +309,7 @@ class Engine:
         out = {}
         for node in self._candidates(doc, exclude):
             other = self._docs[node]
-            match = compare(doc, other, self.config)
+            match = self._compare(doc, other)
             if match.relation is None:
                 continue
             out[node] = match
@@ -308,7 +344,7 @@ class Engine:
             relation, similarity = None, 1.0
         else:
             direct = next((m for m in matches if m.b == self._docs[canonical].id), None)
-            m = direct or compare(doc, self._docs[canonical], self.config)
+            m = direct or self._compare(doc, self._docs[canonical])
             relation, similarity = m.relation, m.similarity
         canon_doc = self._docs[canonical] if canonical is not None and canonical != -1 else doc
         story_doc = self._docs[story_canonical] if story_canonical != -1 else doc
@@ -350,7 +386,7 @@ class Engine:
             relation, similarity = None, 1.0
         else:
             direct = next((m for m in ordered if m.b == self._docs[canonical].id), None)
-            m = direct or compare(doc, self._docs[canonical], self.config)
+            m = direct or self._compare(doc, self._docs[canonical])
             relation, similarity = m.relation, m.similarity
         assert seq_saved == self._counter
         cid = doc.id if canonical == -1 else self._docs[canonical].id
@@ -394,3 +430,7 @@ def _oriented(match: Match, article_id: str) -> Match:
             p.__class__(p.b_start, p.b_end, p.a_start, p.a_end, p.tokens) for p in match.passages
         ),
     )
+
+
+def _body_blocks(doc: Document) -> list[int]:
+    return [h for h, label in zip(doc.block_hashes.tolist(), doc.block_labels) if label == BODY]

@@ -1,0 +1,64 @@
+"""Collection-level boilerplate: body blocks that recur across unrelated documents.
+
+A site's footer, a standard disclaimer or a newsletter pitch that is long enough to look
+like prose passes every per-page test in `dedup.boilerplate`, but it recurs in documents that
+have nothing else in common. A wire paragraph recurs too, in the copies of one story. The
+difference is what the documents around the block are about: a block found in at least
+`min_documents` documents is common when most pairs of those documents do not tell the
+same story (their story-term similarity is below the rewrite threshold).
+
+Once common, a block stays common; the engine then leaves it out of verification and
+re-verifies the matches it had supported.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+
+# How many of a block's documents are compared when deciding (the most recent ones).
+_SAMPLE = 12
+
+
+class CommonBlocks:
+    """Tracks which documents contain each body block and which blocks are common."""
+
+    def __init__(self, min_documents: int, related: Callable[[int, int], bool]) -> None:
+        self.min_documents = min_documents
+        self._related = related  # whether two nodes tell the same story
+        self._docs: dict[int, list[int]] = {}  # block hash -> nodes containing it
+        self.common: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.common)
+
+    def add(self, node: int, block_hashes: Iterable[int]) -> set[int]:
+        """Register `node`'s body blocks; return the blocks that became common."""
+        flipped = set()
+        for h in set(block_hashes):
+            docs = self._docs.setdefault(h, [])
+            docs.append(node)
+            if h not in self.common and self._worth_testing(len(docs)) and self._is_common(docs):
+                self.common.add(h)
+                flipped.add(h)
+        return flipped
+
+    def remove(self, node: int, block_hashes: Iterable[int]) -> None:
+        for h in set(block_hashes):
+            docs = self._docs.get(h)
+            if docs and node in docs:
+                docs.remove(node)
+                if not docs:
+                    del self._docs[h]
+
+    def nodes_with(self, block_hash: int) -> list[int]:
+        return list(self._docs.get(block_hash, ()))
+
+    def _worth_testing(self, count: int) -> bool:
+        # Decide at the threshold, then again as the evidence doubles.
+        return count >= self.min_documents and (count <= 2 * _SAMPLE or count & (count - 1) == 0)
+
+    def _is_common(self, docs: list[int]) -> bool:
+        sample = docs[-_SAMPLE:]
+        pairs = list(itertools.combinations(sample, 2))
+        unrelated = sum(1 for a, b in pairs if not self._related(a, b))
+        return unrelated * 2 > len(pairs)

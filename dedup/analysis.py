@@ -50,6 +50,7 @@ class Document:
     body_hash: int
     story_terms: np.ndarray  # uint64, sorted stem hashes
     story_weights: np.ndarray  # float32, aligned with story_terms
+    story_norm: float  # Euclidean norm of story_weights (for cosine similarity)
     signature: np.ndarray  # uint32 (num_perm,): MinHash of the body's shingles
     passage_signatures: np.ndarray  # uint32 (n_passages, num_perm)
     story_signature: np.ndarray  # uint32 (num_perm,): MinHash of the weighted story terms
@@ -170,6 +171,7 @@ class Analyzer:
             body_hash=body_hash,
             story_terms=story_terms,
             story_weights=story_weights,
+            story_norm=float(np.sqrt(np.dot(story_weights, story_weights))),
             signature=np.empty(0, np.uint32),
             passage_signatures=np.empty((0, cfg.num_perm), np.uint32),
             story_signature=np.empty(0, np.uint32),

@@ -189,6 +189,7 @@ def cluster_component(
             x = parent[x]
         return x
 
+    refused: set[tuple[int, int, int, int]] = set()  # weak merges refused, by roots and sizes
     for e in ordered:
         x, y = find(e.u), find(e.v)
         if x == y:
@@ -196,8 +197,14 @@ def cluster_component(
         if e.relation in _COPY_CONDITIONAL:
             if _bridges(e, x, y, members, find, adj, body_chars) or _bridges(e, y, x, members, find, adj, body_chars):
                 continue
-        elif e.relation not in _UNCONDITIONAL and not _weak_merge_allowed(x, y, members, find, adj):
-            continue
+        elif e.relation not in _UNCONDITIONAL:
+            # The rule depends only on the two clusters: while neither changes, the answer stands.
+            state = (min(x, y), max(x, y), size[x], size[y]) if x < y else (y, x, size[y], size[x])
+            if state in refused:
+                continue
+            if not _weak_merge_allowed(x, y, members, find, adj):
+                refused.add(state)
+                continue
         if size[x] < size[y]:
             x, y = y, x
         parent[y] = x

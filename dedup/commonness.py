@@ -26,7 +26,8 @@ class CommonBlocks:
         self.min_documents = min_documents
         self._related = related  # whether two nodes tell the same story
         self._docs: dict[int, list[int]] = {}  # block hash -> nodes containing it
-        self.common: set[int] = set()
+        # Replaced, never mutated, when blocks become common: verification caches by identity.
+        self.common: frozenset[int] = frozenset()
 
     def __len__(self) -> int:
         return len(self.common)
@@ -38,8 +39,9 @@ class CommonBlocks:
             docs = self._docs.setdefault(h, [])
             docs.append(node)
             if h not in self.common and self._worth_testing(len(docs)) and self._is_common(docs):
-                self.common.add(h)
                 flipped.add(h)
+        if flipped:
+            self.common = self.common | flipped
         return flipped
 
     def remove(self, node: int, block_hashes: Iterable[int]) -> None:

@@ -40,7 +40,7 @@ class Config:
     # A block seen in at least this many unrelated documents is boilerplate.
     common_block_documents: int = 4
     # At most this many candidates are verified per document, best first.
-    max_candidates: int = 200
+    max_candidates: int = 64
     # Inputs larger than this are refused.
     max_text_bytes: int = 5_000_000
 

@@ -28,6 +28,8 @@ from dedup.commonness import CommonBlocks
 from dedup.verify import RELATIONS, Match, compare, story_similarity
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
+# Candidates proposed by story terms alone that are verified per article, best first.
+_STORY_CANDIDATES = 16
 
 
 @dataclass(frozen=True)
@@ -282,7 +284,8 @@ class Engine:
         if len(doc.story_terms):
             self._story_index.add(node, band_keys(doc.story_signature, *self._story_bands)[0])
 
-    def _candidates(self, doc: Document, exclude: int | None) -> list[int]:
+    def _candidates(self, doc: Document, exclude: int | None) -> tuple[list[int], set[int]]:
+        """Candidates ranked by weighted band hits, and those that share text (not only story terms)."""
         hits: dict[int, int] = {}
         if doc.n_body_tokens:
             for node in self._exact.get(doc.body_hash, [])[:1]:
@@ -294,21 +297,39 @@ class Engine:
             if self._common.common:
                 # Passages inside common blocks would propose every page with the same chrome.
                 blocks = doc.block_hashes[doc.shingle_blocks[doc.passage_starts]]
-                signatures = signatures[~np.isin(blocks, list(self._common.common))]
+                common = self._common.common
+                signatures = signatures[[h not in common for h in blocks.tolist()]]
             keys = np.unique(band_keys(signatures, *self._passage_bands))
             for node, n in self._passage_index.query(keys).items():
                 hits[node] = hits.get(node, 0) + 2 * n
+        textual = set(hits)
         if len(doc.story_terms):
             for node, n in self._story_index.query(band_keys(doc.story_signature, *self._story_bands)[0]).items():
                 hits[node] = hits.get(node, 0) + n
         hits.pop(exclude, None)
-        ranked = sorted(hits, key=lambda n: (-hits[n], self._docs[n].id))
-        return ranked[: self.config.max_candidates]
+        textual.discard(exclude)
+        # Story terms alone propose many pages of the same beat: keep the best few of those.
+        story_only = [n for n in hits if n not in textual]
+        if len(story_only) > _STORY_CANDIDATES:
+            for n in self._best(story_only, hits, _STORY_CANDIDATES, exclude=True):
+                del hits[n]
+        if len(hits) <= self.config.max_candidates:
+            return list(hits), textual
+        return self._best(list(hits), hits, self.config.max_candidates), textual
+
+    def _best(self, nodes: list[int], hits: dict[int, int], keep: int, exclude: bool = False) -> list[int]:
+        """The `keep` nodes with most hits (ties by id, so independent of arrival order);
+        with `exclude`, the others instead."""
+        ranked = sorted(nodes, key=lambda n: (-hits[n], self._docs[n].id))
+        return ranked[keep:] if exclude else ranked[:keep]
 
     def _verify(self, doc: Document, exclude: int | None) -> dict[int, Match]:
         out = {}
-        for node in self._candidates(doc, exclude):
+        ranked, textual = self._candidates(doc, exclude)
+        for node in ranked:
             other = self._docs[node]
+            if node not in textual and story_similarity(doc, other) < self.config.rewrite:
+                continue  # proposed by story terms alone, and not the same story
             match = self._compare(doc, other)
             if match.relation is None:
                 continue

@@ -64,7 +64,7 @@ def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = 
     b_body, b_set, b_own = _body(b, common_blocks)
     if len(a_set) == 0 or len(b_set) == 0:
         return _decide(a, b, config, 0.0, 0.0, 0.0, 0.0, story, 0, ())
-    shared = np.intersect1d(a_set, b_set, assume_unique=True)
+    shared = sorted_intersection(a_set, b_set)
     inter = len(shared)
     jaccard = inter / (len(a_set) + len(b_set) - inter)
     passages = _shared_passages(a, b, a_body, b_body, shared, config) if inter else ()
@@ -76,22 +76,31 @@ def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = 
 
 
 def _body(doc: Document, common_blocks: Set[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The body's shingles, their distinct set and own-words set, without common blocks."""
+    """The body's shingles, their distinct set and own-words set, without common blocks.
+
+    Cached on the document per set of common blocks (the engine replaces that set, never
+    mutates it, so identity tells whether the cache is current).
+    """
+    cached = doc.__dict__.get("_body_cache")
+    if cached is not None and cached[0] is common_blocks:
+        return cached[1]
+    body = doc.shingles, doc.shingle_set, doc.own_set
     if common_blocks and len(doc.shingles):
         common = [i for i, h in enumerate(doc.block_hashes.tolist()) if h in common_blocks]
         if common:
             keep = ~np.isin(doc.shingle_blocks, common)
             shingles = doc.shingles[keep]
             distinct = np.unique(shingles)
-            return shingles, distinct, own_shingles(shingles, doc.shingle_quoted[keep], distinct)
-    return doc.shingles, doc.shingle_set, doc.own_set
+            body = shingles, distinct, own_shingles(shingles, doc.shingle_quoted[keep], distinct)
+    doc.__dict__["_body_cache"] = (common_blocks, body)
+    return body
 
 
 def _share(own: np.ndarray, shared: np.ndarray) -> float:
     """Share of a body's own words (outside quotation marks) found in the other body."""
     if len(own) == 0:
         return 0.0
-    return float(np.count_nonzero(np.isin(own, shared, assume_unique=True))) / len(own)
+    return len(sorted_intersection(own, shared)) / len(own)
 
 
 def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, shared_tokens, passages) -> Match:
@@ -122,13 +131,32 @@ def story_similarity(a: Document, b: Document) -> float:
     """Cosine similarity of the two documents' weighted story terms."""
     if len(a.story_terms) == 0 or len(b.story_terms) == 0:
         return 0.0
-    _, ia, ib = np.intersect1d(a.story_terms, b.story_terms, assume_unique=True, return_indices=True)
+    ia, ib = _matching_positions(a.story_terms, b.story_terms)
     if len(ia) == 0:
         return 0.0
     dot = float(np.dot(a.story_weights[ia], b.story_weights[ib]))
-    na = float(np.dot(a.story_weights, a.story_weights))
-    nb = float(np.dot(b.story_weights, b.story_weights))
-    return dot / (na * nb) ** 0.5
+    return dot / (a.story_norm * b.story_norm)
+
+
+def sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Common values of two sorted arrays of distinct values (binary search, no re-sorting)."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(a) == 0:
+        return a
+    at = np.searchsorted(b, a)
+    at[at == len(b)] = 0
+    return a[b[at] == a]
+
+
+def _matching_positions(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in `a` and in `b` of their common values (both sorted, distinct)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    at = np.searchsorted(b, a)
+    at[at == len(b)] = 0
+    hit = b[at] == a
+    return np.flatnonzero(hit), at[hit]
 
 
 def _shared_passages(a: Document, b: Document, a_sh, b_sh, shared, cfg: Config) -> tuple[SharedPassage, ...]:

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 from dedup.config import Config
@@ -92,11 +93,20 @@ def run_cluster(args: argparse.Namespace, config: Config) -> int:
     finally:
         if out is not sys.stdout:
             out.close()
-    for problem in run.problems:
-        print(f"dedup: skipped {problem.where}: {problem.reason}", file=sys.stderr)
+    report_problems(run.problems)
     if not args.quiet:
         print(summary(run.engine, len(run.ids), len(run.problems), elapsed, args.out), file=sys.stderr)
     return 1 if run.problems else 0
+
+
+def report_problems(problems: list[Problem], shown: int = 20) -> None:
+    """Name the skipped inputs on stderr: the first few, then a count per reason."""
+    for problem in problems[:shown]:
+        print(f"dedup: skipped {problem.where}: {problem.reason}", file=sys.stderr)
+    if len(problems) > shown:
+        reasons = Counter(p.reason for p in problems[shown:])
+        detail = "; ".join(f"{n:,} {reason}" for reason, n in reasons.most_common(5))
+        print(f"dedup: ... and {len(problems) - shown:,} more skipped ({detail})", file=sys.stderr)
 
 
 def result_record(result: Result) -> dict:

@@ -109,11 +109,10 @@ def run_plain(path: Path) -> None:
 def run_rensa(path: Path) -> None:
     from rensa import RMinHash, RMinHashLSH
 
-    from dedup.lsh import lsh_params
-
     texts = read_texts(path)
-    bands, _ = lsh_params(0.5, NUM_PERM)
-    lsh = RMinHashLSH(threshold=0.5, num_perm=NUM_PERM, num_bands=bands)
+    # rensa needs bands dividing num_perm; 32 bands of 4 rows is the nearest to datasketch's
+    # (25, 5) for threshold 0.5.
+    lsh = RMinHashLSH(threshold=0.5, num_perm=NUM_PERM, num_bands=32)
     sketches = []
     for i, doc in enumerate(shingle_lists(texts, k=5)):
         m = RMinHash(num_perm=NUM_PERM, seed=1)

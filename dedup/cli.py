@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from collections.abc import Sequence
 
 from dedup.config import Config
@@ -45,6 +46,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     explain.add_argument("--in", dest="inputs", nargs="+", metavar="INPUT",
                          help="look A and B up by id in these inputs instead of reading them as files")
     _add_config_flags(explain)
+
+    serve = commands.add_parser("serve", help="run the gRPC service on a durable index")
+    serve.add_argument("--data-dir", default="dedup-data", help="directory of the embedded store (default ./dedup-data)")
+    serve.add_argument("--listen", default="127.0.0.1:50051", help="address to listen on (default 127.0.0.1:50051)")
+    serve.add_argument("--token-file", help="require this bearer token (first line of the file); "
+                       "or set DEDUP_TOKEN. Never pass a token on the command line")
+    serve.add_argument("--tls-cert", help="PEM certificate chain; with --tls-key, serve TLS")
+    serve.add_argument("--tls-key", help="PEM private key")
+    serve.add_argument("--max-concurrent", type=int, default=64,
+                       help="calls in progress beyond which new ones get RESOURCE_EXHAUSTED (default 64)")
+    serve.add_argument("--max-message-mb", type=float, default=16.0, help="largest request accepted (default 16 MB)")
+    serve.add_argument("--workers", type=int, default=16, help="threads serving calls (default 16)")
+    serve.add_argument("--grace", type=float, default=10.0, help="seconds in-flight calls get at shutdown")
+    _add_config_flags(serve)
     return parser.parse_args(argv)
 
 
@@ -71,7 +86,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "cluster":
         return run_cluster(args, config)
+    if args.command == "serve":
+        return run_serve(args, config)
     return run_explain(args, config)
+
+
+# -- dedup serve --------------------------------------------------------------------------
+
+def run_serve(args: argparse.Namespace, config: Config) -> int:
+    import logging
+
+    from dedup.errors import DedupError
+    from dedup.index import Index
+    from dedup.service.server import ServerSettings, serve
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        token = _read_token(args.token_file)
+        cert = _read_file(args.tls_cert) if args.tls_cert else None
+        key = _read_file(args.tls_key) if args.tls_key else None
+    except OSError as exc:
+        print(f"dedup: {exc}", file=sys.stderr)
+        return 2
+    if bool(cert) != bool(key):
+        print("dedup: give both --tls-cert and --tls-key, or neither", file=sys.stderr)
+        return 2
+    try:
+        index = Index.open(args.data_dir, config)
+    except DedupError as exc:
+        print(f"dedup: {exc}", file=sys.stderr)
+        return 2
+    settings = ServerSettings(
+        address=args.listen, workers=args.workers, max_concurrent_rpcs=args.max_concurrent,
+        max_message_bytes=int(args.max_message_mb * 1024 * 1024), token=token, tls_cert=cert, tls_key=key,
+        grace_seconds=args.grace,
+    )
+    try:
+        serve(index, settings)
+    except OSError as exc:
+        print(f"dedup: {exc}", file=sys.stderr)
+        index.close()
+        return 2
+    return 0
+
+
+def _read_token(path: str | None) -> str | None:
+    if path:
+        token = Path(path).read_text().strip().splitlines()[0].strip() if Path(path).read_text().strip() else ""
+        if not token:
+            raise OSError(f"token file {path} is empty")
+        return token
+    return os.environ.get("DEDUP_TOKEN") or None
+
+
+def _read_file(path: str) -> bytes:
+    return Path(path).read_bytes()
 
 
 # -- dedup cluster ------------------------------------------------------------------------
@@ -145,7 +214,6 @@ def summary(engine: Engine, documents: int, skipped: int, seconds: float, out: s
 
 def _count_inputs(paths: list[str]) -> int | None:
     """A cheap count of documents for the progress bar (lines of JSONL, files in directories)."""
-    from pathlib import Path
     from dedup.inputs import SUFFIXES
 
     total = 0

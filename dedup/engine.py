@@ -124,9 +124,10 @@ class Engine:
             matches = self._verify(doc, exclude=existing)
             return self._preview(doc, matches)
 
-    def get(self, article_id: str) -> Result:
+    def get(self, article_id: str, added: bool = False) -> Result:
+        """The current result of an indexed article (`added` is echoed into it)."""
         with self._lock:
-            return self._result(self._node(article_id), added=False)
+            return self._result(self._node(article_id), added=added)
 
     def document(self, article_id: str) -> Document:
         with self._lock:

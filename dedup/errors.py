@@ -30,3 +30,7 @@ class StoreUnavailable(DedupError):
 
 class StoreFailure(DedupError):
     """The store refuses writes for a reason the operator must fix (read-only, disk full)."""
+
+
+class RequestExpired(DedupError):
+    """The caller's deadline passed or it cancelled before the change was committed."""

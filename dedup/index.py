@@ -1,0 +1,177 @@
+"""A durable index: the engine plus a store that every change is written to first.
+
+This is what the service (and any long-running user) talks to. `add` is atomic: the
+article is analysed, checked against the index, written durably, and only then indexed
+and answered, all under one write lock, so a crash either loses an unacknowledged article
+or keeps it whole. `open` replays the store into a fresh engine: the engine is
+deterministic, so the reopened index gives the same clusters and answers.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dedup.analysis import Document
+from dedup.article import Article
+from dedup.config import Config
+from dedup.engine import ClusterView, Engine, Result
+from dedup.errors import ConflictingArticle, DedupError
+from dedup.storage import LogStore, article_record, record_article
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer to one article of a batch: a result, or the error that refused it."""
+
+    id: str
+    result: Result | None = None
+    error: DedupError | None = None
+
+
+class Index:
+    """Engine + store. Thread-safe: writes are serialised, analysis runs outside the lock."""
+
+    def __init__(self, engine: Engine, store: LogStore | None = None) -> None:
+        self.engine = engine
+        self.store = store
+        self._write = threading.Lock()
+        self._metadata: dict[str, dict[str, str]] = {}
+
+    @classmethod
+    def open(cls, data_dir: str, config: Config | None = None) -> "Index":
+        """Open (or create) the index in `data_dir`, replaying what it holds."""
+        config = config or Config()
+        store = LogStore(data_dir, config)
+        index = cls(Engine(config), store)
+        index._replay()
+        return index
+
+    @property
+    def config(self) -> Config:
+        return self.engine.config
+
+    def describe_store(self) -> str:
+        return self.store.describe() if self.store else "memory"
+
+    def close(self) -> None:
+        if self.store:
+            self.store.close()
+
+    # -- writes --------------------------------------------------------------------------
+
+    def add(self, article: Article, replace: bool = False, before_commit: Callable[[], None] | None = None) -> Result:
+        """Index `article` durably and return its result (see `Engine.add` for idempotence)."""
+        outcome = self.add_many([article], replace, before_commit)[0]
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.result
+
+    def add_many(
+        self, articles: Sequence[Article], replace: bool = False, before_commit: Callable[[], None] | None = None
+    ) -> list[Outcome]:
+        """Add several articles with one durable write; each gets its own outcome.
+
+        `before_commit` is called just before anything is written (for example to stop when
+        the caller's deadline has passed); if it raises, nothing is written or indexed.
+        """
+        analysed: list[Document | DedupError] = []
+        for article in articles:
+            try:
+                analysed.append(self.engine.analyse([article])[0])
+            except DedupError as exc:
+                analysed.append(exc)
+        with self._write:
+            plan = self._plan(articles, analysed, replace)
+            records = [r for step in plan if step[0] == "write" for r in step[2]]
+            if records:
+                if before_commit is not None:
+                    before_commit()
+                if self.store:
+                    self.store.append(records)
+            outcomes = []
+            for step in plan:
+                kind, article = step[0], step[1]
+                if kind == "error":
+                    outcomes.append(Outcome(article.id, error=step[2]))
+                    continue
+                if kind == "write":
+                    doc = step[3]
+                    if step[4]:  # replacing
+                        self.engine.delete(article.id)
+                    self._remember(article)
+                    self.engine.index_document(doc)
+                    outcomes.append(Outcome(article.id, result=self.engine.get(article.id, added=True)))
+                else:  # already indexed with this text
+                    outcomes.append(Outcome(article.id, result=self.engine.get(article.id)))
+            return outcomes
+
+    def _plan(self, articles, analysed, replace: bool) -> list[tuple]:
+        """Decide, for each article, whether to write it, answer from the index, or refuse it."""
+        plan = []
+        pending: dict[str, str] = {}  # id -> text, for repeats within the batch
+        for article, doc in zip(articles, analysed):
+            if isinstance(doc, DedupError):
+                plan.append(("error", article, doc))
+                continue
+            known = pending.get(article.id)
+            if known is None and article.id in self.engine:
+                known = self.engine.document(article.id).text
+            if known is not None and known == doc.text:
+                plan.append(("same", article))
+            elif known is not None and not replace:
+                plan.append(("error", article, ConflictingArticle(
+                    f"article {article.id!r} is already indexed with different text; "
+                    "send it with replace=true to replace it, or use a new id")))
+            else:
+                records = ([{"op": "delete", "id": article.id}] if known is not None else []) + [article_record(article)]
+                plan.append(("write", article, records, doc, known is not None))
+                pending[article.id] = doc.text
+        return plan
+
+    def delete(self, article_id: str) -> None:
+        with self._write:
+            self.engine.document(article_id)  # raises UnknownArticle
+            if self.store:
+                self.store.append([{"op": "delete", "id": article_id}])
+            self.engine.delete(article_id)
+            self._metadata.pop(article_id, None)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def check(self, article: Article) -> tuple[Result, str]:
+        """What `add` would answer, and the article's normalised text (passage offsets refer to it)."""
+        doc = self.engine.analyse([article])[0]
+        return self.engine.check_document(doc), doc.text
+
+    def get(self, article_id: str) -> tuple[Result, Article]:
+        result = self.engine.get(article_id)
+        doc = self.engine.document(article_id)
+        article = Article(id=doc.id, text=doc.text, title=doc.title, source=doc.source,
+                          published_at=doc.published_at, metadata=self._metadata.get(article_id, {}))
+        return result, article
+
+    def cluster(self, article_id: str, level: str = "copy") -> ClusterView:
+        return self.engine.cluster(article_id, level)
+
+    def stats(self) -> dict:
+        return {**self.engine.stats(), "store": self.describe_store()}
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _remember(self, article: Article) -> None:
+        if article.metadata:
+            self._metadata[article.id] = dict(article.metadata)
+        else:
+            self._metadata.pop(article.id, None)
+
+    def _replay(self) -> None:
+        for record in self.store.replay():
+            if record["op"] == "delete":
+                if record["id"] in self.engine:
+                    self.engine.delete(record["id"])
+                self._metadata.pop(record["id"], None)
+            else:
+                article = record_article(record)
+                self._remember(article)
+                self.engine.index_document(self.engine.analyse([article])[0])

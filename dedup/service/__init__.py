@@ -1,0 +1,1 @@
+"""The gRPC adapter: conversions, error mapping, the servicer and the server's lifecycle."""

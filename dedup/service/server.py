@@ -1,0 +1,120 @@
+"""Building, starting and stopping the gRPC server."""
+from __future__ import annotations
+
+import hmac
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from dedup.index import Index
+from dedup.service.servicer import DedupServicer
+from dedup.v1 import dedup_pb2, dedup_pb2_grpc
+
+log = logging.getLogger("dedup.service")
+SERVICE_NAME = dedup_pb2.DESCRIPTOR.services_by_name["Dedup"].full_name
+_OPEN_METHODS = ("/grpc.health.v1.Health/",)  # probes need no token
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How the server listens and protects itself."""
+
+    address: str = "127.0.0.1:50051"
+    workers: int = 16  # threads serving calls
+    max_concurrent_rpcs: int = 64  # beyond this, calls are refused with RESOURCE_EXHAUSTED
+    max_message_bytes: int = 16 * 1024 * 1024  # larger requests get RESOURCE_EXHAUSTED
+    token: str | None = None  # bearer token required on every call (except health)
+    tls_cert: bytes | None = None
+    tls_key: bytes | None = None
+    grace_seconds: float = 10.0
+
+
+class _TokenAuth(grpc.ServerInterceptor):
+    """Refuses calls without ``authorization: Bearer <token>`` metadata."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}".encode()
+
+        def deny(request, context):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token in 'authorization' metadata")
+
+        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+        self._deny_stream = grpc.stream_stream_rpc_method_handler(lambda it, context: deny(None, context))
+
+    def intercept_service(self, continuation, details):
+        if details.method.startswith(_OPEN_METHODS):
+            return continuation(details)
+        sent = dict(details.invocation_metadata).get("authorization", "")
+        if hmac.compare_digest(sent.encode(), self._expected):
+            return continuation(details)
+        return self._deny_stream if details.method.endswith("Stream") else self._deny
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+    index: Index
+
+    def stop(self, grace: float | None = None) -> None:
+        """Health to NOT_SERVING, let in-flight calls finish, then flush and close the store."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        self.index.close()
+
+
+def build_server(index: Index, settings: ServerSettings) -> RunningServer:
+    """A configured server bound to ``settings.address`` (port 0 picks a free one); not started."""
+    interceptors = [_TokenAuth(settings.token)] if settings.token else []
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="dedup-rpc"),
+        interceptors=interceptors,
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+        options=[
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    dedup_pb2_grpc.add_DedupServicer_to_server(DedupServicer(index), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in (SERVICE_NAME, ""):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+    )
+    if settings.tls_cert and settings.tls_key:
+        credentials = grpc.ssl_server_credentials([(settings.tls_key, settings.tls_cert)])
+        port = server.add_secure_port(settings.address, credentials)
+    else:
+        port = server.add_insecure_port(settings.address)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.address} (address in use or not available)")
+    return RunningServer(server, port, health_servicer, index)
+
+
+def serve(index: Index, settings: ServerSettings) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    running = build_server(index, settings)
+    running.server.start()
+    log.info("dedup serving %s on port %d (store %s, %d articles)", SERVICE_NAME, running.port,
+             index.describe_store(), len(index.engine))
+    stopping = threading.Event()
+
+    def on_signal(signum, frame):
+        log.info("received %s; shutting down (grace %.0f s)", signal.Signals(signum).name, settings.grace_seconds)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    stopping.wait()
+    running.stop(settings.grace_seconds)
+    log.info("stopped; store flushed")

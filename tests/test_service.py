@@ -1,0 +1,261 @@
+"""The gRPC service through a real server on a free port and a real channel."""
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from dedup.config import Config
+from dedup.errors import IncompatibleIndex
+from dedup.index import Index
+from dedup.service.server import ServerSettings, build_server
+from dedup.v1 import dedup_pb2 as pb
+from dedup.v1 import dedup_pb2_grpc as pb_grpc
+
+
+class Server:
+    """A started server on a temporary data directory, with a stub for it."""
+
+    def __init__(self, data_dir, config=None, **settings):
+        self.data_dir = data_dir
+        self.index = Index.open(str(data_dir), config or Config())
+        self.running = build_server(self.index, ServerSettings(address="127.0.0.1:0", **settings))
+        self.running.server.start()
+        self.address = f"127.0.0.1:{self.running.port}"
+        self.channel = grpc.insecure_channel(self.address)
+        self.stub = pb_grpc.DedupStub(self.channel)
+
+    def stop(self):
+        self.channel.close()
+        self.running.stop(grace=1)
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(tmp_path / "data")
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def stub(server):
+    return server.stub
+
+
+def _article(article, **extra) -> pb.Article:
+    return pb.Article(id=article.id, text=article.text, **extra)
+
+
+def _add_seeds(stub, seed_articles):
+    return {i: stub.Add(pb.AddRequest(article=_article(a))).result for i, a in seed_articles.items()}
+
+
+def _code(call) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    return info.value.code(), info.value.details()
+
+
+def test_add_answers_relation_clusters_canonical_and_passages(stub, seed_articles):
+    results = _add_seeds(stub, seed_articles)
+    later = results["004"]
+    assert later.added
+    assert later.cluster == later.canonical == "000" and later.cluster_size == 2
+    assert later.relation == pb.VERSION
+    assert later.story_size == 5
+    match = next(m for m in later.matches if m.id == "000")
+    assert match.relation == pb.VERSION and match.shared_words >= 50
+    assert any("NATO membership for Ukraine" in p.text for p in match.passages)
+    for p in match.passages:
+        assert seed_articles["004"].text.replace("’", "'")[p.start:p.end].split()[:1] == p.text.split()[:1]
+
+
+def test_add_is_idempotent_and_check_indexes_nothing(stub, seed_articles):
+    _add_seeds(stub, seed_articles)
+    again = stub.Add(pb.AddRequest(article=_article(seed_articles["004"]))).result
+    assert not again.added and again.cluster == "000"
+    before = stub.Stats(pb.StatsRequest()).articles
+    probe = pb.Article(id="probe", text=seed_articles["000"].text)
+    checked = stub.Check(pb.CheckRequest(article=probe)).result
+    assert checked.relation == pb.EXACT and checked.cluster == "000" and not checked.added
+    assert stub.Stats(pb.StatsRequest()).articles == before == 5
+    assert _code(lambda: stub.Get(pb.GetRequest(id="probe")))[0] == grpc.StatusCode.NOT_FOUND
+
+
+def test_get_cluster_and_delete_repair_clusters(stub, seed_articles):
+    _add_seeds(stub, seed_articles)
+    got = stub.Get(pb.GetRequest(id="004"))
+    assert got.article.id == "004" and got.result.cluster == "000"
+    copy = stub.GetCluster(pb.GetClusterRequest(id="004", level=pb.COPY))
+    assert copy.canonical == "000" and [m.id for m in copy.members] == ["000", "004"]
+    assert copy.members[1].relation == pb.VERSION
+    story = stub.GetCluster(pb.GetClusterRequest(id="002", level=pb.STORY))
+    assert {m.id for m in story.members} == set(seed_articles)
+    stub.Delete(pb.DeleteRequest(id="000"))
+    assert stub.Get(pb.GetRequest(id="004")).result.cluster == "004"
+    assert _code(lambda: stub.Delete(pb.DeleteRequest(id="000")))[0] == grpc.StatusCode.NOT_FOUND
+    assert stub.Stats(pb.StatsRequest()).articles == 4
+
+
+def test_published_at_decides_the_canonical(stub, seed_articles):
+    early, late = Timestamp(seconds=1_700_000_000), Timestamp(seconds=1_700_003_600)
+    stub.Add(pb.AddRequest(article=_article(seed_articles["000"], published_at=late)))
+    result = stub.Add(pb.AddRequest(article=_article(seed_articles["004"], published_at=early))).result
+    assert result.canonical == "004" and result.relation == pb.RELATION_UNSPECIFIED
+    assert stub.Get(pb.GetRequest(id="000")).article.published_at == late
+
+
+@pytest.mark.parametrize("article,fragment", [
+    (pb.Article(id="a", text=""), "empty"),
+    (pb.Article(id="a", text=" \n\t "), "empty"),
+    (pb.Article(id="", text="Some text here."), "id is empty"),
+    (pb.Article(id="bad\x00id", text="Some text here."), "control characters"),
+    (pb.Article(id="x" * 600, text="Some text here."), "limit is 512"),
+    (pb.Article(id="a", text="Some text.", published_at=Timestamp(seconds=10**12)), "out of range"),
+    (pb.Article(id="a", html="<html><body><script>x()</script></body></html>"), "no main text"),
+])
+def test_invalid_articles_are_refused_and_change_nothing(stub, article, fragment):
+    for call in (lambda: stub.Add(pb.AddRequest(article=article)), lambda: stub.Check(pb.CheckRequest(article=article))):
+        code, details = _code(call)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+        assert fragment in details
+    assert stub.Stats(pb.StatsRequest()).articles == 0
+
+
+def test_text_over_the_configured_limit_is_invalid(tmp_path):
+    s = Server(tmp_path / "d", Config(max_text_bytes=1000))
+    try:
+        code, details = _code(lambda: s.stub.Add(pb.AddRequest(article=pb.Article(id="big", text="word " * 500))))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "over the limit of 1,000" in details
+    finally:
+        s.stop()
+
+
+def test_same_id_different_text_is_already_exists_unless_replaced(stub, seed_articles):
+    _add_seeds(stub, seed_articles)
+    changed = pb.Article(id="004", text=seed_articles["002"].text)
+    code, details = _code(lambda: stub.Add(pb.AddRequest(article=changed)))
+    assert code == grpc.StatusCode.ALREADY_EXISTS and "replace" in details
+    assert stub.Get(pb.GetRequest(id="004")).result.cluster == "000"  # unchanged
+    replaced = stub.Add(pb.AddRequest(article=changed, replace=True)).result
+    assert replaced.added and replaced.cluster == "002"  # now an exact copy of 002, seen first
+    assert replaced.matches[0].id == "002" and replaced.matches[0].relation == pb.EXACT
+
+
+def test_add_stream_answers_each_article_in_order_and_reports_bad_ones(stub, seed_articles):
+    requests = [pb.AddRequest(article=_article(a)) for a in seed_articles.values()]
+    requests.insert(2, pb.AddRequest(article=pb.Article(id="empty", text="")))
+    responses = list(stub.AddStream(iter(requests)))
+    assert [r.id for r in responses] == [r.article.id for r in requests]
+    bad = responses[2]
+    assert bad.error_code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and "empty" in bad.error_message
+    assert responses[-1].result.cluster == "000" and responses[-1].result.relation == pb.VERSION
+    assert stub.Stats(pb.StatsRequest()).articles == 5
+
+
+def test_oversized_message_is_resource_exhausted(tmp_path):
+    s = Server(tmp_path / "d", max_message_bytes=64 * 1024)
+    try:
+        code, _ = _code(lambda: s.stub.Add(pb.AddRequest(article=pb.Article(id="big", text="word " * 40_000))))
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert s.stub.Stats(pb.StatsRequest()).articles == 0
+    finally:
+        s.stop()
+
+
+def test_too_many_concurrent_calls_are_resource_exhausted(tmp_path, seed_articles):
+    s = Server(tmp_path / "d", max_concurrent_rpcs=1)
+    release = threading.Event()
+
+    def slow_requests():
+        yield pb.AddRequest(article=_article(seed_articles["000"]))
+        release.wait(10)
+
+    try:
+        stream = s.stub.AddStream(slow_requests())
+        assert next(stream).result.added  # the stream now holds the only slot
+        code, _ = _code(lambda: s.stub.Stats(pb.StatsRequest()))
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        release.set()
+        list(stream)
+        deadline = time.monotonic() + 5
+        while True:  # the slot frees as soon as the stream has ended
+            try:
+                assert s.stub.Stats(pb.StatsRequest()).articles == 1
+                break
+            except grpc.RpcError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+    finally:
+        release.set()
+        s.stop()
+
+
+def test_bearer_token_is_required(tmp_path):
+    s = Server(tmp_path / "d", token="s3cret-token")
+    try:
+        code, details = _code(lambda: s.stub.Stats(pb.StatsRequest()))
+        assert code == grpc.StatusCode.UNAUTHENTICATED and "bearer token" in details
+        code, _ = _code(lambda: s.stub.Stats(pb.StatsRequest(), metadata=[("authorization", "Bearer wrong")]))
+        assert code == grpc.StatusCode.UNAUTHENTICATED
+        code, _ = _code(lambda: list(s.stub.AddStream(iter([]), metadata=[("authorization", "Bearer wrong")])))
+        assert code == grpc.StatusCode.UNAUTHENTICATED
+        ok = s.stub.Stats(pb.StatsRequest(), metadata=[("authorization", "Bearer s3cret-token")])
+        assert ok.articles == 0
+        health = health_pb2_grpc.HealthStub(s.channel)  # probes need no token
+        assert health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        s.stop()
+
+
+def test_health_and_reflection(server):
+    health = health_pb2_grpc.HealthStub(server.channel)
+    reply = health.Check(health_pb2.HealthCheckRequest(service="dedup.v1.Dedup"))
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    reflect = reflection_pb2_grpc.ServerReflectionStub(server.channel)
+    answers = reflect.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    names = {s.name for a in answers for s in a.list_services_response.service}
+    assert {"dedup.v1.Dedup", "grpc.health.v1.Health"} <= names
+
+
+def test_unexpected_failure_is_internal_without_details(server, stub, seed_articles, caplog):
+    def broken(doc):
+        raise RuntimeError("secret internal state")
+
+    server.index.engine.check_document = broken
+    code, details = _code(lambda: stub.Check(pb.CheckRequest(article=_article(seed_articles["000"]))))
+    assert code == grpc.StatusCode.INTERNAL
+    assert "secret" not in details and "server log" in details
+    assert "secret internal state" in caplog.text
+
+
+def test_expired_deadline_is_honoured(stub, seed_articles):
+    code, _ = _code(lambda: stub.Add(pb.AddRequest(article=_article(seed_articles["000"])), timeout=0.000001))
+    assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_restart_restores_the_same_index(tmp_path, seed_articles):
+    s = Server(tmp_path / "d")
+    _add_seeds(s.stub, seed_articles)
+    s.stub.Delete(pb.DeleteRequest(id="003"))
+    before = {i: s.stub.Get(pb.GetRequest(id=i)).result for i in ("000", "001", "002", "004")}
+    s.stop()
+    s = Server(tmp_path / "d")
+    try:
+        assert s.stub.Stats(pb.StatsRequest()).articles == 4
+        for i, result in before.items():
+            assert s.stub.Get(pb.GetRequest(id=i)).result == result
+        assert _code(lambda: s.stub.Get(pb.GetRequest(id="003")))[0] == grpc.StatusCode.NOT_FOUND
+    finally:
+        s.stop()
+
+
+def test_a_different_index_configuration_is_refused(tmp_path, seed_articles):
+    Index.open(str(tmp_path / "d"), Config()).close()
+    with pytest.raises(IncompatibleIndex, match="shingle_size: stored 4, requested 5"):
+        Index.open(str(tmp_path / "d"), Config(shingle_size=5))

@@ -41,6 +41,8 @@ class Article:
             )
         if not self.text.strip() and not self.title.strip():
             raise InvalidArticle(f"article {self.id!r}: text is empty; send the article's body text")
+        if not any(ch.isalnum() for ch in self.text) and not any(ch.isalnum() for ch in self.title):
+            raise InvalidArticle(f"article {self.id!r}: text has no words (only punctuation, symbols or control characters)")
         if self.published_at is not None and self.published_at.tzinfo is None:
             raise InvalidArticle(f"article {self.id!r}: published_at must carry a time zone")
 

@@ -3,7 +3,8 @@
 Decided per document from layout and cohesion alone, so a block's label never depends on
 which other documents are indexed:
 
-- ``short``: a block too short to be prose ("Share this post", "0:00", "Image 1 of 3");
+- ``short``: a block too short to be prose ("Share this post", "0:00", "Image 1 of 3"),
+  unless it is one of three or more consecutive short lines with figures (a table);
 - ``repeat``: a block already seen earlier on the page (captions and headlines that
   pages print twice);
 - ``code``: markup or script that leaked into the text;
@@ -69,12 +70,28 @@ def classify_blocks(
             if key in seen:
                 labels[i] = REPEAT
             seen.add(key)
+    _keep_tables(labels, texts, keys)
     _mark_periphery(labels, keys, weigher, core_cohesion, min_core_blocks)
     if all(label != BODY for label in labels):
         # A page that is all "chrome" by these rules (a tweet, a headline list) is still a
         # document: compare it on everything it has rather than on nothing.
         return [BODY if label in (SHORT, PERIPHERAL) else label for label in labels]
     return labels
+
+
+def _keep_tables(labels: list[str], texts: Sequence[str], keys: Sequence[Sequence[str]], min_rows: int = 3) -> None:
+    """Runs of short lines that carry figures are a table (results, prices), not chrome."""
+    def is_row(i: int) -> bool:
+        return labels[i] == SHORT and len(keys[i]) >= 3 and any(ch.isdigit() for ch in texts[i])
+
+    i = 0
+    while i < len(labels):
+        j = i
+        while j < len(labels) and is_row(j):
+            j += 1
+        if j - i >= min_rows:
+            labels[i:j] = [BODY] * (j - i)
+        i = max(j, i + 1)
 
 
 def _looks_like_code(text: str, n_tokens: int) -> bool:

@@ -20,7 +20,8 @@ THRESHOLD_FLAGS = {
     "near_duplicate": "Jaccard similarity of two bodies at or above which they are near-duplicates",
     "syndicated": "share of one body contained in the other at or above which it is a syndicated copy",
     "version": "share of one body's own words found in the other at or above which they are versions",
-    "rewrite": "story-term cosine similarity at or above which two articles tell the same story",
+    "rewrite": "story-term cosine similarity at or above which two long articles tell the same story",
+    "rewrite_short": "raises the rewrite threshold for short texts by this over the square root of their terms",
 }
 
 

@@ -36,7 +36,8 @@ class Config:
     version: float = 0.2
     version_passages: int = 1
     min_shared_tokens: int = 8
-    rewrite: float = 0.3
+    rewrite: float = 0.27
+    rewrite_short: float = 0.4  # added to `rewrite`, divided by sqrt(story terms): see verify
     # A block seen in at least this many unrelated documents is boilerplate.
     common_block_documents: int = 4
     # At most this many candidates are verified per document, best first.
@@ -53,7 +54,7 @@ class Config:
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 raise ValueError(f"{name} must be between 0 and 1 (exclusive), got {value}")
-        for name in ("near_duplicate", "syndicated", "version", "rewrite", "core_cohesion"):
+        for name in ("near_duplicate", "syndicated", "version", "rewrite", "rewrite_short", "core_cohesion"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")

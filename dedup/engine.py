@@ -25,7 +25,7 @@ from dedup.config import Config
 from dedup.errors import ConflictingArticle, UnknownArticle
 from dedup.lsh import BandIndex, band_keys, lsh_params
 from dedup.commonness import CommonBlocks
-from dedup.verify import RELATIONS, Match, compare, story_similarity
+from dedup.verify import RELATIONS, Match, compare, rewrite_threshold, sorted_intersection, story_similarity
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 # Candidates proposed by story terms alone that are verified per article, best first.
@@ -252,8 +252,16 @@ class Engine:
     def _compare(self, a: Document, b: Document) -> Match:
         return compare(a, b, self.config, self._common.common)
 
+    def _worth_verifying(self, doc: Document, other: Document) -> bool:
+        """For a candidate proposed by story terms alone: the same story, or some shared text
+        (an excerpt whose passages were too short for the passage index)."""
+        if story_similarity(doc, other) >= rewrite_threshold(self.config, doc, other):
+            return True
+        return len(sorted_intersection(doc.shingle_set, other.shingle_set)) >= self.config.min_shared_tokens
+
     def _same_story(self, a: int, b: int) -> bool:
-        return story_similarity(self._docs[a], self._docs[b]) >= self.config.rewrite
+        x, y = self._docs[a], self._docs[b]
+        return story_similarity(x, y) >= rewrite_threshold(self.config, x, y)
 
     def _reverify(self, nodes: set[int]) -> None:
         """Verify the matches of `nodes` again after blocks they contain became common."""
@@ -329,8 +337,8 @@ class Engine:
         ranked, textual = self._candidates(doc, exclude)
         for node in ranked:
             other = self._docs[node]
-            if node not in textual and story_similarity(doc, other) < self.config.rewrite:
-                continue  # proposed by story terms alone, and not the same story
+            if node not in textual and not self._worth_verifying(doc, other):
+                continue
             match = self._compare(doc, other)
             if match.relation is None:
                 continue

@@ -115,7 +115,7 @@ def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, shared_tokens, passa
         relation, score = SYNDICATED, contained
     elif own >= cfg.version and len(long_passages) >= cfg.version_passages:
         relation, score = VERSION, own
-    elif story >= cfg.rewrite:
+    elif story >= rewrite_threshold(cfg, a, b):
         relation, score = REWRITE, story
     else:
         relation, score = None, max(contained, story)
@@ -125,6 +125,18 @@ def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, shared_tokens, passa
         containment_b=round(float(cb), 4), own_words=round(float(own), 4), story=round(float(story), 4),
         shared_tokens=int(shared_tokens), passages=tuple(passages),
     )
+
+
+def rewrite_threshold(cfg: Config, a: Document, b: Document) -> float:
+    """The story similarity two documents need to be rewrites of one story.
+
+    Short texts share a few names by chance far more often than long ones, so the bar rises
+    for the shorter document: ``rewrite + rewrite_short / sqrt(terms)``, where `terms` is the
+    shorter document's number of story terms (about 0.30 for a news article of 100+ terms,
+    0.39 for a single sentence of 12).
+    """
+    terms = max(1, min(len(a.story_terms), len(b.story_terms)))
+    return cfg.rewrite + cfg.rewrite_short / terms**0.5
 
 
 def story_similarity(a: Document, b: Document) -> float:

@@ -1,0 +1,87 @@
+"""Engine behaviour beyond the seeds: exact copies, tables, check, delete, canonical."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from dedup.article import Article
+from dedup.engine import Engine
+from dedup.errors import ConflictingArticle, InvalidArticle, UnknownArticle
+
+TABLE = "Shr 15 cts vs 14 cts\n    Net 2,028,000 vs 1,879,000\n    Revs 32.1 mln vs 29.5 mln\n Reuter\n&#3;"
+
+
+def test_wire_tables_under_different_headlines_are_exact_copies(engine):
+    engine.add(Article(id="a", text=TABLE, title="PARK COMMUNICATIONS INC <PARC> 1ST QTR NET"))
+    result = engine.add(Article(id="b", text=TABLE, title="PARK COMMUNICATIONS INC <PARC.O> 1ST QTR MAR 31"))
+    assert result.relation == "exact" and result.cluster == "a"
+
+
+def test_different_bodies_under_titles_are_not_exact(engine):
+    engine.add(Article(id="a", text="Arvin Industries Inc said L.K. Evans has been elected president.", title="ARVIN NAMES PRESIDENT"))
+    result = engine.add(Article(id="b", text="New Zealand's official foreign reserves fell in January, the bank said.", title="NZ RESERVES FALL"))
+    assert result.cluster == "b" and not any(m.relation == "exact" for m in result.matches)
+
+
+def test_check_answers_like_add_without_indexing(engine, seed_articles):
+    for i in ("000", "001", "002", "003"):
+        engine.add(seed_articles[i])
+    checked = engine.check(seed_articles["004"])
+    assert len(engine) == 4 and "004" not in engine
+    added = engine.add(seed_articles["004"])
+    assert (checked.cluster, checked.story, checked.relation) == (added.cluster, added.story, added.relation)
+    assert checked.cluster_size == added.cluster_size and checked.story_size == added.story_size
+
+
+def test_conflicting_text_for_an_id_is_refused(engine, seed_articles):
+    engine.add(seed_articles["000"])
+    with pytest.raises(ConflictingArticle):
+        engine.add(Article(id="000", text=seed_articles["001"].text))
+
+
+def test_delete_repairs_clusters(engine, seed_articles):
+    for article in seed_articles.values():
+        engine.add(article)
+    engine.delete("000")
+    assert engine.cluster("004").members == ("004",)
+    with pytest.raises(UnknownArticle):
+        engine.get("000")
+
+
+def test_earliest_published_is_canonical(engine, seed_articles):
+    late = datetime(2025, 2, 12, 18, tzinfo=timezone.utc)
+    early = datetime(2025, 2, 12, 15, tzinfo=timezone.utc)
+    engine.add(Article(id="000", text=seed_articles["000"].text, published_at=late))
+    result = engine.add(Article(id="004", text=seed_articles["004"].text, published_at=early))
+    assert result.canonical == result.cluster == "004" and result.relation is None
+    assert engine.get("000").relation == "version"
+
+
+def test_a_digest_of_several_stories_does_not_merge_them(engine, seed_articles, topic_articles):
+    """A page reprinting the openings of four stories links to each; it must not fuse them."""
+    stories = [seed_articles["000"], seed_articles["002"], topic_articles["spotify"], topic_articles["diabetes"]]
+    for story in stories:
+        engine.add(story)
+        engine.add(Article(id=f"{story.id}/copy", text=story.text))  # each story has a copy
+    openings = []
+    for story in stories:
+        paras = [p for p in story.text.split("\n") if len(p.split()) > 12]
+        openings.extend(paras[:2])
+    engine.add(Article(id="digest", text="\n".join(openings)))
+    for story in stories:
+        members = set(engine.cluster(story.id).members)
+        assert {s.id for s in stories} & members == {story.id}
+
+
+def test_mojibake_and_typography_do_not_hide_a_copy(engine, seed_articles):
+    text = seed_articles["002"].text
+    garbled = text.replace("’", "â€™").replace("“", "â€œ").replace("”", "â€\x9d")
+    engine.add(seed_articles["002"])
+    assert engine.add(Article(id="garbled", text=garbled)).relation in ("exact", "near_duplicate")
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t", "\x00\x00"])
+def test_empty_text_is_invalid(engine, text):
+    with pytest.raises(InvalidArticle):
+        engine.add(Article(id="x", text=text))

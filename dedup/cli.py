@@ -60,6 +60,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--max-message-mb", type=float, default=16.0, help="largest request accepted (default 16 MB)")
     serve.add_argument("--workers", type=int, default=16, help="threads serving calls (default 16)")
     serve.add_argument("--grace", type=float, default=10.0, help="seconds in-flight calls get at shutdown")
+    serve.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     _add_config_flags(serve)
     return parser.parse_args(argv)
 
@@ -120,7 +121,7 @@ def run_serve(args: argparse.Namespace, config: Config) -> int:
     settings = ServerSettings(
         address=args.listen, workers=args.workers, max_concurrent_rpcs=args.max_concurrent,
         max_message_bytes=int(args.max_message_mb * 1024 * 1024), token=token, tls_cert=cert, tls_key=key,
-        grace_seconds=args.grace,
+        grace_seconds=args.grace, metrics_port=args.metrics_port,
     )
     try:
         serve(index, settings)

@@ -259,3 +259,44 @@ def test_a_different_index_configuration_is_refused(tmp_path, seed_articles):
     Index.open(str(tmp_path / "d"), Config()).close()
     with pytest.raises(IncompatibleIndex, match="shingle_size: stored 4, requested 5"):
         Index.open(str(tmp_path / "d"), Config(shingle_size=5))
+
+
+def test_prometheus_metrics_count_calls_by_method_and_code(tmp_path, seed_articles):
+    import urllib.request
+
+    s = Server(tmp_path / "d", metrics_port=0)
+    try:
+        s.stub.Add(pb.AddRequest(article=_article(seed_articles["000"])))
+        _code(lambda: s.stub.Get(pb.GetRequest(id="nope")))
+        list(s.stub.AddStream(iter([pb.AddRequest(article=_article(seed_articles["004"]))])))
+        page = urllib.request.urlopen(f"http://127.0.0.1:{s.running.metrics_port}/metrics").read().decode()
+        assert 'dedup_rpc_calls_total{code="OK",method="Add"} 1.0' in page
+        assert 'dedup_rpc_calls_total{code="NOT_FOUND",method="Get"} 1.0' in page
+        assert 'dedup_rpc_calls_total{code="OK",method="AddStream"} 1.0' in page
+        assert 'dedup_rpc_seconds_bucket{code="OK",le="0.5",method="Add"}' in page
+        assert "dedup_index_articles 2.0" in page
+    finally:
+        s.stop()
+
+
+def test_tls_with_token(tmp_path, seed_articles):
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    s = Server(tmp_path / "d", tls_cert=cert.read_bytes(), tls_key=key.read_bytes(), token="tok")
+    try:
+        credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+        with grpc.secure_channel(s.address, credentials) as channel:
+            stub = pb_grpc.DedupStub(channel)
+            reply = stub.Add(pb.AddRequest(article=_article(seed_articles["000"])), metadata=[("authorization", "Bearer tok")])
+            assert reply.result.added
+            code, _ = _code(lambda: stub.Stats(pb.StatsRequest()))
+            assert code == grpc.StatusCode.UNAUTHENTICATED
+        plain = pb_grpc.DedupStub(s.channel)  # a plaintext client cannot talk to a TLS server
+        code, _ = _code(lambda: plain.Stats(pb.StatsRequest(), metadata=[("authorization", "Bearer tok")], timeout=5))
+        assert code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+    finally:
+        s.stop()

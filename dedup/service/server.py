@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from dedup.index import Index
+from dedup.service.metrics import Metrics, MetricsInterceptor
 from dedup.service.servicer import DedupServicer
 from dedup.v1 import dedup_pb2, dedup_pb2_grpc
 
@@ -33,6 +34,7 @@ class ServerSettings:
     tls_cert: bytes | None = None
     tls_key: bytes | None = None
     grace_seconds: float = 10.0
+    metrics_port: int | None = None  # serve Prometheus /metrics on 127.0.0.1:PORT (0: any free port)
 
 
 class _TokenAuth(grpc.ServerInterceptor):
@@ -62,6 +64,7 @@ class RunningServer:
     port: int
     health: health.HealthServicer
     index: Index
+    metrics_port: int | None = None
 
     def stop(self, grace: float | None = None) -> None:
         """Health to NOT_SERVING, let in-flight calls finish, then flush and close the store."""
@@ -72,7 +75,13 @@ class RunningServer:
 
 def build_server(index: Index, settings: ServerSettings) -> RunningServer:
     """A configured server bound to ``settings.address`` (port 0 picks a free one); not started."""
-    interceptors = [_TokenAuth(settings.token)] if settings.token else []
+    interceptors = []
+    metrics = None
+    if settings.metrics_port is not None:
+        metrics = Metrics(lambda: len(index.engine))
+        interceptors.append(MetricsInterceptor(metrics))
+    if settings.token:
+        interceptors.append(_TokenAuth(settings.token))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="dedup-rpc"),
         interceptors=interceptors,
@@ -98,7 +107,8 @@ def build_server(index: Index, settings: ServerSettings) -> RunningServer:
         port = server.add_insecure_port(settings.address)
     if port == 0:
         raise OSError(f"cannot listen on {settings.address} (address in use or not available)")
-    return RunningServer(server, port, health_servicer, index)
+    metrics_port = metrics.serve(settings.metrics_port) if metrics else None
+    return RunningServer(server, port, health_servicer, index, metrics_port)
 
 
 def serve(index: Index, settings: ServerSettings) -> None:
@@ -107,6 +117,8 @@ def serve(index: Index, settings: ServerSettings) -> None:
     running.server.start()
     log.info("dedup serving %s on port %d (store %s, %d articles)", SERVICE_NAME, running.port,
              index.describe_store(), len(index.engine))
+    if running.metrics_port:
+        log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", running.metrics_port)
     stopping = threading.Event()
 
     def on_signal(signum, frame):

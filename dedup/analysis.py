@@ -20,10 +20,12 @@ from dedup.boilerplate import BODY, classify_blocks
 from dedup.config import Config
 from dedup.normalise import repair, token_key
 from dedup.segment import Span, split_blocks, tokenize
+from dedup.lsh import band_keys, lsh_params
 from dedup.sketch import Sketcher, shingle_hashes, token_hash
 from dedup.terms import TermWeigher
 
 _U64 = np.uint64
+_NO_KEYS = np.empty(0, dtype=np.uint64)
 
 
 @dataclass
@@ -54,6 +56,10 @@ class Document:
     signature: np.ndarray  # uint32 (num_perm,): MinHash of the body's shingles
     passage_signatures: np.ndarray  # uint32 (n_passages, num_perm)
     story_signature: np.ndarray  # uint32 (num_perm,): MinHash of the weighted story terms
+    # LSH band keys of the three signatures (computed here, so in the worker processes).
+    band_keys: np.ndarray  # uint64 (bands,)
+    passage_band_keys: np.ndarray  # uint64 (n_passages, bands)
+    story_band_keys: np.ndarray  # uint64 (bands,)
 
     @property
     def n_body_tokens(self) -> int:
@@ -175,6 +181,9 @@ class Analyzer:
             signature=np.empty(0, np.uint32),
             passage_signatures=np.empty((0, cfg.num_perm), np.uint32),
             story_signature=np.empty(0, np.uint32),
+            band_keys=_NO_KEYS,
+            passage_band_keys=_NO_KEYS,
+            story_band_keys=_NO_KEYS,
         )
 
     def _hash_tokens(self, keys: list[str]) -> np.ndarray:
@@ -250,8 +259,24 @@ class Analyzer:
         story_items = [_weighted_items(d.story_terms, d.story_weights) for d in docs]
         story_starts = np.cumsum([0] + [len(s) for s in story_items[:-1]])
         story_sigs = sk.signatures(np.concatenate(story_items), story_starts)
-        for d, s, items in zip(docs, story_sigs, story_items):
+        for d, s in zip(docs, story_sigs):
             d.story_signature = s
+        self._band(docs)
+
+    def _band(self, docs: list[Document]) -> None:
+        cfg = self.config
+        doc_bands = lsh_params(cfg.doc_lsh_threshold, cfg.num_perm)
+        passage_bands = lsh_params(cfg.passage_lsh_threshold, cfg.num_perm)
+        story_bands = lsh_params(cfg.story_lsh_threshold, cfg.num_perm)
+        body_keys = band_keys(np.stack([d.signature for d in docs]), *doc_bands)
+        story_keys = band_keys(np.stack([d.story_signature for d in docs]), *story_bands)
+        passage_keys = band_keys(np.concatenate([d.passage_signatures for d in docs]), *passage_bands)
+        at = 0
+        for i, d in enumerate(docs):
+            n = len(d.passage_signatures)
+            d.band_keys, d.story_band_keys = body_keys[i], story_keys[i]
+            d.passage_band_keys = passage_keys[at:at + n]
+            at += n
 
 
 def _block_bounds(spans, token_starts: list[int]) -> list[tuple[int, int]]:

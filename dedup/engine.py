@@ -23,7 +23,7 @@ from dedup.boilerplate import BODY
 from dedup.clusters import COPY_LEVEL, STORY_LEVEL, Edge, Partition, cluster_component
 from dedup.config import Config
 from dedup.errors import ConflictingArticle, UnknownArticle
-from dedup.lsh import BandIndex, band_keys, lsh_params
+from dedup.lsh import BandIndex
 from dedup.commonness import CommonBlocks
 from dedup.verify import RELATIONS, Match, compare, rewrite_threshold, sorted_intersection, story_similarity
 
@@ -66,9 +66,6 @@ class Engine:
         self.config = config or Config()
         self.analyzer = Analyzer(self.config)
         cfg = self.config
-        self._doc_bands = lsh_params(cfg.doc_lsh_threshold, cfg.num_perm)
-        self._passage_bands = lsh_params(cfg.passage_lsh_threshold, cfg.num_perm)
-        self._story_bands = lsh_params(cfg.story_lsh_threshold, cfg.num_perm)
         self._doc_index = BandIndex()
         self._passage_index = BandIndex()
         self._story_index = BandIndex()
@@ -142,6 +139,7 @@ class Engine:
             self._passage_index.remove(node)
             self._story_index.remove(node)
             group = self._exact.get(doc.body_hash, [])
+            was_indexed = bool(group) and group[0] == node
             if node in group:
                 group.remove(node)
                 if not group:
@@ -153,7 +151,8 @@ class Engine:
             self.stories.remove_node(node)
             del self._ids[article_id]
             self._docs[node] = None
-            if group and group[0] != node and self._indexed_bands(group[0]) is False:
+            if was_indexed and group:
+                # Only the first of identical bodies is in the band indexes: promote the next.
                 self._index_bands(group[0], self._docs[group[0]])
 
     def cluster(self, article_id: str, level: str = "copy") -> ClusterView:
@@ -281,17 +280,12 @@ class Engine:
             self.copies.replace_edges(node, edges)
             self.stories.replace_edges(node, edges)
 
-    def _indexed_bands(self, node: int) -> bool:
-        group = self._exact.get(self._docs[node].body_hash)
-        return not group or group[0] == node
-
     def _index_bands(self, node: int, doc: Document) -> None:
         if len(doc.shingles):
-            self._doc_index.add(node, band_keys(doc.signature, *self._doc_bands)[0])
-            keys = band_keys(doc.passage_signatures, *self._passage_bands)
-            self._passage_index.add(node, np.unique(keys))
+            self._doc_index.add(node, doc.band_keys)
+            self._passage_index.add(node, np.unique(doc.passage_band_keys))
         if len(doc.story_terms):
-            self._story_index.add(node, band_keys(doc.story_signature, *self._story_bands)[0])
+            self._story_index.add(node, doc.story_band_keys)
 
     def _candidates(self, doc: Document, exclude: int | None) -> tuple[list[int], set[int]]:
         """Candidates ranked by weighted band hits, and those that share text (not only story terms)."""
@@ -300,20 +294,20 @@ class Engine:
             for node in self._exact.get(doc.body_hash, [])[:1]:
                 hits[node] = 1 << 20
         if len(doc.shingles):
-            for node, n in self._doc_index.query(band_keys(doc.signature, *self._doc_bands)[0]).items():
+            for node, n in self._doc_index.query(doc.band_keys).items():
                 hits[node] = hits.get(node, 0) + 4 * n
-            signatures = doc.passage_signatures
+            keys = doc.passage_band_keys
             if self._common.common:
                 # Passages inside common blocks would propose every page with the same chrome.
                 blocks = doc.block_hashes[doc.shingle_blocks[doc.passage_starts]]
                 common = self._common.common
-                signatures = signatures[[h not in common for h in blocks.tolist()]]
-            keys = np.unique(band_keys(signatures, *self._passage_bands))
+                keys = keys[[h not in common for h in blocks.tolist()]]
+            keys = np.unique(keys)
             for node, n in self._passage_index.query(keys).items():
                 hits[node] = hits.get(node, 0) + 2 * n
         textual = set(hits)
         if len(doc.story_terms):
-            for node, n in self._story_index.query(band_keys(doc.story_signature, *self._story_bands)[0]).items():
+            for node, n in self._story_index.query(doc.story_band_keys).items():
                 hits[node] = hits.get(node, 0) + n
         hits.pop(exclude, None)
         textual.discard(exclude)

@@ -87,9 +87,14 @@ class BandIndex:
         if len(self._keys):
             lo = np.searchsorted(self._keys, keys, side="left")
             hi = np.searchsorted(self._keys, keys, side="right")
-            for a, b in zip(lo.tolist(), hi.tolist()):
-                for d in self._docs[a:b].tolist():
-                    hits[d] = hits.get(d, 0) + 1
+            found = hi > lo
+            if found.any():
+                lo, counts = lo[found], (hi - lo)[found]
+                # Positions of every entry in every matching bucket, in one vector.
+                starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+                docs = self._docs[starts + np.arange(int(counts.sum()))]
+                found_docs, n = np.unique(docs, return_counts=True)
+                hits = dict(zip(found_docs.tolist(), n.tolist()))
         if self._recent:
             recent = self._recent
             for key in keys.tolist():

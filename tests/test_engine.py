@@ -85,3 +85,13 @@ def test_mojibake_and_typography_do_not_hide_a_copy(engine, seed_articles):
 def test_empty_text_is_invalid(engine, text):
     with pytest.raises(InvalidArticle):
         engine.add(Article(id="x", text=text))
+
+
+def test_deleting_the_first_of_identical_copies_keeps_the_others_findable(engine, seed_articles):
+    text = seed_articles["002"].text
+    engine.add(Article(id="a", text=text))
+    engine.add(Article(id="b", text=text))
+    engine.delete("a")
+    edited = text.replace("Trump", "President Trump", 1)
+    result = engine.add(Article(id="c", text=edited))
+    assert result.cluster == "b" and result.matches[0].b == "b"

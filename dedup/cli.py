@@ -321,3 +321,7 @@ def explanation(engine: Engine, match: Match) -> str:
     if len(match.passages) > 20:
         lines.append(f"  ... and {len(match.passages) - 20} shorter passages")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

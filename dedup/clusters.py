@@ -229,7 +229,10 @@ def _bridges(e: Edge, own: int, other: int, members, find, adj, body_chars: Call
     for m, f in adj[node].items():
         root = find(m)
         if root == own:
-            own_spans.extend(f.spans_of(node))
+            # An identical copy shares everything, teasers included: it says nothing about
+            # which part of the page is its story.
+            if f.relation != EXACT:
+                own_spans.extend(f.spans_of(node))
         elif root == other:
             other_spans.extend(f.spans_of(node))
     own_cover, other_cover = _union(own_spans), _union(other_spans)

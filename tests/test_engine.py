@@ -95,3 +95,16 @@ def test_deleting_the_first_of_identical_copies_keeps_the_others_findable(engine
     edited = text.replace("Trump", "President Trump", 1)
     result = engine.add(Article(id="c", text=edited))
     assert result.cluster == "b" and result.matches[0].b == "b"
+
+
+def test_an_exact_twin_does_not_let_a_teaser_bridge_two_stories(engine, seed_articles, topic_articles):
+    story, other = seed_articles["002"], topic_articles["spotify"]
+    opening = [p for p in other.text.split("\n") if len(p.split()) > 12][0]
+    paras = [p for p in story.text.split("\n") if p.strip()]
+    page = "\n".join(paras[:3] + ["Related stories", opening])  # too short to tell its periphery
+    engine.add(story)
+    engine.add(other)
+    engine.add(Article(id="page", text=page))
+    engine.add(Article(id="page-again", text=page))
+    assert set(engine.cluster("page").members) == {"002", "page", "page-again"}
+    assert engine.cluster(other.id).members == (other.id,)

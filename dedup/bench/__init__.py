@@ -1,0 +1,1 @@
+"""`dedup-bench`: load-test a running dedup server (see `dedup.bench.cli`)."""

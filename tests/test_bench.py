@@ -1,0 +1,78 @@
+"""The load-test harness itself: statistics, the open-loop schedule, and a real short run."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from dedup.bench.cli import main
+from dedup.bench.runner import LoadRunner, LoadSpec
+from dedup.bench.stats import histogram, percentile, summarize
+from dedup.bench.workload import generated
+
+
+@pytest.mark.parametrize("p", [0, 10, 50, 90, 99, 99.9, 100])
+def test_percentiles_match_numpy_on_known_samples(p):
+    values = sorted(np.random.default_rng(1).exponential(size=1001).tolist())
+    assert percentile(values, p) == pytest.approx(float(np.percentile(values, p)))
+
+
+def test_percentiles_of_a_small_known_sample():
+    values = [1.0, 2.0, 3.0, 4.0]
+    assert percentile(values, 50) == 2.5
+    assert percentile(values, 0) == 1.0 and percentile(values, 100) == 4.0
+    assert summarize(values)["max"] == 4.0 and summarize(values)["mean"] == 2.5
+
+
+def test_histogram_counts_every_sample():
+    values = [0.001 * (i + 1) for i in range(500)]
+    assert sum(n for _, _, n in histogram(values)) == 500
+
+
+class SlowStub:
+    """A stand-in server answering Add after a fixed service time (for the schedule only)."""
+
+    def __init__(self, service_time: float) -> None:
+        self.service_time = service_time
+        self.sent: list[float] = []
+        self._lock = threading.Lock()
+
+    def Add(self, request, metadata=()):
+        with self._lock:
+            self.sent.append(time.monotonic())
+        time.sleep(self.service_time)
+
+
+def test_open_loop_sends_on_schedule_and_measures_from_the_intended_time():
+    stub = SlowStub(service_time=0.05)
+    spec = LoadSpec(mode="add", rate=100, count=50, concurrency=2, warmup=0)
+    result = LoadRunner(stub, generated(20), spec, progress=None).run()
+    # Two workers at 50 ms each serve 40/s: requests queue, and latency shows the queueing.
+    latencies = sorted(s.latency for s in result.samples)
+    assert len(latencies) == 50
+    assert latencies[-1] > 0.3  # the last requests waited ~0.7 s behind their intended time
+    intended = sorted(s.intended for s in result.samples)
+    gaps = np.diff(intended)
+    assert np.allclose(gaps, 0.01, atol=1e-9)  # the schedule ignores the server's pace
+
+
+def test_closed_loop_measures_service_time():
+    stub = SlowStub(service_time=0.02)
+    result = LoadRunner(stub, generated(20), LoadSpec(mode="add", count=20, concurrency=2, warmup=0), progress=None).run()
+    assert all(0.015 < s.latency < 0.2 for s in result.samples)
+
+
+@pytest.mark.slow
+def test_spawned_run_completes_without_errors(tmp_path, capsys):
+    report = tmp_path / "report.html"
+    assert main(["--spawn", "--mode", "add-stream", "--count", "300", "--concurrency", "2", "--warmup", "0",
+                 "--stories", "60", "--json", "--report", str(report)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["measured"] == 300 and summary["errors"] == {}
+    assert summary["throughput"] > 0 and summary["latency_ms"]["p99"] >= summary["latency_ms"]["p50"]
+    assert summary["quality"]["recall"] > 0.9 and summary["quality"]["precision"] > 0.9
+    page = report.read_text()
+    assert "<svg" in page and "dedup-bench" in page

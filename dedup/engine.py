@@ -259,8 +259,9 @@ class Engine:
         return len(sorted_intersection(doc.shingle_set, other.shingle_set)) >= self.config.min_shared_tokens
 
     def _same_story(self, a: int, b: int) -> bool:
-        x, y = self._docs[a], self._docs[b]
-        return story_similarity(x, y) >= rewrite_threshold(self.config, x, y)
+        # The plain threshold, not the one raised for short texts: a short excerpt of a
+        # story must still count as related to the story's other copies.
+        return story_similarity(self._docs[a], self._docs[b]) >= self.config.rewrite
 
     def _reverify(self, nodes: set[int]) -> None:
         """Verify the matches of `nodes` again after blocks they contain became common."""

@@ -36,6 +36,7 @@ class Document:
     title: str
     source: str
     published_at: datetime | None
+    metadata: dict[str, str]
     text: str
     token_starts: np.ndarray  # int32, one per token
     token_ends: np.ndarray  # int32
@@ -158,6 +159,7 @@ class Analyzer:
             title=title or (text[spans[0].start:spans[0].end] if spans else ""),
             source=article.source,
             published_at=article.published_at,
+            metadata=dict(article.metadata),
             text=text,
             token_starts=np.asarray(starts, dtype=np.int32),
             token_ends=np.asarray(ends, dtype=np.int32),

@@ -8,6 +8,7 @@ deterministic, so the reopened index gives the same clusters and answers.
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from dedup.analysis import Document
 from dedup.article import Article
 from dedup.config import Config
 from dedup.engine import ClusterView, Engine, Result
-from dedup.errors import ConflictingArticle, DedupError
+from dedup.errors import ConflictingArticle, DedupError, StoreFailure
 from dedup.storage import LogStore, article_record, record_article
 
 
@@ -36,7 +37,6 @@ class Index:
         self.engine = engine
         self.store = store
         self._write = threading.Lock()
-        self._metadata: dict[str, dict[str, str]] = {}
 
     @classmethod
     def open(cls, data_dir: str, config: Config | None = None) -> "Index":
@@ -99,7 +99,6 @@ class Index:
                     doc = step[3]
                     if step[4]:  # replacing
                         self.engine.delete(article.id)
-                    self._remember(article)
                     self.engine.index_document(doc)
                     outcomes.append(Outcome(article.id, result=self.engine.get(article.id, added=True)))
                 else:  # already indexed with this text
@@ -135,7 +134,6 @@ class Index:
             if self.store:
                 self.store.append([{"op": "delete", "id": article_id}])
             self.engine.delete(article_id)
-            self._metadata.pop(article_id, None)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -148,7 +146,7 @@ class Index:
         result = self.engine.get(article_id)
         doc = self.engine.document(article_id)
         article = Article(id=doc.id, text=doc.text, title=doc.title, source=doc.source,
-                          published_at=doc.published_at, metadata=self._metadata.get(article_id, {}))
+                          published_at=doc.published_at, metadata=doc.metadata)
         return result, article
 
     def cluster(self, article_id: str, level: str = "copy") -> ClusterView:
@@ -159,19 +157,21 @@ class Index:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _remember(self, article: Article) -> None:
-        if article.metadata:
-            self._metadata[article.id] = dict(article.metadata)
-        else:
-            self._metadata.pop(article.id, None)
-
     def _replay(self) -> None:
-        for record in self.store.replay():
-            if record["op"] == "delete":
-                if record["id"] in self.engine:
-                    self.engine.delete(record["id"])
-                self._metadata.pop(record["id"], None)
+        """Re-index the stored changes in order; analysis runs on every core."""
+        from dedup.batch import analysed  # the process pool is only needed here
+
+        def items():
+            for record in self.store.replay():
+                yield record_article(record) if record["op"] == "add" else record
+
+        for item in analysed(items(), self.config, workers=os.cpu_count() or 1):
+            if isinstance(item, dict):  # a delete
+                if item["id"] in self.engine:
+                    self.engine.delete(item["id"])
+            elif isinstance(item, Document):
+                if item.id in self.engine:  # replaced: the delete record came first
+                    self.engine.delete(item.id)
+                self.engine.index_document(item)
             else:
-                article = record_article(record)
-                self._remember(article)
-                self.engine.index_document(self.engine.analyse([article])[0])
+                raise StoreFailure(f"a stored article can no longer be analysed: {item.reason}")

@@ -243,11 +243,14 @@ def test_restart_restores_the_same_index(tmp_path, seed_articles):
     s = Server(tmp_path / "d")
     _add_seeds(s.stub, seed_articles)
     s.stub.Delete(pb.DeleteRequest(id="003"))
+    s.stub.Add(pb.AddRequest(article=pb.Article(id="tagged", text="A short note about the weather in Oslo today.",
+                                                metadata={"feed": "wire-7"})))
     before = {i: s.stub.Get(pb.GetRequest(id=i)).result for i in ("000", "001", "002", "004")}
     s.stop()
     s = Server(tmp_path / "d")
     try:
-        assert s.stub.Stats(pb.StatsRequest()).articles == 4
+        assert s.stub.Stats(pb.StatsRequest()).articles == 5
+        assert dict(s.stub.Get(pb.GetRequest(id="tagged")).article.metadata) == {"feed": "wire-7"}
         for i, result in before.items():
             assert s.stub.Get(pb.GetRequest(id=i)).result == result
         assert _code(lambda: s.stub.Get(pb.GetRequest(id="003")))[0] == grpc.StatusCode.NOT_FOUND

@@ -15,11 +15,14 @@ from grpc_reflection.v1alpha import reflection
 from dedup.index import Index
 from dedup.service.metrics import Metrics, MetricsInterceptor
 from dedup.service.servicer import DedupServicer
-from dedup.v1 import dedup_pb2, dedup_pb2_grpc
+from google.protobuf.message import DecodeError
+
+from dedup.v1 import dedup_pb2
 
 log = logging.getLogger("dedup.service")
 SERVICE_NAME = dedup_pb2.DESCRIPTOR.services_by_name["Dedup"].full_name
-_OPEN_METHODS = ("/grpc.health.v1.Health/",)  # probes need no token
+_OPEN_METHODS = ("/grpc.health.v1.Health/",)  # probes need no token and take no call slot
+_HEADROOM = 8
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,8 @@ class ServerSettings:
     """How the server listens and protects itself."""
 
     address: str = "127.0.0.1:50051"
-    workers: int = 16  # threads serving calls
-    max_concurrent_rpcs: int = 64  # beyond this, calls are refused with RESOURCE_EXHAUSTED
+    workers: int = 16  # threads serving calls (at least max_concurrent_rpcs + a few)
+    max_concurrent_rpcs: int = 64  # dedup calls in progress beyond which new ones get RESOURCE_EXHAUSTED
     max_message_bytes: int = 16 * 1024 * 1024  # larger requests get RESOURCE_EXHAUSTED
     token: str | None = None  # bearer token required on every call (except health)
     tls_cert: bytes | None = None
@@ -58,6 +61,94 @@ class _TokenAuth(grpc.ServerInterceptor):
         return self._deny_stream if details.method.endswith("Stream") else self._deny
 
 
+def _dedup_handlers(servicer: DedupServicer) -> grpc.GenericRpcHandler:
+    """The Dedup service's handlers, decoding requests themselves so that a message that is not
+    valid protobuf gets INVALID_ARGUMENT (grpc's own decoding answers INTERNAL)."""
+    service = dedup_pb2.DESCRIPTOR.services_by_name["Dedup"]
+    handlers = {}
+    for method in service.methods:
+        request_type = getattr(dedup_pb2, method.input_type.name)
+        response_type = getattr(dedup_pb2, method.output_type.name)
+        behaviour = getattr(servicer, method.name)
+        if method.client_streaming:
+            handlers[method.name] = grpc.stream_stream_rpc_method_handler(
+                _decoding_stream(behaviour, request_type), response_serializer=response_type.SerializeToString)
+        else:
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                _decoding_unary(behaviour, request_type), response_serializer=response_type.SerializeToString)
+    return grpc.method_handlers_generic_handler(service.full_name, handlers)
+
+
+def _decode(request_type, raw: bytes, context):
+    try:
+        return request_type.FromString(raw)
+    except DecodeError:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      f"the request is not a valid {request_type.DESCRIPTOR.full_name} message")
+
+
+def _decoding_unary(behaviour, request_type):
+    def handle(raw: bytes, context):
+        return behaviour(_decode(request_type, raw, context), context)
+    return handle
+
+
+def _decoding_stream(behaviour, request_type):
+    def handle(raw_requests, context):
+        return behaviour((_decode(request_type, raw, context) for raw in raw_requests), context)
+    return handle
+
+
+class _ConcurrencyLimit(grpc.ServerInterceptor):
+    """Refuses dedup calls beyond `limit` in progress with RESOURCE_EXHAUSTED, at once.
+
+    Health checks are exempt, so an overloaded server still reports itself SERVING.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+
+    def _refuse(self, context) -> None:
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                      f"the server is at its limit of {self.limit} calls in progress; retry with backoff")
+
+    def intercept_service(self, continuation, details):
+        handler = continuation(details)
+        if handler is None or details.method.startswith(_OPEN_METHODS) or "Reflection" in details.method:
+            return handler
+        slots, refuse = self._slots, self._refuse
+        if handler.unary_unary:
+            inner = handler.unary_unary
+
+            def unary(request, context):
+                if not slots.acquire(blocking=False):
+                    refuse(context)
+                try:
+                    return inner(request, context)
+                finally:
+                    slots.release()
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary, request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        if handler.stream_stream:
+            inner_stream = handler.stream_stream
+
+            def stream(requests, context):
+                if not slots.acquire(blocking=False):
+                    refuse(context)
+                try:
+                    yield from inner_stream(requests, context)
+                finally:
+                    slots.release()
+
+            return grpc.stream_stream_rpc_method_handler(
+                stream, request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        return handler
+
+
 @dataclass
 class RunningServer:
     server: grpc.Server
@@ -82,17 +173,21 @@ def build_server(index: Index, settings: ServerSettings) -> RunningServer:
         interceptors.append(MetricsInterceptor(metrics))
     if settings.token:
         interceptors.append(_TokenAuth(settings.token))
+    interceptors.append(_ConcurrencyLimit(settings.max_concurrent_rpcs))
+    # Threads for every admitted call plus headroom for health checks and refusals; grpc's own
+    # cap bounds the queue behind them, so overload never queues without limit.
+    threads = max(settings.workers, settings.max_concurrent_rpcs + _HEADROOM)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="dedup-rpc"),
+        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dedup-rpc"),
         interceptors=interceptors,
-        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+        maximum_concurrent_rpcs=threads + _HEADROOM,
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ],
     )
-    dedup_pb2_grpc.add_DedupServicer_to_server(DedupServicer(index), server)
+    server.add_generic_rpc_handlers((_dedup_handlers(DedupServicer(index)),))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in (SERVICE_NAME, ""):

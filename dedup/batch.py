@@ -21,16 +21,15 @@ from dedup.inputs import Problem
 
 CHUNK = 32
 
-_worker_analyzer: Analyzer | None = None
+_analyzers: dict[Config, Analyzer] = {}  # one per configuration in each worker process
 
 
-def _init_worker(config: Config) -> None:
-    global _worker_analyzer
-    _worker_analyzer = Analyzer(config)
-
-
-def _analyse_chunk(articles: list[Article]) -> list[Document | Problem]:
-    return analyse_articles(_worker_analyzer, articles)
+def analyse_chunk(config: Config, articles: list[Article]) -> list[Document | Problem]:
+    """Analyse a chunk in a worker process (a process pool's or a Dask worker's)."""
+    analyzer = _analyzers.get(config)
+    if analyzer is None:
+        analyzer = _analyzers[config] = Analyzer(config)
+    return analyse_articles(analyzer, articles)
 
 
 def analyse_articles(analyzer: Analyzer, articles: list[Article]) -> list[Document | Problem]:
@@ -57,12 +56,12 @@ def analysed(
             yield from _passthrough(chunk, lambda arts: analyse_articles(analyzer, arts))
         return
     own = executor is None
-    pool = executor or ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(config,))
+    pool = executor or ProcessPoolExecutor(workers)
     try:
         pending: deque = deque()
         for chunk in _chunks(items):
             articles = [a for a in chunk if isinstance(a, Article)]
-            pending.append((chunk, pool.submit(_analyse_chunk, articles)))
+            pending.append((chunk, pool.submit(analyse_chunk, config, articles)))
             while len(pending) > 4 * workers:
                 yield from _merge(*pending.popleft())
         while pending:
@@ -111,13 +110,18 @@ def cluster(
     config: Config | None = None,
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
 ) -> BatchRun:
-    """Cluster a collection; the result equals adding the valid articles one by one in order."""
+    """Cluster a collection; the result equals adding the valid articles one by one in order.
+
+    Analysis runs on `workers` local processes, or on `executor` (for example a Dask
+    cluster's, `dask.distributed.Client.get_executor()`); indexing stays here, in order.
+    """
     config = config or Config()
     run = BatchRun(Engine(config))
     workers = os.cpu_count() or 1 if workers is None else workers
     seen = set()
-    for item in analysed(items, config, workers):
+    for item in analysed(items, config, workers, executor):
         if isinstance(item, Problem):
             run.problems.append(item)
         else:

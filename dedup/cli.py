@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -39,6 +40,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     run.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                      help="processes that analyse articles (default: every core)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    run.add_argument("--dask", metavar="SCHEDULER",
+                     help="analyse on a Dask cluster: a scheduler address, or 'local' for local worker processes")
     _add_config_flags(run)
 
     explain = commands.add_parser("explain", help="show why two documents match: relation, scores, shared passages")
@@ -50,6 +53,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
     serve = commands.add_parser("serve", help="run the gRPC service on a durable index")
     serve.add_argument("--data-dir", default="dedup-data", help="directory of the embedded store (default ./dedup-data)")
+    serve.add_argument("--store", metavar="redis://HOST:PORT/DB",
+                       help="share one index with other servers through Redis instead of --data-dir")
+    serve.add_argument("--redis-prefix", default="dedup", help="key prefix of the index in Redis (default 'dedup')")
     serve.add_argument("--listen", default="127.0.0.1:50051", help="address to listen on (default 127.0.0.1:50051)")
     serve.add_argument("--token-file", help="require this bearer token (first line of the file); "
                        "or set DEDUP_TOKEN. Never pass a token on the command line")
@@ -114,7 +120,13 @@ def run_serve(args: argparse.Namespace, config: Config) -> int:
         print("dedup: give both --tls-cert and --tls-key, or neither", file=sys.stderr)
         return 2
     try:
-        index = Index.open(args.data_dir, config)
+        if args.store:
+            if not args.store.startswith(("redis://", "rediss://", "unix://")):
+                print(f"dedup: --store must be a redis:// URL, got {args.store!r}", file=sys.stderr)
+                return 2
+            index = Index.open_redis(args.store, config, args.redis_prefix)
+        else:
+            index = Index.open(args.data_dir, config)
     except DedupError as exc:
         print(f"dedup: {exc}", file=sys.stderr)
         return 2
@@ -152,8 +164,9 @@ def run_cluster(args: argparse.Namespace, config: Config) -> int:
 
     progress = None if args.quiet else Progress(_count_inputs(args.inputs))
     started = time.perf_counter()
-    run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, max(1, args.workers),
-                  on_progress=progress.update if progress else None)
+    with _dask_executor(args.dask, args.workers) as executor:
+        run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, max(1, args.workers),
+                      on_progress=progress.update if progress else None, executor=executor)
     elapsed = time.perf_counter() - started
     if progress:
         progress.finish()
@@ -168,6 +181,26 @@ def run_cluster(args: argparse.Namespace, config: Config) -> int:
     if not args.quiet:
         print(summary(run.engine, len(run.ids), len(run.problems), elapsed, args.out), file=sys.stderr)
     return 1 if run.problems else 0
+
+
+@contextlib.contextmanager
+def _dask_executor(address: str | None, workers: int):
+    """A Dask cluster's executor (`local`: worker processes on this machine), or None."""
+    if not address:
+        yield None
+        return
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise SystemExit("dedup: --dask needs Dask: pip install 'dask[distributed]'") from None
+    with contextlib.ExitStack() as stack:
+        if address == "local":
+            cluster = stack.enter_context(LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
+                                                       processes=True, dashboard_address=None))
+            client = stack.enter_context(Client(cluster))
+        else:
+            client = stack.enter_context(Client(address, timeout=30))
+        yield client.get_executor()
 
 
 def report_problems(problems: list[Problem], shown: int = 20) -> None:

@@ -3,8 +3,13 @@
 This is what the service (and any long-running user) talks to. `add` is atomic: the
 article is analysed, checked against the index, written durably, and only then indexed
 and answered, all under one write lock, so a crash either loses an unacknowledged article
-or keeps it whole. `open` replays the store into a fresh engine: the engine is
+or keeps it whole. Opening an index replays the store into a fresh engine: the engine is
 deterministic, so the reopened index gives the same clusters and answers.
+
+The store is an ordered log of changes: a local file (`dedup.storage.LogStore`) or a Redis
+stream shared by many replicas (`dedup.redis_store.RedisStore`). Before every read and write
+the index applies what other writers appended ("catches up"), and a write is refused by the
+store if anything was appended since; then the index catches up and decides again.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from dedup.article import Article
 from dedup.config import Config
 from dedup.engine import ClusterView, Engine, Result
 from dedup.errors import ConflictingArticle, DedupError, StoreFailure
-from dedup.storage import LogStore, article_record, record_article
+from dedup.storage import LogStore, StaleRead, article_record, record_article
 
 
 @dataclass(frozen=True)
@@ -33,19 +38,28 @@ class Outcome:
 class Index:
     """Engine + store. Thread-safe: writes are serialised, analysis runs outside the lock."""
 
-    def __init__(self, engine: Engine, store: LogStore | None = None) -> None:
+    def __init__(self, engine: Engine, store=None) -> None:
         self.engine = engine
         self.store = store
+        self.position = store.start if store else None  # the store position applied so far
         self._write = threading.Lock()
+        if store is not None:
+            with self._write:
+                self._catch_up(workers=os.cpu_count() or 1)
 
     @classmethod
     def open(cls, data_dir: str, config: Config | None = None) -> "Index":
-        """Open (or create) the index in `data_dir`, replaying what it holds."""
+        """Open (or create) the embedded index in `data_dir`, replaying what it holds."""
         config = config or Config()
-        store = LogStore(data_dir, config)
-        index = cls(Engine(config), store)
-        index._replay()
-        return index
+        return cls(Engine(config), LogStore(data_dir, config))
+
+    @classmethod
+    def open_redis(cls, url: str, config: Config | None = None, prefix: str = "dedup") -> "Index":
+        """Join (or create) the index shared through Redis at `url` under key `prefix`."""
+        from dedup.redis_store import RedisStore
+
+        config = config or Config()
+        return cls(Engine(config), RedisStore(url, config, prefix))
 
     @property
     def config(self) -> Config:
@@ -82,13 +96,21 @@ class Index:
             except DedupError as exc:
                 analysed.append(exc)
         with self._write:
-            plan = self._plan(articles, analysed, replace)
-            records = [r for step in plan if step[0] == "write" for r in step[2]]
-            if records:
+            while True:
+                self._catch_up()
+                plan = self._plan(articles, analysed, replace)
+                records = [r for step in plan if step[0] == "write" for r in step[2]]
+                if not records:
+                    break
                 if before_commit is not None:
                     before_commit()
-                if self.store:
-                    self.store.append(records)
+                if self.store is None:
+                    break
+                try:
+                    self.position = self.store.append(records, expected=self.position)
+                    break
+                except StaleRead:
+                    continue  # another replica wrote first: apply its changes and decide again
             outcomes = []
             for step in plan:
                 kind, article = step[0], step[1]
@@ -130,9 +152,16 @@ class Index:
 
     def delete(self, article_id: str) -> None:
         with self._write:
-            self.engine.document(article_id)  # raises UnknownArticle
-            if self.store:
-                self.store.append([{"op": "delete", "id": article_id}])
+            while True:
+                self._catch_up()
+                self.engine.document(article_id)  # raises UnknownArticle
+                if self.store is None:
+                    break
+                try:
+                    self.position = self.store.append([{"op": "delete", "id": article_id}], expected=self.position)
+                    break
+                except StaleRead:
+                    continue
             self.engine.delete(article_id)
 
     # -- reads ---------------------------------------------------------------------------
@@ -140,9 +169,11 @@ class Index:
     def check(self, article: Article) -> tuple[Result, str]:
         """What `add` would answer, and the article's normalised text (passage offsets refer to it)."""
         doc = self.engine.analyse([article])[0]
+        self.refresh()
         return self.engine.check_document(doc), doc.text
 
     def get(self, article_id: str) -> tuple[Result, Article]:
+        self.refresh()
         result = self.engine.get(article_id)
         doc = self.engine.document(article_id)
         article = Article(id=doc.id, text=doc.text, title=doc.title, source=doc.source,
@@ -150,22 +181,33 @@ class Index:
         return result, article
 
     def cluster(self, article_id: str, level: str = "copy") -> ClusterView:
+        self.refresh()
         return self.engine.cluster(article_id, level)
 
     def stats(self) -> dict:
+        self.refresh()
         return {**self.engine.stats(), "store": self.describe_store()}
+
+    def refresh(self) -> None:
+        """Apply what other writers have stored (nothing to do for the embedded store)."""
+        if self.store is not None:
+            with self._write:
+                self._catch_up()
 
     # -- internals -----------------------------------------------------------------------
 
-    def _replay(self) -> None:
-        """Re-index the stored changes in order; analysis runs on every core."""
-        from dedup.batch import analysed  # the process pool is only needed here
+    def _catch_up(self, workers: int = 1) -> None:
+        """Apply the store's changes after `position`, in order (caller holds the write lock)."""
+        from dedup.batch import analysed  # the process pool is only needed at start-up
+
+        positions: dict[int, object] = {}
 
         def items():
-            for record in self.store.replay():
+            for n, (position, record) in enumerate(self.store.read(self.position)):
+                positions[n] = position
                 yield record_article(record) if record["op"] == "add" else record
 
-        for item in analysed(items(), self.config, workers=os.cpu_count() or 1):
+        for n, item in enumerate(analysed(items(), self.config, workers=workers)):
             if isinstance(item, dict):  # a delete
                 if item["id"] in self.engine:
                     self.engine.delete(item["id"])
@@ -175,3 +217,4 @@ class Index:
                 self.engine.index_document(item)
             else:
                 raise StoreFailure(f"a stored article can no longer be analysed: {item.reason}")
+            self.position = positions.pop(n)

@@ -29,6 +29,10 @@ LOG_NAME = "articles.log"
 CONFIG_NAME = "config.json"
 
 
+class StaleRead(Exception):
+    """Another writer appended since the caller last read: read the new changes, then retry."""
+
+
 def article_record(article: Article) -> dict:
     return {
         "op": "add", "id": article.id, "text": article.text, "title": article.title,
@@ -70,6 +74,8 @@ class LogStore:
 
     def describe(self) -> str:
         return f"embedded:{self.directory}"
+
+    start = 0  # the position before the first change
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -130,24 +136,39 @@ class LogStore:
                 yield json.loads(payload), end
                 at = end
 
-    def replay(self) -> Iterator[dict]:
-        """Every stored change, oldest first."""
+    def read(self, after: int = 0) -> Iterator[tuple[int, dict]]:
+        """Stored changes after position `after`, oldest first, each with its own position.
+
+        This process is the log's only writer, so once replayed there is nothing new to read.
+        """
+        if after >= self._valid_bytes:
+            return
         for record, end in self._records():
             if end > self._valid_bytes:
                 return
+            if end > after:
+                yield end, record
+
+    def replay(self) -> Iterator[dict]:
+        """Every stored change, oldest first."""
+        for _, record in self.read(0):
             yield record
 
     # -- writing ------------------------------------------------------------------------------
 
-    def append(self, records: list[dict]) -> None:
-        """Write `records` and make them durable; all or nothing.
+    def append(self, records: list[dict], expected: int | None = None) -> int:
+        """Write `records` durably, all or nothing; return the new end position.
 
-        Raises `StoreUnavailable` (disk full: retry after space is freed) or `StoreFailure`
-        (read-only or failing storage); the log is left as it was.
+        `expected` is the position the caller has read up to; the write is refused with
+        `StaleRead` if the log has grown since. Raises `StoreUnavailable` (disk full: retry
+        after space is freed) or `StoreFailure` (read-only or failing storage); the log is
+        left as it was.
         """
         blob = b"".join(_frame(r) for r in records)
         with self._lock:
             start = self._valid_bytes
+            if expected is not None and expected != start:
+                raise StaleRead(f"the log is at {start}, not {expected}")
             try:
                 self._file.write(blob)
                 self._file.flush()
@@ -156,6 +177,7 @@ class LogStore:
                 self._rollback(start)
                 raise _store_error(exc, f"cannot write to {self._path}") from exc
             self._valid_bytes = start + len(blob)
+            return self._valid_bytes
 
     def _rollback(self, size: int) -> None:
         try:

@@ -1,6 +1,7 @@
 """The Redis store: replicas sharing one index through the real Redis at 127.0.0.1:6379."""
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -32,6 +33,8 @@ def _redis_up(url: str) -> bool:
         return False
 
 
+if not _redis_up(REDIS_URL) and os.environ.get("DEDUP_REQUIRE_REDIS"):
+    raise RuntimeError(f"no Redis at {REDIS_URL}, and DEDUP_REQUIRE_REDIS is set (as in CI): start redis-server")
 pytestmark = pytest.mark.skipif(not _redis_up(REDIS_URL), reason=f"no Redis at {REDIS_URL} (CI starts one)")
 
 

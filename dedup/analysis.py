@@ -156,7 +156,7 @@ class Analyzer:
         shingle_set = np.unique(shingles)
         return Document(
             id=article.id,
-            title=title or (text[spans[0].start:spans[0].end] if spans else ""),
+            title=title or (text[spans[body_blocks[0]].start:spans[body_blocks[0]].end] if body_blocks else ""),
             source=article.source,
             published_at=article.published_at,
             metadata=dict(article.metadata),

@@ -122,19 +122,24 @@ def _mark_periphery(
         terms[i] = block_terms
         for stem in block_terms:
             where.setdefault(stem, []).append(rank)
-    core = []
+    cohesion = []
     for rank, i in enumerate(body):
         total = sum(terms[i].values())
-        if total == 0.0:
-            continue
         # Terms shared only with the next or previous block do not count: a teaser's
         # headline and its summary share their topic with each other and nothing else.
         shared = sum(
             w for stem, w in terms[i].items() if where[stem][0] <= rank - 2 or where[stem][-1] >= rank + 2
         )
-        if shared >= core_cohesion * total:
-            core.append(rank)
+        cohesion.append(shared / total if total else 0.0)
+    core = [rank for rank, c in enumerate(cohesion) if c >= core_cohesion]
     if len(core) < min_core_blocks:
         return
-    for rank in list(range(core[0])) + list(range(core[-1] + 1, len(body))):
+    # Before the core, only blocks that share (almost) nothing with the article are cut: an
+    # article's opening paragraph is often less cohesive than the rest, and it matters most.
+    # After the core, where "related stories" boxes sit (often on neighbouring topics), the
+    # whole run is cut.
+    for rank in range(core[0]):
+        if cohesion[rank] < core_cohesion / 2:
+            labels[body[rank]] = PERIPHERAL
+    for rank in range(core[-1] + 1, len(body)):
         labels[body[rank]] = PERIPHERAL

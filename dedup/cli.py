@@ -40,9 +40,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     run.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                      help="processes that analyse articles (default: every core)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    run.add_argument("--report", metavar="REPORT.html", help="also write a browsable HTML report of the clusters")
     run.add_argument("--dask", metavar="SCHEDULER",
                      help="analyse on a Dask cluster: a scheduler address, or 'local' for local worker processes")
     _add_config_flags(run)
+
+    report = commands.add_parser("report", help="write the HTML report of an earlier `dedup cluster` run")
+    report.add_argument("predictions", metavar="PRED.jsonl", help="the output of dedup cluster")
+    report.add_argument("inputs", nargs="+", metavar="INPUT", help="the inputs that run clustered")
+    report.add_argument("--out", required=True, metavar="REPORT.html")
+    report.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    _add_config_flags(report)
 
     explain = commands.add_parser("explain", help="show why two documents match: relation, scores, shared passages")
     explain.add_argument("a", help="a file, or an id in --in")
@@ -96,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_cluster(args, config)
     if args.command == "serve":
         return run_serve(args, config)
+    if args.command == "report":
+        return run_report(args, config)
     return run_explain(args, config)
 
 
@@ -180,7 +190,41 @@ def run_cluster(args: argparse.Namespace, config: Config) -> int:
     report_problems(run.problems)
     if not args.quiet:
         print(summary(run.engine, len(run.ids), len(run.problems), elapsed, args.out), file=sys.stderr)
+    if args.report:
+        write_report(run.engine, run.ids, args.report, " ".join(args.inputs))
     return 1 if run.problems else 0
+
+
+def write_report(engine: Engine, ids: list[str], path: str, title: str) -> None:
+    from dedup.report import render, report_data
+
+    Path(path).write_text(render(report_data(engine, ids, f"dedup: {title}")), encoding="utf-8")
+    print(f"dedup: report written to {path}", file=sys.stderr)
+
+
+# -- dedup report -------------------------------------------------------------------------
+
+def run_report(args: argparse.Namespace, config: Config) -> int:
+    from dedup.batch import cluster
+
+    try:
+        with open(args.predictions, encoding="utf-8") as handle:
+            predicted = {r["id"]: r for r in map(json.loads, filter(str.strip, handle))}
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"dedup: cannot read predictions {args.predictions}: {exc}", file=sys.stderr)
+        return 1
+    run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, max(1, args.workers))
+    ids = [i for i in run.ids if i in predicted]
+    missing = set(predicted) - set(run.ids)
+    if missing:
+        print(f"dedup: {len(missing):,} predicted ids are not in the inputs, e.g. {sorted(missing)[:3]}", file=sys.stderr)
+        return 1
+    differ = sum(1 for i in ids if run.engine.get(i).cluster != predicted[i]["cluster"])
+    if differ:
+        print(f"dedup: warning: {differ:,} documents cluster differently now than in {args.predictions} "
+              "(other thresholds?); the report shows the clusters as computed now", file=sys.stderr)
+    write_report(run.engine, ids, args.out, args.predictions)
+    return 0
 
 
 @contextlib.contextmanager

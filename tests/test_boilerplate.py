@@ -1,0 +1,53 @@
+"""Per-page boilerplate: short lines, tables, repeats, and the periphery around the core."""
+from __future__ import annotations
+
+from dedup.boilerplate import BODY, PERIPHERAL, REPEAT, SHORT, classify_blocks
+from dedup.normalise import token_key
+from dedup.segment import tokenize
+from dedup.terms import TermWeigher
+
+WEIGHER = TermWeigher("en")
+
+
+def _labels(blocks: list[str]) -> list[str]:
+    keys = [[token_key(w) for w in tokenize(b)[0]] for b in blocks]
+    return classify_blocks(blocks, keys, WEIGHER)
+
+
+ARTICLE = [
+    "NEW YORK -- The streaming company is backpedaling on its recently announced conduct policy after "
+    "industry players criticized it, saying it created confusion and concern among musicians.",
+    "Last month the streaming company said it would remove from its playlists music from two rappers "
+    "accused of abuse, citing its conduct policy for hateful content.",
+    "Some musicians praised the decision on the playlists, but others criticized the streaming company, "
+    "saying the policy targeted specific rappers.",
+    "The streaming company said Friday it is moving away from a conduct policy for musicians and will "
+    "restore the rappers to its playlists.",
+    "Advocacy groups that praised the streaming company for the policy said the reversal lets abusers "
+    "profit from playlists.",
+]
+TEASERS = [
+    "Moldova's pro-EU party wins clear parliamentary majority",
+    "Moldova's pro-Western governing party won a clear parliamentary majority, defeating pro-Russian groups.",
+    "Neglected form of diabetes with unusual symptoms finally gets its own name",
+    "An unusual type of diabetes linked to malnutrition now has a name, scientists said on Monday.",
+]
+
+
+def test_the_opening_paragraph_is_body_and_tail_teasers_are_not():
+    labels = _labels(ARTICLE + TEASERS)
+    assert labels[: len(ARTICLE)] == [BODY] * len(ARTICLE)
+    assert all(label in (PERIPHERAL, SHORT) for label in labels[len(ARTICLE):])
+
+
+def test_a_foreign_block_before_the_article_is_peripheral():
+    labels = _labels(["Sign up for the morning newsletter with recipes, crosswords and weather forecasts for your area."]
+                     + ARTICLE)
+    assert labels[0] == PERIPHERAL and labels[1:] == [BODY] * len(ARTICLE)
+
+
+def test_short_lines_repeats_and_tables():
+    table = ["Shr 15 cts vs 14 cts", "Net 2,028,000 vs 1,879,000", "Revs 32.1 mln vs 29.5 mln"]
+    labels = _labels(["Share this post", ARTICLE[0], ARTICLE[0]] + table)
+    assert labels[0] == SHORT and labels[1] == BODY and labels[2] == REPEAT
+    assert labels[3:] == [BODY] * 3

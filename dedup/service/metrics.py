@@ -1,10 +1,13 @@
 """Prometheus metrics: calls and latency per RPC and status code, and the index size."""
 from __future__ import annotations
 
+import contextlib
 import time
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from dedup.service.interceptors import around_calls
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -43,38 +46,18 @@ class MetricsInterceptor(grpc.ServerInterceptor):
             return None
         method = details.method.rsplit("/", 1)[-1]
         observe = self.metrics.observe
-        if handler.unary_unary:
-            inner = handler.unary_unary
 
-            def unary(request, context):
-                started = time.perf_counter()
-                try:
-                    response = inner(request, context)
-                except Exception:
-                    observe(method, _code(context, grpc.StatusCode.UNKNOWN), time.perf_counter() - started)
-                    raise
-                observe(method, _code(context, grpc.StatusCode.OK), time.perf_counter() - started)
-                return response
+        @contextlib.contextmanager
+        def timed(context):
+            started = time.perf_counter()
+            try:
+                yield
+            except BaseException:
+                observe(method, _code(context, grpc.StatusCode.UNKNOWN), time.perf_counter() - started)
+                raise
+            observe(method, _code(context, grpc.StatusCode.OK), time.perf_counter() - started)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
-        if handler.stream_stream:
-            inner_stream = handler.stream_stream
-
-            def stream(requests, context):
-                started = time.perf_counter()
-                try:
-                    yield from inner_stream(requests, context)
-                except Exception:
-                    observe(method, _code(context, grpc.StatusCode.UNKNOWN), time.perf_counter() - started)
-                    raise
-                observe(method, _code(context, grpc.StatusCode.OK), time.perf_counter() - started)
-
-            return grpc.stream_stream_rpc_method_handler(
-                stream, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
-        return handler  # other shapes (reflection's streams are stream-stream too) pass through
+        return around_calls(handler, timed)
 
 
 def _code(context, default: grpc.StatusCode) -> grpc.StatusCode:

@@ -1,6 +1,7 @@
 """Building, starting and stopping the gRPC server."""
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import signal
@@ -13,6 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from dedup.index import Index
+from dedup.service.interceptors import around_calls
 from dedup.service.metrics import Metrics, MetricsInterceptor
 from dedup.service.servicer import DedupServicer
 from google.protobuf.message import DecodeError
@@ -117,36 +119,16 @@ class _ConcurrencyLimit(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None or details.method.startswith(_OPEN_METHODS) or "Reflection" in details.method:
             return handler
-        slots, refuse = self._slots, self._refuse
-        if handler.unary_unary:
-            inner = handler.unary_unary
+        return around_calls(handler, self._slot)
 
-            def unary(request, context):
-                if not slots.acquire(blocking=False):
-                    refuse(context)
-                try:
-                    return inner(request, context)
-                finally:
-                    slots.release()
-
-            return grpc.unary_unary_rpc_method_handler(
-                unary, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
-        if handler.stream_stream:
-            inner_stream = handler.stream_stream
-
-            def stream(requests, context):
-                if not slots.acquire(blocking=False):
-                    refuse(context)
-                try:
-                    yield from inner_stream(requests, context)
-                finally:
-                    slots.release()
-
-            return grpc.stream_stream_rpc_method_handler(
-                stream, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
-        return handler
+    @contextlib.contextmanager
+    def _slot(self, context):
+        if not self._slots.acquire(blocking=False):
+            self._refuse(context)
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 @dataclass

@@ -47,25 +47,27 @@ def analyse_articles(analyzer: Analyzer, articles: list[Article]) -> list[Docume
 
 
 def analysed(
-    items: Iterable[Article | Problem], config: Config, workers: int, executor: Executor | None = None
-) -> Iterator[Document | Problem]:
-    """Documents (and problems) in input order; analysis runs on `workers` processes."""
+    items: Iterable, config: Config, workers: int, executor: Executor | None = None
+) -> Iterator:
+    """Each item in input order: articles become `Document`s (or `Problem`s when invalid),
+    anything else passes through. Analysis runs in the caller for ``workers <= 1``, else on
+    `workers` local processes or on `executor`."""
     if workers <= 1 and executor is None:
-        analyzer = Analyzer(config)
         for chunk in _chunks(items):
-            yield from _passthrough(chunk, lambda arts: analyse_articles(analyzer, arts))
+            yield from _fill(chunk, analyse_chunk(config, _articles(chunk)))
         return
     own = executor is None
     pool = executor or ProcessPoolExecutor(workers)
     try:
         pending: deque = deque()
         for chunk in _chunks(items):
-            articles = [a for a in chunk if isinstance(a, Article)]
-            pending.append((chunk, pool.submit(analyse_chunk, config, articles)))
-            while len(pending) > 4 * workers:
-                yield from _merge(*pending.popleft())
+            pending.append((chunk, pool.submit(analyse_chunk, config, _articles(chunk))))
+            while len(pending) > 4 * max(1, workers):
+                chunk, future = pending.popleft()
+                yield from _fill(chunk, future.result())
         while pending:
-            yield from _merge(*pending.popleft())
+            chunk, future = pending.popleft()
+            yield from _fill(chunk, future.result())
     finally:
         if own:
             pool.shutdown(cancel_futures=True)
@@ -82,16 +84,12 @@ def _chunks(items: Iterable) -> Iterator[list]:
         yield chunk
 
 
-def _passthrough(chunk: list, analyse: Callable) -> list:
-    articles = [a for a in chunk if isinstance(a, Article)]
-    return _merge_results(chunk, analyse(articles))
+def _articles(chunk: list) -> list[Article]:
+    return [a for a in chunk if isinstance(a, Article)]
 
 
-def _merge(chunk: list, future) -> list:
-    return _merge_results(chunk, future.result())
-
-
-def _merge_results(chunk: list, results: list) -> list:
+def _fill(chunk: list, results: list) -> list:
+    """`chunk` with its articles replaced by their analysis results, in place order."""
     done = iter(results)
     return [next(done) if isinstance(item, Article) else item for item in chunk]
 

@@ -207,7 +207,7 @@ def test_overload_is_refused_fast_and_health_stays_serving(tmp_path, seed_articl
         refused = [t for code, t in outcomes if code == grpc.StatusCode.RESOURCE_EXHAUSTED]
         accepted = [t for code, t in outcomes if code == grpc.StatusCode.OK]
         assert len(refused) >= 16 and accepted
-        assert max(refused) < 0.25  # refused at once, not queued behind the slow calls
+        assert max(refused) < 1.0  # refused at once, not queued behind the slow calls (~3.6 s of them)
         result = s.stub.Add(pb.AddRequest(article=_article(seed_articles["004"])))  # recovered
         assert result.result.added
     finally:

@@ -63,6 +63,11 @@ class Partition:
     def __contains__(self, node: int) -> bool:
         return node in self._cluster
 
+    @property
+    def relations(self) -> frozenset[str]:
+        """The relations whose matches link clusters at this level."""
+        return self._relations
+
     def add_node(self, node: int) -> None:
         self._adj.setdefault(node, {})
         if node not in self._cluster:

@@ -360,9 +360,6 @@ class Engine:
             sorted(self._matches.get(node, {}).values(), key=lambda m: (_RANK[m.relation], -m.similarity, m.b))
         )
         matches = tuple(_oriented(m, doc.id) for m in matches)
-        return self._build_result(doc, node, copy_members, story_members, matches, added)
-
-    def _build_result(self, doc, node, copy_members, story_members, matches, added) -> Result:
         canonical = self._canonical(copy_members)
         story_canonical = self._canonical(story_members)
         if canonical == node:
@@ -371,13 +368,12 @@ class Engine:
             direct = next((m for m in matches if m.b == self._docs[canonical].id), None)
             m = direct or self._compare(doc, self._docs[canonical])
             relation, similarity = m.relation, m.similarity
-        canon_doc = self._docs[canonical] if canonical is not None and canonical != -1 else doc
-        story_doc = self._docs[story_canonical] if story_canonical != -1 else doc
+        cluster_id, story_id = self._docs[canonical].id, self._docs[story_canonical].id
         return Result(
             id=doc.id, added=added,
-            cluster=canon_doc.id, cluster_size=len(copy_members),
-            story=story_doc.id, story_size=len(story_members),
-            canonical=canon_doc.id, story_canonical=story_doc.id,
+            cluster=cluster_id, cluster_size=len(copy_members),
+            story=story_id, story_size=len(story_members),
+            canonical=cluster_id, story_canonical=story_id,
             relation=relation, similarity=similarity, matches=matches,
         )
 
@@ -390,7 +386,7 @@ class Engine:
             nodes = {probe}
             adj: dict[int, dict[int, Edge]] = {probe: {}}
             for other, m in matches.items():
-                if m.relation in partition._relations:
+                if m.relation in partition.relations:
                     e = _edge(probe, other, m, self.config.min_shared_tokens)
                     adj[probe][other] = e
                     for member in partition.members(other):
@@ -404,7 +400,6 @@ class Engine:
             chars = lambda n: doc.body_chars if n == probe else self._docs[n].body_chars
             group = next(g for g in cluster_component(nodes, adj, key, chars) if probe in g)
             groups[level] = [n for n in group if n != probe]
-        seq_saved = self._counter
         canonical = self._canonical_with_probe(groups["copy"], doc)
         story_canonical = self._canonical_with_probe(groups["story"], doc)
         if canonical == -1:
@@ -413,7 +408,6 @@ class Engine:
             direct = next((m for m in ordered if m.b == self._docs[canonical].id), None)
             m = direct or self._compare(doc, self._docs[canonical])
             relation, similarity = m.relation, m.similarity
-        assert seq_saved == self._counter
         cid = doc.id if canonical == -1 else self._docs[canonical].id
         sid = doc.id if story_canonical == -1 else self._docs[story_canonical].id
         return Result(

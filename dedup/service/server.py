@@ -177,13 +177,16 @@ def build_server(index: Index, settings: ServerSettings) -> RunningServer:
     reflection.enable_server_reflection(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
     )
-    if settings.tls_cert and settings.tls_key:
-        credentials = grpc.ssl_server_credentials([(settings.tls_key, settings.tls_cert)])
-        port = server.add_secure_port(settings.address, credentials)
-    else:
-        port = server.add_insecure_port(settings.address)
+    try:
+        if settings.tls_cert and settings.tls_key:
+            credentials = grpc.ssl_server_credentials([(settings.tls_key, settings.tls_cert)])
+            port = server.add_secure_port(settings.address, credentials)
+        else:
+            port = server.add_insecure_port(settings.address)
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {settings.address} (address in use or not available)")
+        raise OSError(f"cannot listen on {settings.address}: the address is in use or not available here")
     metrics_port = metrics.serve(settings.metrics_port) if metrics else None
     return RunningServer(server, port, health_servicer, index, metrics_port)
 

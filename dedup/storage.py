@@ -12,6 +12,7 @@ cut off when the log is opened. A damaged record anywhere else is refused loudly
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import struct
@@ -26,6 +27,7 @@ from dedup.errors import IncompatibleIndex, StoreFailure, StoreUnavailable
 
 _HEADER = struct.Struct("<II")
 LOG_NAME = "articles.log"
+LOCK_NAME = "lock"
 CONFIG_NAME = "config.json"
 
 
@@ -58,6 +60,7 @@ class LogStore:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreFailure(f"cannot create data directory {self.directory}: {exc.strerror}") from exc
+        self._lock_file = self._lock_directory()
         self._check_config(config)
         self._path = self.directory / LOG_NAME
         self._lock = threading.Lock()
@@ -74,6 +77,19 @@ class LogStore:
 
     def describe(self) -> str:
         return f"embedded:{self.directory}"
+
+    def _lock_directory(self):
+        """One writer per data directory: a second server on it would interleave its log."""
+        handle = open(self.directory / LOCK_NAME, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise StoreFailure(
+                f"the data directory {self.directory} is in use by another dedup process; "
+                "stop it, or give this server its own --data-dir"
+            ) from None
+        return handle
 
     start = 0  # the position before the first change
 
@@ -113,28 +129,7 @@ class LogStore:
         return valid
 
     def _records(self) -> Iterator[tuple[dict, int]]:
-        if not self._path.exists():
-            return
-        size = self._path.stat().st_size
-        with open(self._path, "rb") as handle:
-            at = 0
-            while True:
-                header = handle.read(_HEADER.size)
-                if len(header) < _HEADER.size:
-                    return  # end, or a torn header at the tail
-                length, crc = _HEADER.unpack(header)
-                payload = handle.read(length)
-                end = at + _HEADER.size + length
-                if len(payload) < length:
-                    return  # torn write at the tail
-                if zlib.crc32(payload) != crc:
-                    if end == size:
-                        return  # torn write at the tail
-                    raise StoreFailure(
-                        f"{self._path} is damaged at byte {at} (checksum mismatch); restore it from a backup"
-                    )
-                yield json.loads(payload), end
-                at = end
+        return _read_log(self._path)
 
     def read(self, after: int = 0) -> Iterator[tuple[int, dict]]:
         """Stored changes after position `after`, oldest first, each with its own position.
@@ -200,6 +195,38 @@ class LogStore:
                     os.fsync(self._file.fileno())
                 finally:
                     self._file.close()
+                    self._lock_file.close()  # releases the directory lock
+
+
+def stored_records(directory: str | os.PathLike) -> Iterator[dict]:
+    """The changes stored in a data directory, read-only and without its lock (for inspection
+    and integrity checks). Raises `StoreFailure` if a record other than the last is damaged."""
+    for record, _ in _read_log(Path(directory) / LOG_NAME):
+        yield record
+
+
+def _read_log(path: Path) -> Iterator[tuple[dict, int]]:
+    """Whole, valid records of a log file with their end offsets; stops at a torn tail."""
+    if not path.exists():
+        return
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        at = 0
+        while True:
+            header = handle.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                return  # end, or a torn header at the tail
+            length, crc = _HEADER.unpack(header)
+            payload = handle.read(length)
+            end = at + _HEADER.size + length
+            if len(payload) < length:
+                return  # torn write at the tail
+            if zlib.crc32(payload) != crc:
+                if end == size:
+                    return  # torn write at the tail
+                raise StoreFailure(f"{path} is damaged at byte {at} (checksum mismatch); restore it from a backup")
+            yield json.loads(payload), end
+            at = end
 
 
 def _frame(record: dict) -> bytes:

@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 from dedup.index import Index
-from dedup.storage import LogStore
+from dedup.storage import stored_records
 from dedup.config import Config
 from dedup.v1 import dedup_pb2 as pb
 from dedup.v1 import dedup_pb2_grpc as pb_grpc
@@ -76,7 +76,7 @@ def test_acknowledged_articles_survive_sigkill(tmp_path, seed_articles, topic_ar
     finally:
         if proc.poll() is None:
             proc.kill()
-    stored = [r["id"] for r in LogStore(data_dir, Config()).replay()]  # integrity: the log scans cleanly
+    stored = [r["id"] for r in stored_records(data_dir)]  # integrity: the log scans cleanly
     assert set(acked) <= set(stored)
     assert len(stored) == len(set(stored))
 

@@ -19,7 +19,7 @@ from dedup.bench.workload import generated
 from dedup.config import Config
 from dedup.engine import Engine
 from dedup.errors import InvalidArticle
-from dedup.storage import LogStore
+from dedup.storage import stored_records
 from dedup.v1 import dedup_pb2 as pb
 from tests.test_service import Server, _article, _code
 
@@ -126,7 +126,7 @@ def test_expired_deadline_leaves_nothing_behind(server, seed_articles):
     assert code == grpc.StatusCode.DEADLINE_EXCEEDED
     time.sleep(0.8)  # the server has finished analysing and found the deadline passed
     assert server.stub.Stats(pb.StatsRequest()).articles == 0
-    assert not list(LogStore(server.data_dir, Config()).replay())
+    assert not list(stored_records(server.data_dir))
 
 
 def test_cancelled_stream_leaves_only_whole_articles(server, seed_articles, topic_articles):
@@ -145,7 +145,7 @@ def test_cancelled_stream_leaves_only_whole_articles(server, seed_articles, topi
     time.sleep(0.05)
     call.cancel()
     time.sleep(0.5)
-    stored = [r["id"] for r in LogStore(server.data_dir, Config()).replay()]
+    stored = [r["id"] for r in stored_records(server.data_dir)]
     assert server.stub.Stats(pb.StatsRequest()).articles == len(stored)
     for article_id in stored:
         assert server.stub.Get(pb.GetRequest(id=article_id)).result.id == article_id
@@ -177,7 +177,7 @@ def test_storage_faults_are_reported_and_recovered(server, seed_articles, error,
     store._file = real  # space freed / permissions restored
     result = server.stub.Add(pb.AddRequest(article=_article(seed_articles["004"]))).result
     assert result.added and result.cluster == "000"
-    assert [r["id"] for r in LogStore(server.data_dir, Config()).replay()] == ["000", "004"]
+    assert [r["id"] for r in stored_records(server.data_dir)] == ["000", "004"]
 
 
 def test_overload_is_refused_fast_and_health_stays_serving(tmp_path, seed_articles):

@@ -303,3 +303,13 @@ def test_tls_with_token(tmp_path, seed_articles):
         assert code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
     finally:
         s.stop()
+
+
+def test_a_data_directory_has_one_writer(tmp_path):
+    from dedup.errors import StoreFailure
+
+    first = Index.open(str(tmp_path / "d"))
+    with pytest.raises(StoreFailure, match="in use by another dedup process"):
+        Index.open(str(tmp_path / "d"))
+    first.close()
+    Index.open(str(tmp_path / "d")).close()  # free again once the first has closed

@@ -25,9 +25,8 @@ import grpc
 
 from dedup.bench.runner import article_message
 from dedup.bench.workload import Workload
-from dedup.config import Config
 from dedup.engine import Engine
-from dedup.storage import LogStore, record_article
+from dedup.storage import record_article, stored_records
 from dedup.v1 import dedup_pb2 as pb
 from dedup.v1 import dedup_pb2_grpc as pb_grpc
 
@@ -99,7 +98,7 @@ def run_trial(workload: Workload, rng: random.Random, clients: int = 3, data_dir
 def _check(data_dir: str, port: int, acknowledged: list[str]) -> TrialResult:
     problems = []
     try:
-        records = list(LogStore(data_dir, Config()).replay())
+        records = list(stored_records(data_dir))
     except Exception as exc:  # noqa: BLE001 - any failure to read the log is the finding
         return TrialResult(len(acknowledged), 0, (f"log does not scan: {exc}",))
     stored = [r["id"] for r in records if r["op"] == "add"]

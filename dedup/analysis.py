@@ -55,7 +55,6 @@ class Document:
     story_weights: np.ndarray  # float32, aligned with story_terms
     story_norm: float  # Euclidean norm of story_weights (for cosine similarity)
     signature: np.ndarray  # uint32 (num_perm,): MinHash of the body's shingles
-    passage_signatures: np.ndarray  # uint32 (n_passages, num_perm)
     story_signature: np.ndarray  # uint32 (num_perm,): MinHash of the weighted story terms
     # LSH band keys of the three signatures (computed here, so in the worker processes).
     band_keys: np.ndarray  # uint64 (bands,)
@@ -181,7 +180,6 @@ class Analyzer:
             story_weights=story_weights,
             story_norm=float(np.sqrt(np.dot(story_weights, story_weights))),
             signature=np.empty(0, np.uint32),
-            passage_signatures=np.empty((0, cfg.num_perm), np.uint32),
             story_signature=np.empty(0, np.uint32),
             band_keys=_NO_KEYS,
             passage_band_keys=_NO_KEYS,
@@ -241,44 +239,35 @@ class Analyzer:
     # -- signatures, many documents per numpy call ----------------------------------------
 
     def _sign(self, docs: list[Document]) -> None:
+        """Signatures and band keys of a batch of documents, in a few numpy calls.
+
+        Passage signatures are only needed for their band keys, so they are not kept.
+        """
         if not docs:
             return
-        sk = self.sketcher
-        # Body and passage signatures: passages partition the body's shingles, so the body's
-        # signature is the element-wise minimum of its passages'.
+        cfg, sk = self.config, self.sketcher
+        # Passages partition the body's shingles, so the body's signature is the element-wise
+        # minimum of its passages'.
         offsets = np.cumsum([0] + [len(d.shingles) for d in docs])
         all_shingles = np.concatenate([d.shingles for d in docs])
         starts = np.concatenate([d.passage_starts.astype(np.int64) + off for d, off in zip(docs, offsets)])
-        sigs = sk.signatures(all_shingles, starts)
+        passage_sigs = sk.signatures(all_shingles, starts)
+        passage_keys = band_keys(passage_sigs, *lsh_params(cfg.passage_lsh_threshold, cfg.num_perm))
         at = 0
         for d in docs:
             n = len(d.passage_starts)
-            d.passage_signatures = sigs[at:at + n]
-            d.signature = sigs[at:at + n].min(axis=0) if n else np.full(sk.num_perm, 0xFFFFFFFF, np.uint32)
+            d.signature = passage_sigs[at:at + n].min(axis=0) if n else np.full(sk.num_perm, 0xFFFFFFFF, np.uint32)
+            d.passage_band_keys = passage_keys[at:at + n]
             at += n
         # Story signatures: each term is repeated in proportion to its weight, so the MinHash
         # estimates the weighted Jaccard similarity of the story terms.
         story_items = [_weighted_items(d.story_terms, d.story_weights) for d in docs]
         story_starts = np.cumsum([0] + [len(s) for s in story_items[:-1]])
         story_sigs = sk.signatures(np.concatenate(story_items), story_starts)
-        for d, s in zip(docs, story_sigs):
-            d.story_signature = s
-        self._band(docs)
-
-    def _band(self, docs: list[Document]) -> None:
-        cfg = self.config
-        doc_bands = lsh_params(cfg.doc_lsh_threshold, cfg.num_perm)
-        passage_bands = lsh_params(cfg.passage_lsh_threshold, cfg.num_perm)
-        story_bands = lsh_params(cfg.story_lsh_threshold, cfg.num_perm)
-        body_keys = band_keys(np.stack([d.signature for d in docs]), *doc_bands)
-        story_keys = band_keys(np.stack([d.story_signature for d in docs]), *story_bands)
-        passage_keys = band_keys(np.concatenate([d.passage_signatures for d in docs]), *passage_bands)
-        at = 0
-        for i, d in enumerate(docs):
-            n = len(d.passage_signatures)
-            d.band_keys, d.story_band_keys = body_keys[i], story_keys[i]
-            d.passage_band_keys = passage_keys[at:at + n]
-            at += n
+        body_keys = band_keys(np.stack([d.signature for d in docs]), *lsh_params(cfg.doc_lsh_threshold, cfg.num_perm))
+        story_keys = band_keys(story_sigs, *lsh_params(cfg.story_lsh_threshold, cfg.num_perm))
+        for d, signature, body, story in zip(docs, story_sigs, body_keys, story_keys):
+            d.story_signature, d.band_keys, d.story_band_keys = signature, body, story
 
 
 def _block_bounds(spans, token_starts: list[int]) -> list[tuple[int, int]]:

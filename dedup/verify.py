@@ -123,7 +123,8 @@ def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, shared_tokens, passa
         a=a.id, b=b.id, relation=relation, similarity=round(float(score), 4),
         jaccard=round(float(jaccard), 4), containment_a=round(float(ca), 4),
         containment_b=round(float(cb), 4), own_words=round(float(own), 4), story=round(float(story), 4),
-        shared_tokens=int(shared_tokens), passages=tuple(passages),
+        # Runs shorter than 4 words are counted but not kept: they are evidence of nothing alone.
+        shared_tokens=int(shared_tokens), passages=tuple(p for p in passages if p.tokens >= 4),
     )
 
 

@@ -73,6 +73,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                        help="calls in progress beyond which new ones get RESOURCE_EXHAUSTED (default 64)")
     serve.add_argument("--max-message-mb", type=float, default=16.0, help="largest request accepted (default 16 MB)")
     serve.add_argument("--workers", type=int, default=16, help="threads serving calls (default 16)")
+    serve.add_argument("--analysis-workers", type=int, default=os.cpu_count() or 1,
+                       help="processes that analyse articles for concurrent calls (default: one per core; 0: in the serving threads)")
     serve.add_argument("--grace", type=float, default=10.0, help="seconds in-flight calls get at shutdown")
     serve.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     _add_config_flags(serve)
@@ -114,9 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_serve(args: argparse.Namespace, config: Config) -> int:
     import logging
 
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     from dedup.errors import DedupError
     from dedup.index import Index
-    from dedup.service.server import ServerSettings, serve
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -129,17 +133,28 @@ def run_serve(args: argparse.Namespace, config: Config) -> int:
     if bool(cert) != bool(key):
         print("dedup: give both --tls-cert and --tls-key, or neither", file=sys.stderr)
         return 2
-    try:
-        if args.store:
-            if not args.store.startswith(("redis://", "rediss://", "unix://")):
-                print(f"dedup: --store must be a redis:// URL, got {args.store!r}", file=sys.stderr)
-                return 2
-            index = Index.open_redis(args.store, config, args.redis_prefix)
-        else:
-            index = Index.open(args.data_dir, config)
-    except DedupError as exc:
-        print(f"dedup: {exc}", file=sys.stderr)
+    if args.store and not args.store.startswith(("redis://", "rediss://", "unix://")):
+        print(f"dedup: --store must be a redis:// URL, got {args.store!r}", file=sys.stderr)
         return 2
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if args.analysis_workers > 0:
+            # Started before any gRPC thread exists, and not by fork, which gRPC does not survive.
+            pool = stack.enter_context(ProcessPoolExecutor(args.analysis_workers, mp_context=get_context("spawn")))
+        try:
+            if args.store:
+                index = Index.open_redis(args.store, config, args.redis_prefix, analysis_pool=pool)
+            else:
+                index = Index.open(args.data_dir, config, analysis_pool=pool)
+        except DedupError as exc:
+            print(f"dedup: {exc}", file=sys.stderr)
+            return 2
+        return _serve_index(index, args, token, cert, key)
+
+
+def _serve_index(index, args: argparse.Namespace, token, cert, key) -> int:
+    from dedup.service.server import ServerSettings, serve
+
     settings = ServerSettings(
         address=args.listen, workers=args.workers, max_concurrent_rpcs=args.max_concurrent,
         max_message_bytes=int(args.max_message_mb * 1024 * 1024), token=token, tls_cert=cert, tls_key=key,

@@ -16,13 +16,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from dedup.analysis import Document
 from dedup.article import Article
 from dedup.config import Config
 from dedup.engine import ClusterView, Engine, Result
-from dedup.errors import ConflictingArticle, DedupError, StoreFailure
+from dedup.errors import ConflictingArticle, DedupError, InvalidArticle, StoreFailure
 from dedup.storage import LogStore, StaleRead, article_record, record_article
 
 
@@ -38,28 +39,30 @@ class Outcome:
 class Index:
     """Engine + store. Thread-safe: writes are serialised, analysis runs outside the lock."""
 
-    def __init__(self, engine: Engine, store=None) -> None:
+    def __init__(self, engine: Engine, store=None, analysis_pool: Executor | None = None) -> None:
         self.engine = engine
         self.store = store
+        self.analysis_pool = analysis_pool  # process pool for analysis, owned by the caller
         self.position = store.start if store else None  # the store position applied so far
         self._write = threading.Lock()
         if store is not None:
             with self._write:
-                self._catch_up(workers=os.cpu_count() or 1)
+                self._catch_up(executor=analysis_pool)
 
     @classmethod
-    def open(cls, data_dir: str, config: Config | None = None) -> "Index":
+    def open(cls, data_dir: str, config: Config | None = None, analysis_pool: Executor | None = None) -> "Index":
         """Open (or create) the embedded index in `data_dir`, replaying what it holds."""
         config = config or Config()
-        return cls(Engine(config), LogStore(data_dir, config))
+        return cls(Engine(config), LogStore(data_dir, config), analysis_pool)
 
     @classmethod
-    def open_redis(cls, url: str, config: Config | None = None, prefix: str = "dedup") -> "Index":
+    def open_redis(cls, url: str, config: Config | None = None, prefix: str = "dedup",
+                   analysis_pool: Executor | None = None) -> "Index":
         """Join (or create) the index shared through Redis at `url` under key `prefix`."""
         from dedup.redis_store import RedisStore
 
         config = config or Config()
-        return cls(Engine(config), RedisStore(url, config, prefix))
+        return cls(Engine(config), RedisStore(url, config, prefix), analysis_pool)
 
     @property
     def config(self) -> Config:
@@ -89,12 +92,7 @@ class Index:
         `before_commit` is called just before anything is written (for example to stop when
         the caller's deadline has passed); if it raises, nothing is written or indexed.
         """
-        analysed: list[Document | DedupError] = []
-        for article in articles:
-            try:
-                analysed.append(self.engine.analyse([article])[0])
-            except DedupError as exc:
-                analysed.append(exc)
+        analysed = self._analyse(articles)
         with self._write:
             while True:
                 self._catch_up()
@@ -150,6 +148,17 @@ class Index:
                 pending[article.id] = doc.text
         return plan
 
+    def _analyse(self, articles: Sequence[Article]) -> list[Document | DedupError]:
+        """Analyse outside the write lock: in the analysis pool when there is one (so that
+        concurrent calls use every core), else in this thread. Invalid articles become errors."""
+        from dedup.batch import analyse_chunk  # shared with batch runs: one analyser per process
+
+        if self.analysis_pool is not None:
+            results = self.analysis_pool.submit(analyse_chunk, self.config, list(articles)).result()
+        else:
+            results = analyse_chunk(self.config, list(articles))
+        return [r if isinstance(r, Document) else InvalidArticle(r.reason) for r in results]
+
     def delete(self, article_id: str) -> None:
         with self._write:
             while True:
@@ -168,7 +177,9 @@ class Index:
 
     def check(self, article: Article) -> tuple[Result, str]:
         """What `add` would answer, and the article's normalised text (passage offsets refer to it)."""
-        doc = self.engine.analyse([article])[0]
+        doc = self._analyse([article])[0]
+        if isinstance(doc, DedupError):
+            raise doc
         self.refresh()
         return self.engine.check_document(doc), doc.text
 
@@ -196,8 +207,11 @@ class Index:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _catch_up(self, workers: int = 1) -> None:
-        """Apply the store's changes after `position`, in order (caller holds the write lock)."""
+    def _catch_up(self, executor: Executor | None = None) -> None:
+        """Apply the store's changes after `position`, in order (caller holds the write lock).
+
+        With `executor` (at start-up, a long log) analysis runs on its worker processes.
+        """
         from dedup.batch import analysed  # the process pool is only needed at start-up
 
         positions: dict[int, object] = {}
@@ -207,7 +221,8 @@ class Index:
                 positions[n] = position
                 yield record_article(record) if record["op"] == "add" else record
 
-        for n, item in enumerate(analysed(items(), self.config, workers=workers)):
+        workers = os.cpu_count() or 1 if executor is not None else 1
+        for n, item in enumerate(analysed(items(), self.config, workers, executor)):
             if isinstance(item, dict):  # a delete
                 if item["id"] in self.engine:
                     self.engine.delete(item["id"])

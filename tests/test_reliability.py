@@ -111,13 +111,14 @@ def test_missing_and_out_of_range_fields(server):
 
 
 def _slow_analysis(index, seconds: float):
-    analyse = index.engine.analyse
+    """Make the server's analysis take `seconds` longer (a big article, a busy machine)."""
+    analyse = index._analyse
 
     def slow(articles):
         time.sleep(seconds)
         return analyse(articles)
 
-    index.engine.analyse = slow
+    index._analyse = slow
 
 
 def test_expired_deadline_leaves_nothing_behind(server, seed_articles):

@@ -80,6 +80,19 @@ class Engine:
         self._lock = threading.RLock()
         self._counter = 0
 
+    def __getstate__(self) -> dict:
+        """For snapshots: everything but the lock and the analyser's caches (rebuilt on load)."""
+        with self._lock:
+            self.copies.clusters(), self.stories.clusters()  # settle deferred clustering first
+            state = dict(self.__dict__)
+        del state["_lock"], state["analyzer"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.analyzer = Analyzer(self.config)
+        self._lock = threading.RLock()
+
     # -- public API -----------------------------------------------------------------------
 
     def __len__(self) -> int:

@@ -13,6 +13,7 @@ store if anything was appended since; then the index catches up and decides agai
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -24,7 +25,10 @@ from dedup.article import Article
 from dedup.config import Config
 from dedup.engine import ClusterView, Engine, Result
 from dedup.errors import ConflictingArticle, DedupError, InvalidArticle, StoreFailure
+from dedup.snapshot import load_snapshot, save_snapshot
 from dedup.storage import LogStore, StaleRead, article_record, record_article
+
+log = logging.getLogger("dedup.index")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Index:
         self._write = threading.Lock()
         if store is not None:
             with self._write:
+                self._restore_snapshot()
                 self._catch_up(executor=analysis_pool)
 
     @classmethod
@@ -71,9 +76,24 @@ class Index:
     def describe_store(self) -> str:
         return self.store.describe() if self.store else "memory"
 
-    def close(self) -> None:
-        if self.store:
+    def close(self, snapshot: bool = True) -> None:
+        """Close the store; with `snapshot`, first save the engine so the next start need not
+        replay the whole log (see `dedup.snapshot`)."""
+        if self.store is None:
+            return
+        with self._write:
+            if snapshot and isinstance(self.store, LogStore):
+                try:
+                    save_snapshot(self.store.directory, self.engine, self.position)
+                except Exception as exc:  # noqa: BLE001 - the log is intact; the next start replays it
+                    log.warning("could not save a snapshot in %s: %s", self.store.directory, exc)
             self.store.close()
+
+    def _restore_snapshot(self) -> None:
+        if isinstance(self.store, LogStore):
+            restored = load_snapshot(self.store.directory, self.config, self.store.end)
+            if restored is not None:
+                self.engine, self.position = restored
 
     # -- writes --------------------------------------------------------------------------
 

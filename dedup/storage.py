@@ -78,6 +78,11 @@ class LogStore:
     def describe(self) -> str:
         return f"embedded:{self.directory}"
 
+    @property
+    def end(self) -> int:
+        """The position after the last stored change."""
+        return self._valid_bytes
+
     def _lock_directory(self):
         """One writer per data directory: a second server on it would interleave its log."""
         handle = open(self.directory / LOCK_NAME, "a+")

@@ -6,7 +6,8 @@
 2. Unary Add, closed loop (8 callers), and AddStream (2 streams), each on a fresh server.
 3. The in-process engine (`Index.add`, durable store) on the same articles, one thread.
 4. Add latency, open loop, at half the unary maximum.
-5. At --scale articles: server resident memory per article and restart time (replaying the log).
+5. At --scale articles: server resident memory per article, and restart time after SIGKILL
+   (log replay) and after a clean stop (snapshot).
 Prints a table with the ratios and writes benchmarks/out/service.{md,json}.
 """
 from __future__ import annotations

@@ -220,8 +220,8 @@ class Index:
         return {**self.engine.stats(), "store": self.describe_store()}
 
     def refresh(self) -> None:
-        """Apply what other writers have stored (nothing to do for the embedded store)."""
-        if self.store is not None:
+        """Apply what other writers have stored (only a shared store has other writers)."""
+        if self.store is not None and self.store.shared:
             with self._write:
                 self._catch_up()
 

@@ -42,6 +42,7 @@ class RedisStore:
     """A log of index changes in a Redis stream (see the module docstring)."""
 
     start = "0-0"
+    shared = True  # other replicas append too: read before answering
 
     def __init__(self, url: str, config: Config, prefix: str = "dedup") -> None:
         self.url, self.prefix = url, prefix

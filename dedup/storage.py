@@ -97,6 +97,7 @@ class LogStore:
         return handle
 
     start = 0  # the position before the first change
+    shared = False  # this process is the only writer (the directory is locked)
 
     # -- configuration ------------------------------------------------------------------------
 

@@ -109,10 +109,6 @@ class Partition:
                 self._set_cluster(members)
                 self._recluster(set(members))
 
-    def cluster_of(self, node: int) -> int:
-        self._flush()
-        return self._cluster[node]
-
     def members(self, node: int) -> list[int]:
         self._flush()
         return self._members[self._cluster[node]]

@@ -68,15 +68,6 @@ class BandIndex:
         if self._recent_entries > max(1 << 16, len(self._keys) >> 3):
             self._merge()
 
-    def add_many(self, docs: np.ndarray, keys: np.ndarray) -> None:
-        """Index many documents at once: ``keys[i]`` are the band keys of ``docs[i]``."""
-        if len(docs) == 0:
-            return
-        self._merge()
-        flat_keys = keys.reshape(-1)
-        flat_docs = np.repeat(np.asarray(docs, dtype=np.uint32), keys.shape[1])
-        self._keys, self._docs = _merge_sorted(self._keys, self._docs, flat_keys, flat_docs)
-
     def remove(self, doc: int) -> None:
         """Forget document number `doc` (its entries are dropped at the next merge)."""
         self._removed.add(doc)
@@ -105,28 +96,9 @@ class BandIndex:
                 del hits[d]
         return hits
 
-    def bucket_sizes(self, keys: np.ndarray) -> list[int]:
-        """How many documents hold each of `keys` (for diagnostics and statistics)."""
-        lo = np.searchsorted(self._keys, keys, side="left")
-        hi = np.searchsorted(self._keys, keys, side="right")
-        return [int(b - a) + len(self._recent.get(k, ())) for a, b, k in zip(lo, hi, keys.tolist())]
-
     def nbytes(self) -> int:
         """Bytes held by the sorted arrays (the dict of recent inserts is bounded and small)."""
         return self._keys.nbytes + self._docs.nbytes
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """All entries as sorted ``(keys, docs)`` arrays, for persisting the index."""
-        self._merge()
-        return self._keys, self._docs
-
-    @classmethod
-    def from_arrays(cls, keys: np.ndarray, docs: np.ndarray) -> "BandIndex":
-        """Rebuild an index from `arrays` output (keys must be sorted)."""
-        index = cls()
-        index._keys = np.ascontiguousarray(keys, dtype=_U64)
-        index._docs = np.ascontiguousarray(docs, dtype=np.uint32)
-        return index
 
     def _merge(self) -> None:
         if not self._recent and not self._removed:

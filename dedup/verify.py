@@ -22,7 +22,6 @@ REWRITE = "rewrite"
 # Strongest first; a pair gets the first relation whose test it passes.
 RELATIONS = (EXACT, NEAR_DUPLICATE, SYNDICATED, VERSION, REWRITE)
 COPY_RELATIONS = frozenset((EXACT, NEAR_DUPLICATE, SYNDICATED, VERSION))
-STRONG_RELATIONS = frozenset((EXACT, NEAR_DUPLICATE, SYNDICATED))
 
 
 @dataclass(frozen=True)
@@ -51,10 +50,6 @@ class Match:
     story: float  # weighted cosine similarity of the story terms
     shared_tokens: int
     passages: tuple[SharedPassage, ...]
-
-    @property
-    def is_copy(self) -> bool:
-        return self.relation in COPY_RELATIONS
 
 
 def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = frozenset()) -> Match:

@@ -332,7 +332,7 @@ class Progress:
     def __init__(self, total: int | None, stream=sys.stderr) -> None:
         self.total, self.stream = total, stream
         self.started = time.perf_counter()
-        self.last = 0.0
+        self.last = self.started
         self.done = 0
         self.live = stream.isatty()
 

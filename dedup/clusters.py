@@ -283,14 +283,19 @@ def _weak_merge_allowed(x: int, y: int, members, find, adj) -> bool:
         return True
     if len(xs) > len(ys):
         x, y, xs, ys = y, x, ys, xs
+    need_x, need_y = _needed(len(xs)), _needed(len(ys))
     linked_x = 0
     linked_y: set[int] = set()
-    for n in xs:  # the smaller side: linked members are found from its adjacency alone
+    for seen, n in enumerate(xs, 1):  # the smaller side: links are found from its adjacency alone
         found = [m for m in adj[n] if find(m) == y]
         if found:
             linked_x += 1
             linked_y.update(found)
-    return linked_x >= _needed(len(xs)) and len(linked_y) >= _needed(len(ys))
+            if linked_x >= need_x and len(linked_y) >= need_y:
+                return True
+        elif linked_x + len(xs) - seen < need_x:
+            return False  # too few members left to reach the bar
+    return False
 
 
 def _needed(size: int) -> int:

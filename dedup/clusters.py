@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+import operator
 
 from dedup.verify import COPY_RELATIONS, EXACT, NEAR_DUPLICATE, RELATIONS, SYNDICATED, VERSION
 
@@ -26,6 +27,7 @@ _COPY_CONDITIONAL = frozenset((SYNDICATED, VERSION))
 _MOSTLY = 0.6
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
+_WITHOUT_EDGE = operator.itemgetter(0, 1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -171,26 +173,18 @@ def cluster_component(
 
     `key` gives a node's stable name (tie-breaks), `body_chars` the length of its body text.
     """
-    edges = {}
+    name = {n: key(n) for n in nodes}
+    ranked = []  # strongest first; ties by the two names, so independent of node numbers
     for n in nodes:
+        a = name[n]
         for m, e in adj[n].items():
-            if m in nodes:
-                edges[(min(n, m), max(n, m))] = e
-    ordered = sorted(
-        edges.values(),
-        key=lambda e: (_RANK[e.relation], -e.score, *sorted((key(e.u), key(e.v)))),
-    )
-    parent = {n: n for n in nodes}
-    size = {n: 1 for n in nodes}
-    members = {n: [n] for n in nodes}
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    refused: set[tuple[int, int, int, int]] = set()  # weak merges refused, by roots and sizes
+            if n < m and m in nodes:
+                b = name[m]
+                ranked.append((_RANK[e.relation], -e.score, *((a, b) if a < b else (b, a)), e))
+    ranked.sort(key=_WITHOUT_EDGE)
+    ordered = [r[-1] for r in ranked]
+    merger = _Merger(nodes, adj)
+    find, members = merger.find, merger.members
     for e in ordered:
         x, y = find(e.u), find(e.v)
         if x == y:
@@ -198,20 +192,70 @@ def cluster_component(
         if e.relation in _COPY_CONDITIONAL:
             if _bridges(e, x, y, members, find, adj, body_chars) or _bridges(e, y, x, members, find, adj, body_chars):
                 continue
-        elif e.relation not in _UNCONDITIONAL:
-            # The rule depends only on the two clusters: while neither changes, the answer stands.
-            state = (min(x, y), max(x, y), size[x], size[y]) if x < y else (y, x, size[y], size[x])
-            if state in refused:
-                continue
-            if not _weak_merge_allowed(x, y, members, find, adj):
-                refused.add(state)
-                continue
-        if size[x] < size[y]:
+        elif e.relation not in _UNCONDITIONAL and not merger.weak_merge_allowed(x, y):
+            continue
+        merger.merge(x, y)
+    return list(members.values())
+
+
+class _Merger:
+    """Union-find over one component that also keeps, for every pair of clusters, which
+    members of each are linked to the other, so the weak-merge rule is a lookup, not a scan.
+
+    ``links[x][y]`` is the set of members of cluster `x` (a root) with an edge to a member
+    of `y`. Merging moves the smaller sets into the larger ones, so a whole pass costs
+    O(E log N) set insertions however many merges are tested.
+    """
+
+    def __init__(self, nodes: set[int], adj: dict[int, dict[int, Edge]]) -> None:
+        self.parent = {n: n for n in nodes}
+        self.members = {n: [n] for n in nodes}
+        self.links: dict[int, dict[int, set[int]]] = {n: {m: {n} for m in adj[n] if m in nodes} for n in nodes}
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def weak_merge_allowed(self, x: int, y: int) -> bool:
+        """Whether a weak link may merge clusters `x` and `y` (roots).
+
+        A single document joins freely. Larger clusters merge only when several members on
+        each side are linked: one document linked to every member of another cluster (a page
+        that reprints another story's opening as a photo caption) is still one document's link.
+        """
+        nx, ny = len(self.members[x]), len(self.members[y])
+        if nx == 1 or ny == 1:
+            return True
+        return len(self.links[x].get(y, ())) >= _needed(nx) and len(self.links[y].get(x, ())) >= _needed(ny)
+
+    def merge(self, x: int, y: int) -> None:
+        if len(self.members[x]) < len(self.members[y]):
             x, y = y, x
-        parent[y] = x
-        size[x] += size[y]
-        members[x].extend(members.pop(y))
-    return [members[r] for r in members if find(r) == r]
+        self.parent[y] = x
+        self.members[x].extend(self.members.pop(y))
+        x_links, y_links = self.links[x], self.links.pop(y)
+        x_links.pop(y, None)
+        for other, linked in y_links.items():
+            if other == x:
+                continue
+            other_links = self.links[other]
+            _move(other_links, other_links.pop(y), x)
+            _move(x_links, linked, other)
+
+
+def _move(links: dict[int, set[int]], linked: set[int], to: int) -> None:
+    """Add `linked` to ``links[to]``, reusing the larger of the two sets."""
+    have = links.get(to)
+    if have is None:
+        links[to] = linked
+    elif len(have) >= len(linked):
+        have |= linked
+    else:
+        linked |= have
+        links[to] = linked
 
 
 def _bridges(e: Edge, own: int, other: int, members, find, adj, body_chars: Callable[[int], int]) -> bool:
@@ -269,33 +313,6 @@ def _overlap(xs, ys) -> int:
         else:
             j += 1
     return total
-
-
-def _weak_merge_allowed(x: int, y: int, members, find, adj) -> bool:
-    """Whether a weak link may merge clusters `x` and `y` (roots).
-
-    A single document joins freely. Larger clusters merge only when several members on each
-    side are linked: one document linked to every member of another cluster (a page that
-    reprints another story's opening as a photo caption) is still one document's link.
-    """
-    xs, ys = members[x], members[y]
-    if len(xs) == 1 or len(ys) == 1:
-        return True
-    if len(xs) > len(ys):
-        x, y, xs, ys = y, x, ys, xs
-    need_x, need_y = _needed(len(xs)), _needed(len(ys))
-    linked_x = 0
-    linked_y: set[int] = set()
-    for seen, n in enumerate(xs, 1):  # the smaller side: links are found from its adjacency alone
-        found = [m for m in adj[n] if find(m) == y]
-        if found:
-            linked_x += 1
-            linked_y.update(found)
-            if linked_x >= need_x and len(linked_y) >= need_y:
-                return True
-        elif linked_x + len(xs) - seen < need_x:
-            return False  # too few members left to reach the bar
-    return False
 
 
 def _needed(size: int) -> int:

@@ -129,21 +129,18 @@ class Index:
                     break
                 except StaleRead:
                     continue  # another replica wrote first: apply its changes and decide again
-            outcomes = []
             for step in plan:
-                kind, article = step[0], step[1]
-                if kind == "error":
-                    outcomes.append(Outcome(article.id, error=step[2]))
-                    continue
-                if kind == "write":
-                    doc = step[3]
+                if step[0] == "write":
                     if step[4]:  # replacing
-                        self.engine.delete(article.id)
-                    self.engine.index_document(doc)
-                    outcomes.append(Outcome(article.id, result=self.engine.get(article.id, added=True)))
-                else:  # already indexed with this text
-                    outcomes.append(Outcome(article.id, result=self.engine.get(article.id)))
-            return outcomes
+                        self.engine.delete(step[1].id)
+                    self.engine.index_document(step[3])
+            # Answers are read after the whole batch is indexed: clusters are computed once per
+            # batch, not once per article, and each answer already counts the batch's copies.
+            return [
+                Outcome(step[1].id, error=step[2]) if step[0] == "error"
+                else Outcome(step[1].id, result=self.engine.get(step[1].id, added=step[0] == "write"))
+                for step in plan
+            ]
 
     def _plan(self, articles, analysed, replace: bool) -> list[tuple]:
         """Decide, for each article, whether to write it, answer from the index, or refuse it."""

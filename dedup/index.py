@@ -37,7 +37,18 @@ class Outcome:
 
     id: str
     result: Result | None = None
-    error: DedupError | None = None
+    error: Exception | None = None  # a DedupError, or the unexpected failure of its batch
+
+
+@dataclass
+class _Pending:
+    """An article on its way in, with how to treat it and, once committed, its outcome."""
+
+    article: Article
+    doc: Document | DedupError
+    replace: bool = False
+    before_commit: Callable[[], None] | None = None
+    outcome: Outcome | None = None
 
 
 class Index:
@@ -49,6 +60,8 @@ class Index:
         self.analysis_pool = analysis_pool  # process pool for analysis, owned by the caller
         self.position = store.start if store else None  # the store position applied so far
         self._write = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []  # single adds waiting for the next group commit
         if store is not None:
             with self._write:
                 self._restore_snapshot()
@@ -98,11 +111,23 @@ class Index:
     # -- writes --------------------------------------------------------------------------
 
     def add(self, article: Article, replace: bool = False, before_commit: Callable[[], None] | None = None) -> Result:
-        """Index `article` durably and return its result (see `Engine.add` for idempotence)."""
-        outcome = self.add_many([article], replace, before_commit)[0]
-        if outcome.error is not None:
-            raise outcome.error
-        return outcome.result
+        """Index `article` durably and return its result (see `Engine.add` for idempotence).
+
+        Concurrent calls are committed together (group commit): whichever caller takes the
+        write lock writes, indexes and clusters every add queued by then, with one durable
+        write and one clustering pass, and the others find their answers ready.
+        """
+        pending = _Pending(article, self._analyse([article])[0], replace, before_commit)
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._write:
+            if pending.outcome is None:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._commit_each(batch)
+        if pending.outcome.error is not None:
+            raise pending.outcome.error
+        return pending.outcome.result
 
     def add_many(
         self, articles: Sequence[Article], replace: bool = False, before_commit: Callable[[], None] | None = None
@@ -114,55 +139,75 @@ class Index:
         """
         analysed = self._analyse(articles)
         with self._write:
-            while True:
-                self._catch_up()
-                plan = self._plan(articles, analysed, replace)
-                records = [r for step in plan if step[0] == "write" for r in step[2]]
-                if not records:
-                    break
-                if before_commit is not None:
-                    before_commit()
-                if self.store is None:
-                    break
-                try:
-                    self.position = self.store.append(records, expected=self.position)
-                    break
-                except StaleRead:
-                    continue  # another replica wrote first: apply its changes and decide again
-            for step in plan:
-                if step[0] == "write":
-                    if step[4]:  # replacing
-                        self.engine.delete(step[1].id)
-                    self.engine.index_document(step[3])
-            # Answers are read after the whole batch is indexed: clusters are computed once per
-            # batch, not once per article, and each answer already counts the batch's copies.
-            return [
-                Outcome(step[1].id, error=step[2]) if step[0] == "error"
-                else Outcome(step[1].id, result=self.engine.get(step[1].id, added=step[0] == "write"))
-                for step in plan
-            ]
+            if before_commit is not None:
+                before_commit()
+            return self._commit([_Pending(a, d, replace) for a, d in zip(articles, analysed)])
 
-    def _plan(self, articles, analysed, replace: bool) -> list[tuple]:
+    def _commit_each(self, batch: list["_Pending"]) -> None:
+        """Commit queued single adds; a caller whose deadline has passed is refused alone."""
+        live = []
+        for pending in batch:
+            try:
+                if pending.before_commit is not None:
+                    pending.before_commit()
+                live.append(pending)
+            except DedupError as exc:
+                pending.outcome = Outcome(pending.article.id, error=exc)
+        try:
+            outcomes = self._commit(live)
+        except Exception as exc:  # noqa: BLE001 -- every caller of the batch gets the failure
+            outcomes = [Outcome(p.article.id, error=exc) for p in live]
+        for pending, outcome in zip(live, outcomes):
+            pending.outcome = outcome
+
+    def _commit(self, batch: list["_Pending"]) -> list[Outcome]:
+        """Write, index and answer a batch (caller holds the write lock)."""
+        while True:
+            self._catch_up()
+            plan = self._plan(batch)
+            records = [r for step in plan if step[0] == "write" for r in step[2]]
+            if not records or self.store is None:
+                break
+            try:
+                self.position = self.store.append(records, expected=self.position)
+                break
+            except StaleRead:
+                continue  # another replica wrote first: apply its changes and decide again
+        for step in plan:
+            if step[0] == "write":
+                if step[4]:  # replacing
+                    self.engine.delete(step[1].id)
+                self.engine.index_document(step[3])
+        # Answers are read after the whole batch is indexed: clusters are computed once per
+        # batch, not once per article, and each answer already counts the batch's copies.
+        return [
+            Outcome(step[1].id, error=step[2]) if step[0] == "error"
+            else Outcome(step[1].id, result=self.engine.get(step[1].id, added=step[0] == "write"))
+            for step in plan
+        ]
+
+    def _plan(self, batch: list["_Pending"]) -> list[tuple]:
         """Decide, for each article, whether to write it, answer from the index, or refuse it."""
         plan = []
-        pending: dict[str, str] = {}  # id -> text, for repeats within the batch
-        for article, doc in zip(articles, analysed):
+        texts: dict[str, str] = {}  # id -> text, for repeats within the batch
+        for item in batch:
+            article, doc = item.article, item.doc
             if isinstance(doc, DedupError):
                 plan.append(("error", article, doc))
                 continue
-            known = pending.get(article.id)
+            known = texts.get(article.id)
             if known is None and article.id in self.engine:
                 known = self.engine.document(article.id).text
             if known is not None and known == doc.text:
                 plan.append(("same", article))
-            elif known is not None and not replace:
+            elif known is not None and not item.replace:
                 plan.append(("error", article, ConflictingArticle(
                     f"article {article.id!r} is already indexed with different text; "
                     "send it with replace=true to replace it, or use a new id")))
             else:
                 records = ([{"op": "delete", "id": article.id}] if known is not None else []) + [article_record(article)]
                 plan.append(("write", article, records, doc, known is not None))
-                pending[article.id] = doc.text
+                texts[article.id] = doc.text
         return plan
 
     def _analyse(self, articles: Sequence[Article]) -> list[Document | DedupError]:

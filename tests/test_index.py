@@ -1,0 +1,83 @@
+"""The durable index: concurrent single adds are committed together (group commit)."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from dedup.errors import RequestExpired
+from dedup.index import Index
+
+
+def _add_concurrently(index: Index, articles, guards=None) -> dict:
+    """Start one thread per article while the write lock is held, so that every add is queued
+    before any is committed; return each caller's answer (or the error it raised)."""
+    answers: dict = {}
+
+    def call(article, guard):
+        try:
+            answers[article.id] = index.add(article, before_commit=guard)
+        except Exception as exc:  # noqa: BLE001 -- the test inspects it
+            answers[article.id] = exc
+
+    guards = guards or {}
+    with index._write:
+        threads = [threading.Thread(target=call, args=(a, guards.get(a.id))) for a in articles]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(index._queue) < len(articles):
+            assert time.monotonic() < deadline, "the adds never queued"
+            time.sleep(0.01)
+    for t in threads:
+        t.join(30)
+    return answers
+
+
+def test_queued_adds_are_written_once_and_each_caller_gets_its_own_answer(tmp_path, seed_articles):
+    index = Index.open(str(tmp_path))
+    writes = []
+    append = index.store.append
+    index.store.append = lambda records, expected=None: writes.append(len(records)) or append(records, expected)
+    articles = list(seed_articles.values())
+    answers = _add_concurrently(index, articles)
+    assert writes == [len(articles)]  # one durable write for the whole group
+    assert len(list(index.store.replay())) == len(articles)
+    for article in articles:
+        assert answers[article.id].id == article.id and answers[article.id].added
+    # The answers are those of the finished group: 000 and 004 already see each other.
+    assert answers["000"].cluster == answers["004"].cluster
+    assert answers["000"].cluster_size == 2
+    index.close(snapshot=False)
+
+
+def test_an_expired_caller_is_refused_alone(tmp_path, seed_articles):
+    def expired():
+        raise RequestExpired("the deadline passed before the article was stored")
+
+    index = Index.open(str(tmp_path))
+    articles = list(seed_articles.values())
+    answers = _add_concurrently(index, articles, guards={"002": expired})
+    assert isinstance(answers["002"], RequestExpired)
+    assert "002" not in index.engine
+    assert sorted(index.engine.ids()) == ["000", "001", "003", "004"]
+    index.close(snapshot=False)
+    reopened = Index.open(str(tmp_path))
+    assert sorted(reopened.engine.ids()) == ["000", "001", "003", "004"]
+    reopened.close(snapshot=False)
+
+
+def test_a_failed_write_fails_every_caller_of_the_group_and_changes_nothing(tmp_path, seed_articles):
+    index = Index.open(str(tmp_path))
+
+    def refuse(records, expected=None):
+        raise OSError(28, "No space left on device")
+
+    index.store.append = refuse
+    answers = _add_concurrently(index, list(seed_articles.values()))
+    assert all(isinstance(a, Exception) for a in answers.values())
+    assert len(index.engine) == 0
+    with pytest.raises(OSError):
+        index.add(seed_articles["000"])
+    index.close(snapshot=False)

@@ -32,6 +32,22 @@ def analyse_chunk(config: Config, articles: list[Article]) -> list[Document | Pr
     return analyse_articles(analyzer, articles)
 
 
+def start_analysis_pool(config: Config, workers: int, mp_context=None) -> ProcessPoolExecutor:
+    """A process pool whose workers have loaded the analyser (word lists, stemmer) before it
+    is returned, so the first requests do not wait for a worker to start and load."""
+    pool = ProcessPoolExecutor(workers, mp_context=mp_context, initializer=_load_analyzer, initargs=(config,))
+    # Each submission while no worker is idle starts another worker, until there are `workers`.
+    for future in [pool.submit(_load_analyzer, config) for _ in range(workers)]:
+        future.result()
+    return pool
+
+
+def _load_analyzer(config: Config) -> None:
+    if config not in _analyzers:
+        _analyzers[config] = Analyzer(config)
+        analyse_articles(_analyzers[config], [Article(id="warm-up", text="A first article warms the analyser.")])
+
+
 def analyse_articles(analyzer: Analyzer, articles: list[Article]) -> list[Document | Problem]:
     """Analyse articles, turning each invalid one into a `Problem` instead of failing the lot."""
     valid, out = [], []

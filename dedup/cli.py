@@ -116,9 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_serve(args: argparse.Namespace, config: Config) -> int:
     import logging
 
-    from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
+    from dedup.batch import start_analysis_pool
     from dedup.errors import DedupError
     from dedup.index import Index
 
@@ -140,7 +140,7 @@ def run_serve(args: argparse.Namespace, config: Config) -> int:
         pool = None
         if args.analysis_workers > 0:
             # Started before any gRPC thread exists, and not by fork, which gRPC does not survive.
-            pool = stack.enter_context(ProcessPoolExecutor(args.analysis_workers, mp_context=get_context("spawn")))
+            pool = stack.enter_context(start_analysis_pool(config, args.analysis_workers, get_context("spawn")))
         try:
             if args.store:
                 index = Index.open_redis(args.store, config, args.redis_prefix, analysis_pool=pool)

@@ -81,3 +81,23 @@ def test_a_failed_write_fails_every_caller_of_the_group_and_changes_nothing(tmp_
     with pytest.raises(OSError):
         index.add(seed_articles["000"])
     index.close(snapshot=False)
+
+
+def _analyser_loaded(config) -> tuple[int, bool]:
+    import os
+
+    from dedup import batch
+    return os.getpid(), config in batch._analyzers
+
+
+def test_the_analysis_pool_starts_every_worker_with_its_analyser_loaded():
+    from multiprocessing import get_context
+
+    from dedup.batch import start_analysis_pool
+    from dedup.config import Config
+
+    config = Config()
+    with start_analysis_pool(config, 2, get_context("spawn")) as pool:
+        assert len(pool._processes) == 2  # both started before the first request
+        answers = [pool.submit(_analyser_loaded, config).result() for _ in range(6)]
+        assert all(loaded for _, loaded in answers)

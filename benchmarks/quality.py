@@ -140,7 +140,7 @@ def main(argv=None) -> int:
             continue
         articles, truth = load(path, label_field)
         rows.append(evaluate(name, articles, truth, label_field, level))
-        print(table(rows[-1:]).splitlines()[-2:], file=sys.stderr)
+        print("\n".join(table(rows[-1:]).splitlines()[-2:]), file=sys.stderr)  # progress, as measured
     if args.synthetic:
         bbc, groups = load(args.corpora / "bbc.jsonl", "exact_group")
         base = [a for a, g in zip(bbc, groups) if g is None][: args.synthetic]

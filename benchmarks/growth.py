@@ -47,7 +47,7 @@ def largest_story_component(engine: Engine) -> int:
 
 def run(docs, batch: int, step: int) -> list[dict]:
     engine = Engine()
-    rows, started = [], time.perf_counter()
+    rows, started, reported = [], time.perf_counter(), 0
     for i in range(0, len(docs), batch):
         chunk = docs[i:i + batch]
         for doc in chunk:
@@ -55,11 +55,11 @@ def run(docs, batch: int, step: int) -> list[dict]:
         for doc in chunk:
             engine.get(doc.id)  # the answer each caller gets: clusters are brought up to date
         done = i + len(chunk)
-        if done % step == 0 or done == len(docs):
-            now = time.perf_counter()
-            rows.append({"articles": done, "per_second": step / (now - started),
+        if done - reported >= step or done == len(docs):
+            seconds = time.perf_counter() - started
+            rows.append({"articles": done, "per_second": (done - reported) / seconds,
                          "largest_story_component": largest_story_component(engine)})
-            started = time.perf_counter()
+            reported, started = done, time.perf_counter()
     return rows
 
 
@@ -67,8 +67,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", help="directory or JSONL of articles, in arrival order")
     parser.add_argument("--articles", type=int, default=6000)
-    parser.add_argument("--step", type=int, default=1000, help="articles per reported slice")
-    parser.add_argument("--batch", type=int, default=128, help="articles per commit in the batched run")
+    parser.add_argument("--step", type=int, default=1024, help="articles per reported slice")
+    parser.add_argument("--batch", type=int, default=128, help="articles per commit in the batched run "
+                        "(a divisor of --step, so both runs report the same slices)")
     args = parser.parse_args(argv)
 
     articles = []

@@ -13,9 +13,9 @@ members of each are linked. So one stray link or one compilation page cannot fus
 """
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-import operator
 
 from dedup.verify import COPY_RELATIONS, EXACT, NEAR_DUPLICATE, RELATIONS, SYNDICATED, VERSION
 

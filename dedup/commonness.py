@@ -35,10 +35,11 @@ class CommonBlocks:
     def add(self, node: int, block_hashes: Iterable[int]) -> set[int]:
         """Register `node`'s body blocks; return the blocks that became common."""
         flipped = set()
+        related: dict[tuple[int, int], bool] = {}  # the blocks of one page share most pairs
         for h in set(block_hashes):
             docs = self._docs.setdefault(h, [])
             docs.append(node)
-            if h not in self.common and self._worth_testing(len(docs)) and self._is_common(docs):
+            if h not in self.common and self._worth_testing(len(docs)) and self._is_common(docs, related):
                 flipped.add(h)
         if flipped:
             self.common = self.common | flipped
@@ -59,8 +60,13 @@ class CommonBlocks:
         # Decide at the threshold, then again as the evidence doubles.
         return count >= self.min_documents and (count <= 2 * _SAMPLE or count & (count - 1) == 0)
 
-    def _is_common(self, docs: list[int]) -> bool:
+    def _is_common(self, docs: list[int], related: dict[tuple[int, int], bool]) -> bool:
         sample = docs[-_SAMPLE:]
         pairs = list(itertools.combinations(sample, 2))
-        unrelated = sum(1 for a, b in pairs if not self._related(a, b))
+        unrelated = 0
+        for pair in pairs:
+            answer = related.get(pair)
+            if answer is None:
+                answer = related[pair] = self._related(*pair)
+            unrelated += not answer
         return unrelated * 2 > len(pairs)

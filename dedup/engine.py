@@ -337,8 +337,17 @@ class Engine:
     def _best(self, nodes: list[int], hits: dict[int, int], keep: int, exclude: bool = False) -> list[int]:
         """The `keep` nodes with most hits (ties by id, so independent of arrival order);
         with `exclude`, the others instead."""
-        ranked = sorted(nodes, key=lambda n: (-hits[n], self._docs[n].id))
-        return ranked[keep:] if exclude else ranked[:keep]
+        if len(nodes) <= keep:
+            return [] if exclude else list(nodes)
+        # Only the nodes tied at the cut need their ids: rank by hits, then by id among those.
+        cut = sorted((hits[n] for n in nodes), reverse=True)[keep - 1]
+        above = [n for n in nodes if hits[n] > cut]
+        tied = sorted((n for n in nodes if hits[n] == cut), key=lambda n: self._docs[n].id)
+        kept = above + tied[:keep - len(above)]
+        if not exclude:
+            return sorted(kept, key=lambda n: (-hits[n], self._docs[n].id))
+        dropped = set(kept)
+        return [n for n in nodes if n not in dropped]
 
     def _verify(self, doc: Document, exclude: int | None) -> dict[int, Match]:
         out = {}

@@ -73,21 +73,27 @@ def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = 
 def _body(doc: Document, common_blocks: Set[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The body's shingles, their distinct set and own-words set, without common blocks.
 
-    Cached on the document per set of common blocks (the engine replaces that set, never
-    mutates it, so identity tells whether the cache is current).
+    Cached on the document with the set of common blocks it was computed for (the engine
+    replaces that set, never mutates it, so identity tells whether the cache is current) and
+    with which of the document's own blocks were common: when other documents' blocks become
+    common, this body is still the same.
     """
     cached = doc.__dict__.get("_body_cache")
     if cached is not None and cached[0] is common_blocks:
-        return cached[1]
-    body = doc.shingles, doc.shingle_set, doc.own_set
+        return cached[2]
+    common = ()
     if common_blocks and len(doc.shingles):
-        common = [i for i, h in enumerate(doc.block_hashes.tolist()) if h in common_blocks]
-        if common:
-            keep = ~np.isin(doc.shingle_blocks, common)
-            shingles = doc.shingles[keep]
-            distinct = np.unique(shingles)
-            body = shingles, distinct, own_shingles(shingles, doc.shingle_quoted[keep], distinct)
-    doc.__dict__["_body_cache"] = (common_blocks, body)
+        common = tuple(i for i, h in enumerate(doc.block_hashes.tolist()) if h in common_blocks)
+    if cached is not None and cached[1] == common:
+        body = cached[2]
+    elif common:
+        keep = ~np.isin(doc.shingle_blocks, common)
+        shingles = doc.shingles[keep]
+        distinct = np.unique(shingles)
+        body = shingles, distinct, own_shingles(shingles, doc.shingle_quoted[keep], distinct)
+    else:
+        body = doc.shingles, doc.shingle_set, doc.own_set
+    doc.__dict__["_body_cache"] = (common_blocks, common, body)
     return body
 
 
@@ -157,6 +163,13 @@ def sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[b[at] == a]
 
 
+def _members(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Whether each of `values` is in `sorted_set` (sorted, distinct, not empty)."""
+    at = np.searchsorted(sorted_set, values)
+    at[at == len(sorted_set)] = 0
+    return sorted_set[at] == values
+
+
 def _matching_positions(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions in `a` and in `b` of their common values (both sorted, distinct)."""
     if len(a) == 0 or len(b) == 0:
@@ -174,22 +187,23 @@ def _shared_passages(a: Document, b: Document, a_sh, b_sh, shared, cfg: Config) 
         # runs are found on the full bodies and kept only where the filtered sets agree.
         a_sh, b_sh = a.shingles, b.shingles
     k = cfg.shingle_size
-    in_b = np.isin(a_sh, shared)
+    in_b = _members(a_sh, shared)
     if not in_b.any():
         return ()
-    first_in_b: dict[int, int] = {}
-    for pos, h in enumerate(b_sh.tolist()):
-        first_in_b.setdefault(h, pos)
     idx = np.flatnonzero(in_b)
     breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    starts = np.concatenate(([0], breaks))
+    ends = np.concatenate((breaks - 1, [len(idx) - 1]))
+    # Where each run's first shingle first occurs in `b`: a stable sort keeps, among equal
+    # shingles, the earliest position first.
+    order = np.argsort(b_sh, kind="stable")
+    b_first = order[np.searchsorted(b_sh[order], a_sh[idx[starts]])].tolist()
     passages = []
     a_n = len(a.body_tokens)
     b_n = len(b.body_tokens)
-    for run in np.split(idx, breaks):
-        lo, hi = int(run[0]), int(run[-1])
+    for lo, hi, b_lo in zip(idx[starts].tolist(), idx[ends].tolist(), b_first):
         a_tok_end = min(a_n, hi + k)
         tokens = a_tok_end - lo
-        b_lo = first_in_b[int(a_sh[lo])]
         b_tok_end = min(b_n, b_lo + tokens)
         a_start, a_end = a.token_span(lo, a_tok_end)
         b_start, b_end = b.token_span(b_lo, b_tok_end)

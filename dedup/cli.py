@@ -76,6 +76,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--analysis-workers", type=int, default=os.cpu_count() or 1,
                        help="processes that analyse articles for concurrent calls (default: one per core; 0: in the serving threads)")
     serve.add_argument("--grace", type=float, default=10.0, help="seconds in-flight calls get at shutdown")
+    serve.add_argument("--snapshot-every", type=int, default=20_000, metavar="RECORDS",
+                       help="with the embedded store, snapshot the index from a forked process every RECORDS "
+                            "stored records, so a restart after a crash replays only the log after it "
+                            "(default 20000; 0: only at a clean stop)")
     serve.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     _add_config_flags(serve)
     return parser.parse_args(argv)
@@ -116,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_serve(args: argparse.Namespace, config: Config) -> int:
     import logging
 
+    # Periodic snapshots fork a child that only pickles the index; gRPC's fork support would
+    # restart its threads in that child. Must be set before gRPC is first imported.
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
     from multiprocessing import get_context
 
     from dedup.batch import start_analysis_pool
@@ -145,7 +153,7 @@ def run_serve(args: argparse.Namespace, config: Config) -> int:
             if args.store:
                 index = Index.open_redis(args.store, config, args.redis_prefix, analysis_pool=pool)
             else:
-                index = Index.open(args.data_dir, config, analysis_pool=pool)
+                index = Index.open(args.data_dir, config, analysis_pool=pool, snapshot_every=args.snapshot_every)
         except DedupError as exc:
             print(f"dedup: {exc}", file=sys.stderr)
             return 2

@@ -25,7 +25,7 @@ from dedup.article import Article
 from dedup.config import Config
 from dedup.engine import ClusterView, Engine, Result
 from dedup.errors import ConflictingArticle, DedupError, InvalidArticle, StoreFailure
-from dedup.snapshot import load_snapshot, save_snapshot
+from dedup.snapshot import PeriodicSnapshots, load_snapshot, save_snapshot
 from dedup.storage import LogStore, StaleRead, article_record, record_article
 
 log = logging.getLogger("dedup.index")
@@ -54,10 +54,15 @@ class _Pending:
 class Index:
     """Engine + store. Thread-safe: writes are serialised, analysis runs outside the lock."""
 
-    def __init__(self, engine: Engine, store=None, analysis_pool: Executor | None = None) -> None:
+    def __init__(self, engine: Engine, store=None, analysis_pool: Executor | None = None,
+                 snapshot_every: int = 0) -> None:
         self.engine = engine
         self.store = store
         self.analysis_pool = analysis_pool  # process pool for analysis, owned by the caller
+        # Snapshots while running (embedded store only): a crash then replays at most about
+        # `snapshot_every` records instead of the whole log.
+        self._snapshots = (PeriodicSnapshots(store.directory, snapshot_every)
+                           if snapshot_every > 0 and isinstance(store, LogStore) else None)
         self.position = store.start if store else None  # the store position applied so far
         self._write = threading.Lock()
         self._queue_lock = threading.Lock()
@@ -68,10 +73,12 @@ class Index:
                 self._catch_up(executor=analysis_pool)
 
     @classmethod
-    def open(cls, data_dir: str, config: Config | None = None, analysis_pool: Executor | None = None) -> "Index":
-        """Open (or create) the embedded index in `data_dir`, replaying what it holds."""
+    def open(cls, data_dir: str, config: Config | None = None, analysis_pool: Executor | None = None,
+             snapshot_every: int = 0) -> "Index":
+        """Open (or create) the embedded index in `data_dir`, replaying what it holds; with
+        `snapshot_every`, write a snapshot in the background every that many records."""
         config = config or Config()
-        return cls(Engine(config), LogStore(data_dir, config), analysis_pool)
+        return cls(Engine(config), LogStore(data_dir, config), analysis_pool, snapshot_every)
 
     @classmethod
     def open_redis(cls, url: str, config: Config | None = None, prefix: str = "dedup",
@@ -95,6 +102,8 @@ class Index:
         if self.store is None:
             return
         with self._write:
+            if self._snapshots is not None:
+                self._snapshots.wait()
             if snapshot and isinstance(self.store, LogStore):
                 try:
                     save_snapshot(self.store.directory, self.engine, self.position)
@@ -178,6 +187,8 @@ class Index:
                 if step[4]:  # replacing
                     self.engine.delete(step[1].id)
                 self.engine.index_document(step[3])
+        if records and self._snapshots is not None:
+            self._snapshots.after_write(len(records), self.engine, self.position)
         # Answers are read after the whole batch is indexed: clusters are computed once per
         # batch, not once per article, and each answer already counts the batch's copies.
         return [
@@ -234,6 +245,8 @@ class Index:
                 except StaleRead:
                     continue
             self.engine.delete(article_id)
+            if self._snapshots is not None:
+                self._snapshots.after_write(1, self.engine, self.position)
 
     # -- reads ---------------------------------------------------------------------------
 

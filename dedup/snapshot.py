@@ -1,7 +1,8 @@
 """Snapshots of an embedded index, so that a restart need not replay the whole log.
 
 On a clean shutdown the engine is pickled to ``snapshot.pickle`` in the data directory with
-the log position it reflects. On start, a snapshot whose format, configuration and position
+the log position it reflects; a server also writes one every so many records from a forked
+child (`PeriodicSnapshots`), so that a restart after a crash replays only the recent log. On start, a snapshot whose format, configuration and position
 fit the log is loaded and only the log after that position is replayed; any other snapshot is
 ignored (the log alone is always enough to rebuild the index). After a crash the snapshot is
 simply older than the log. Written to a temporary file, fsynced and renamed, so a crash while
@@ -14,6 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import threading
+import time
 from pathlib import Path
 
 from dedup.config import Config
@@ -26,7 +29,7 @@ log = logging.getLogger("dedup.snapshot")
 
 def save_snapshot(directory: Path, engine: Engine, position: int) -> None:
     path = Path(directory) / SNAPSHOT_NAME
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one per writer: a stray child may still be writing
     state = {"format": FORMAT, "config": engine.config, "position": position, "engine": engine}
     try:
         with open(tmp, "wb") as handle:
@@ -59,3 +62,70 @@ def load_snapshot(directory: Path, config: Config, log_end: int) -> tuple[Engine
     engine: Engine = state["engine"]
     log.info("restored %d articles from %s", len(engine), path)
     return engine, state["position"]
+
+
+class PeriodicSnapshots:
+    """Writes a snapshot every `every` stored records, from a forked child process.
+
+    The child gets a copy-on-write image of the engine at the moment of the fork, so it
+    pickles a consistent index while the parent goes on serving (as Redis's BGSAVE does);
+    the parent only pays for the fork. One child at a time; a failed child costs nothing but
+    a longer replay after a crash. In a process that uses gRPC, set
+    ``GRPC_ENABLE_FORK_SUPPORT=false`` before importing it (`dedup serve` does), or gRPC
+    restarts its threads in the child.
+    """
+
+    def __init__(self, directory: Path, every: int) -> None:
+        self.directory = Path(directory)
+        self.every = every
+        self._since = 0
+        self._child: int | None = None
+        self._started = 0.0
+
+    def after_write(self, records: int, engine: Engine, position: int) -> None:
+        """Count `records` just stored; fork a snapshot writer when one is due (the caller
+        holds the index's write lock, so `engine` and `position` agree)."""
+        self._reap(block=False)
+        self._since += records
+        if self.every <= 0 or self._since < self.every or self._child is not None:
+            return
+        self._since = 0
+        with engine._lock:  # no reader is inside the engine while it is copied
+            engine.copies.clusters(), engine.stories.clusters()
+            pid = os.fork()
+            if pid == 0:
+                _write_in_child(self.directory, engine, position)
+        self._child, self._started = pid, time.monotonic()
+        log.info("writing a snapshot at log position %d in process %d", position, pid)
+
+    def wait(self) -> None:
+        """Wait for a snapshot being written (before the final one, which uses the same file)."""
+        self._reap(block=True)
+
+    def _reap(self, block: bool) -> None:
+        if self._child is None:
+            return
+        pid, status = os.waitpid(self._child, 0 if block else os.WNOHANG)
+        if pid == 0:
+            return
+        self._child = None
+        seconds = time.monotonic() - self._started
+        if os.waitstatus_to_exitcode(status) == 0:
+            log.info("snapshot written in %.1f s", seconds)
+        else:
+            log.warning("the snapshot writer failed (%s); a restart replays more of the log",
+                        os.waitstatus_to_exitcode(status))
+
+
+def _write_in_child(directory: Path, engine: Engine, position: int) -> None:
+    """In the forked child: save and leave at once, running none of the parent's exit code."""
+    code = 1
+    try:
+        # Let go of every inherited descriptor (the listening socket, the data directory's
+        # lock, the log): a restarted server must not find them held by this process.
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        engine._lock = threading.RLock()  # the copy is ours alone; the parent's lock state is not
+        save_snapshot(directory, engine, position)
+        code = 0
+    finally:
+        os._exit(code)

@@ -1,8 +1,13 @@
 """Shared fixtures: the seed articles, topic articles and a generated syndication corpus."""
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
+
+# As `dedup serve` does: the test process forks snapshot writers (tests/test_snapshot.py) after
+# other tests have started gRPC servers and channels in it.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 import pytest
 

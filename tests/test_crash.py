@@ -14,6 +14,7 @@ import grpc
 import pytest
 
 from dedup.index import Index
+from dedup.snapshot import SNAPSHOT_NAME
 from dedup.storage import stored_records
 from dedup.config import Config
 from dedup.v1 import dedup_pb2 as pb
@@ -29,9 +30,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen:
+def _start(data_dir: Path, port: int, *extra: str) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}"],
+        [sys.executable, str(ROOT / "server.py"), "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}", *extra],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -43,10 +44,13 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_acknowledged_articles_survive_sigkill(tmp_path, seed_articles, topic_articles):
+@pytest.mark.parametrize("snapshots", [(), ("--snapshot-every", "40")], ids=["log-only", "periodic-snapshots"])
+def test_acknowledged_articles_survive_sigkill(tmp_path, seed_articles, topic_articles, snapshots):
+    """With periodic snapshots the kill may land while a forked child is writing one: the
+    restart must still find the port and the data directory free, and the same index."""
     articles, _ = syndicated_corpus(list(seed_articles.values()) + list(topic_articles.values()))
     data_dir, port = tmp_path / "data", _free_port()
-    proc = _start(data_dir, port)
+    proc = _start(data_dir, port, *snapshots)
     acked: list[str] = []
     try:
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -76,6 +80,11 @@ def test_acknowledged_articles_survive_sigkill(tmp_path, seed_articles, topic_ar
     finally:
         if proc.poll() is None:
             proc.kill()
+    if snapshots:  # written while serving (a child may finish it after the kill)
+        deadline = time.monotonic() + 60
+        while not (data_dir / SNAPSHOT_NAME).exists():
+            assert time.monotonic() < deadline, "no periodic snapshot was written"
+            time.sleep(0.05)
     stored = [r["id"] for r in stored_records(data_dir)]  # integrity: the log scans cleanly
     assert set(acked) <= set(stored)
     assert len(stored) == len(set(stored))
@@ -89,6 +98,8 @@ def test_acknowledged_articles_survive_sigkill(tmp_path, seed_articles, topic_ar
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+    if snapshots:
+        (data_dir / SNAPSHOT_NAME).unlink()  # the reference below replays the whole log
     # The clusters are those of a serial replay of the stored articles.
     replayed = Index.open(str(data_dir), Config())
     assert {i: replayed.engine.get(i).cluster for i in acked} == served

@@ -1,6 +1,7 @@
 """Snapshots on clean shutdown: a restart loads them and replays only the rest of the log."""
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 from dedup.config import Config
@@ -65,3 +66,23 @@ def test_other_thresholds_ignore_the_snapshot(tmp_path, seed_articles):
     reopened = Index.open(str(tmp_path), strict)
     assert reopened.engine.cluster("004").members == ("004",)  # decided with the new threshold
     reopened.close(snapshot=False)
+
+
+def test_periodic_snapshots_cut_the_replay_after_a_crash(tmp_path, seed_articles, topic_articles):
+    articles = list(seed_articles.values()) + list(topic_articles.values())
+    index = Index.open(str(tmp_path), snapshot_every=3)
+    for article in articles:
+        index.add(article)
+    index._snapshots.wait()
+    snapshot_position = pickle.loads((tmp_path / SNAPSHOT_NAME).read_bytes())["position"]
+    assert 0 < snapshot_position <= index.position
+    index.store.close()  # a crash: no snapshot at the end
+    assert not list(tmp_path.glob("*.tmp"))  # the writer left nothing half-written behind
+
+    restarted = Index.open(str(tmp_path))
+    replayed = [r for _, r in restarted.store.read(after=snapshot_position)]
+    assert len(replayed) < len(articles)  # only the log after the snapshot was replayed
+    assert len(restarted.engine) == len(articles)
+    answers = _answers(restarted)
+    restarted.close(snapshot=False)
+    assert answers == _full_replay(tmp_path)

@@ -27,7 +27,7 @@ _COPY_CONDITIONAL = frozenset((SYNDICATED, VERSION))
 _MOSTLY = 0.6
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
-_WITHOUT_EDGE = operator.itemgetter(0, 1, 2, 3)
+_ORDER = operator.attrgetter("order")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ class Edge:
     score: float
     u_spans: tuple[tuple[int, int], ...] = ()
     v_spans: tuple[tuple[int, int], ...] = ()
+    # Position in the clustering order: strongest first, ties by the two documents' stable
+    # names (not node numbers, which depend on arrival order). See `edge_order`.
+    order: tuple = ()
 
     def spans_of(self, node: int) -> tuple[tuple[int, int], ...]:
         return self.u_spans if node == self.u else self.v_spans
@@ -48,11 +51,8 @@ class Edge:
 class Partition:
     """Clusters of one level (copy or story) over nodes numbered by the caller."""
 
-    def __init__(
-        self, relations: frozenset[str], key: Callable[[int], str], body_chars: Callable[[int], int]
-    ) -> None:
+    def __init__(self, relations: frozenset[str], body_chars: Callable[[int], int]) -> None:
         self._relations = relations
-        self._key = key  # stable tie-break (the document id), independent of arrival order
         self._body_chars = body_chars
         self._adj: dict[int, dict[int, Edge]] = {}
         self._cluster: dict[int, int] = {}  # node -> cluster number
@@ -151,7 +151,7 @@ class Partition:
             c = self._cluster.pop(n, None)
             if c is not None:
                 self._members.pop(c, None)
-        for group in cluster_component(nodes, self._adj, self._key, self._body_chars):
+        for group in cluster_component(nodes, self._adj, self._body_chars):
             self._set_cluster(group)
 
     def _set_cluster(self, nodes: list[int]) -> None:
@@ -163,26 +163,20 @@ class Partition:
             self._cluster[n] = number
 
 
+def edge_order(relation: str, score: float, name_u: str, name_v: str) -> tuple:
+    """The sort key of an edge: stronger relation, then higher score, then names."""
+    return (_RANK[relation], -score, *((name_u, name_v) if name_u < name_v else (name_v, name_u)))
+
+
 def cluster_component(
     nodes: set[int],
     adj: dict[int, dict[int, Edge]],
-    key: Callable[[int], str],
     body_chars: Callable[[int], int],
 ) -> list[list[int]]:
-    """Cluster one connected set of nodes; a pure function of its nodes and edges.
-
-    `key` gives a node's stable name (tie-breaks), `body_chars` the length of its body text.
-    """
-    name = {n: key(n) for n in nodes}
-    ranked = []  # strongest first; ties by the two names, so independent of node numbers
-    for n in nodes:
-        a = name[n]
-        for m, e in adj[n].items():
-            if n < m and m in nodes:
-                b = name[m]
-                ranked.append((_RANK[e.relation], -e.score, *((a, b) if a < b else (b, a)), e))
-    ranked.sort(key=_WITHOUT_EDGE)
-    ordered = [r[-1] for r in ranked]
+    """Cluster one connected set of nodes; a pure function of its nodes and edges (applied
+    in `Edge.order`). `body_chars` gives the length of a node's body text."""
+    ordered = [e for n in nodes for m, e in adj[n].items() if n < m and m in nodes]
+    ordered.sort(key=_ORDER)
     merger = _Merger(nodes, adj)
     find, members = merger.find, merger.members
     for e in ordered:
@@ -203,14 +197,17 @@ class _Merger:
     members of each are linked to the other, so the weak-merge rule is a lookup, not a scan.
 
     ``links[x][y]`` is the set of members of cluster `x` (a root) with an edge to a member
-    of `y`. Merging moves the smaller sets into the larger ones, so a whole pass costs
-    O(E log N) set insertions however many merges are tested.
+    of `y`. Only weak merges ask for it, and edges are applied strongest first, so the link
+    sets are built when the first weak merge is judged, over the clusters the stronger
+    edges made (fewer and larger than the single nodes of the start). Merging moves the
+    smaller sets into the larger ones: O(E log N) set insertions for a whole pass.
     """
 
     def __init__(self, nodes: set[int], adj: dict[int, dict[int, Edge]]) -> None:
         self.parent = {n: n for n in nodes}
         self.members = {n: [n] for n in nodes}
-        self.links: dict[int, dict[int, set[int]]] = {n: {m: {n} for m in adj[n] if m in nodes} for n in nodes}
+        self._adj = adj
+        self.links: dict[int, dict[int, set[int]]] | None = None
 
     def find(self, x: int) -> int:
         parent = self.parent
@@ -229,13 +226,33 @@ class _Merger:
         nx, ny = len(self.members[x]), len(self.members[y])
         if nx == 1 or ny == 1:
             return True
-        return len(self.links[x].get(y, ())) >= _needed(nx) and len(self.links[y].get(x, ())) >= _needed(ny)
+        links = self.links if self.links is not None else self._build_links()
+        return len(links[x].get(y, ())) >= _needed(nx) and len(links[y].get(x, ())) >= _needed(ny)
+
+    def _build_links(self) -> dict[int, dict[int, set[int]]]:
+        find = self.find
+        root_of = {n: find(n) for n in self.parent}
+        links: dict[int, dict[int, set[int]]] = {root: {} for root in self.members}
+        for n, root in root_of.items():
+            own = links[root]
+            for m in self._adj[n]:
+                other = root_of.get(m, root)
+                if other != root:
+                    linked = own.get(other)
+                    if linked is None:
+                        own[other] = {n}
+                    else:
+                        linked.add(n)
+        self.links = links
+        return links
 
     def merge(self, x: int, y: int) -> None:
         if len(self.members[x]) < len(self.members[y]):
             x, y = y, x
         self.parent[y] = x
         self.members[x].extend(self.members.pop(y))
+        if self.links is None:
+            return
         x_links, y_links = self.links[x], self.links.pop(y)
         x_links.pop(y, None)
         for other, linked in y_links.items():

@@ -20,7 +20,7 @@ import numpy as np
 from dedup.analysis import Analyzer, Document
 from dedup.article import Article, check_id
 from dedup.boilerplate import BODY
-from dedup.clusters import COPY_LEVEL, STORY_LEVEL, Edge, Partition, cluster_component
+from dedup.clusters import COPY_LEVEL, STORY_LEVEL, Edge, Partition, cluster_component, edge_order
 from dedup.config import Config
 from dedup.errors import ConflictingArticle, UnknownArticle
 from dedup.lsh import BandIndex
@@ -74,8 +74,8 @@ class Engine:
         self._ids: dict[str, int] = {}
         self._exact: dict[int, list[int]] = {}  # body hash -> nodes with that body
         self._matches: dict[int, dict[int, Match]] = {}
-        self.copies = Partition(COPY_LEVEL, self._key, self._body_chars)
-        self.stories = Partition(STORY_LEVEL, self._key, self._body_chars)
+        self.copies = Partition(COPY_LEVEL, self._body_chars)
+        self.stories = Partition(STORY_LEVEL, self._body_chars)
         self._common = CommonBlocks(cfg.common_block_documents, self._same_story)
         self._lock = threading.RLock()
         self._counter = 0
@@ -205,9 +205,6 @@ class Engine:
             }
 
     # -- internals ------------------------------------------------------------------------
-
-    def _key(self, node: int) -> str:
-        return self._docs[node].id
 
     def _body_chars(self, node: int) -> int:
         return self._docs[node].body_chars
@@ -418,9 +415,8 @@ class Engine:
                     adj[n] = {k: e for k, e in partition.neighbours(n).items() if k in nodes}
                     if n in adj[probe]:
                         adj[n][probe] = adj[probe][n]
-            key = lambda n: doc.id if n == probe else self._docs[n].id
             chars = lambda n: doc.body_chars if n == probe else self._docs[n].body_chars
-            group = next(g for g in cluster_component(nodes, adj, key, chars) if probe in g)
+            group = next(g for g in cluster_component(nodes, adj, chars) if probe in g)
             groups[level] = [n for n in group if n != probe]
         canonical = self._canonical_with_probe(groups["copy"], doc)
         story_canonical = self._canonical_with_probe(groups["story"], doc)
@@ -456,6 +452,7 @@ def _edge(u: int, v: int, match: Match, min_tokens: int) -> Edge:
     return Edge(
         u, v, match.relation, match.similarity,
         tuple((p.a_start, p.a_end) for p in long), tuple((p.b_start, p.b_end) for p in long),
+        edge_order(match.relation, match.similarity, match.a, match.b),
     )
 
 

@@ -2,11 +2,12 @@
 
 On a clean shutdown the engine is pickled to ``snapshot.pickle`` in the data directory with
 the log position it reflects; a server also writes one every so many records from a forked
-child (`PeriodicSnapshots`), so that a restart after a crash replays only the recent log. On start, a snapshot whose format, configuration and position
-fit the log is loaded and only the log after that position is replayed; any other snapshot is
-ignored (the log alone is always enough to rebuild the index). After a crash the snapshot is
-simply older than the log. Written to a temporary file, fsynced and renamed, so a crash while
-saving leaves the previous snapshot or none.
+child (`PeriodicSnapshots`), so that a restart after a crash replays only the recent log.
+On start, a snapshot whose format, configuration and position fit the log is loaded and only
+the log after that position is replayed; any other snapshot is ignored (the log alone is
+always enough to rebuild the index). After a crash the snapshot is simply older than the log.
+Written to a temporary file, fsynced and renamed, so a crash while saving leaves the previous
+snapshot or none.
 
 A snapshot is trusted like the rest of the data directory: keep the directory private.
 """
@@ -23,7 +24,8 @@ from dedup.config import Config
 from dedup.engine import Engine
 
 SNAPSHOT_NAME = "snapshot.pickle"
-FORMAT = 1
+# Raised whenever the engine's pickled state changes shape (2: edges carry their sort order).
+FORMAT = 2
 log = logging.getLogger("dedup.snapshot")
 
 

@@ -90,13 +90,16 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     for name, help_text in THRESHOLD_FLAGS.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name),
                             metavar="X", help=f"{help_text} (default {getattr(defaults, name)})")
+    parser.add_argument("--version-run-tokens", type=int, default=defaults.version_run_tokens, metavar="N",
+                        help="words in a row that versions must share at least once (capped at a quarter "
+                        f"of the shorter body; default {defaults.version_run_tokens})")
     parser.add_argument("--max-text-bytes", type=int, default=defaults.max_text_bytes,
                         help=f"skip documents larger than this (default {defaults.max_text_bytes:,})")
 
 
 def _config(args: argparse.Namespace) -> Config:
     changes = {name: getattr(args, name) for name in THRESHOLD_FLAGS}
-    return Config(max_text_bytes=args.max_text_bytes, **changes)
+    return Config(max_text_bytes=args.max_text_bytes, version_run_tokens=args.version_run_tokens, **changes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

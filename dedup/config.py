@@ -35,6 +35,7 @@ class Config:
     syndicated: float = 0.8
     version: float = 0.2
     version_passages: int = 1
+    version_run_tokens: int = 16
     min_shared_tokens: int = 8
     rewrite: float = 0.27
     rewrite_short: float = 0.4  # added to `rewrite`, divided by sqrt(story terms): see verify
@@ -64,7 +65,7 @@ class Config:
                 "a version shares less text than a syndicated copy"
             )
         for name in ("passage_tokens", "min_passage_tokens", "max_candidates", "max_text_bytes",
-                     "common_block_documents", "version_passages", "min_shared_tokens"):
+                     "common_block_documents", "version_passages", "version_run_tokens", "min_shared_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 

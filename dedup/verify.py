@@ -114,7 +114,7 @@ def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, shared_tokens, passa
         relation, score = NEAR_DUPLICATE, jaccard
     elif contained >= cfg.syndicated and shared_tokens >= cfg.min_shared_tokens:
         relation, score = SYNDICATED, contained
-    elif own >= cfg.version and len(long_passages) >= cfg.version_passages:
+    elif own >= cfg.version and len(long_passages) >= cfg.version_passages and _has_run(a, b, cfg, long_passages):
         relation, score = VERSION, own
     elif story >= rewrite_threshold(cfg, a, b):
         relation, score = REWRITE, story
@@ -127,6 +127,18 @@ def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, shared_tokens, passa
         # Runs shorter than 4 words are counted but not kept: they are evidence of nothing alone.
         shared_tokens=int(shared_tokens), passages=tuple(p for p in passages if p.tokens >= 4),
     )
+
+
+def _has_run(a, b, cfg: Config, passages) -> bool:
+    """Whether one shared run is as long as a sentence (or a quarter of the shorter body).
+
+    Versions of one story share whole sentences. Formulaic items (bond issues, earnings
+    notices) share many short runs broken by their own names and figures, which can add up
+    to the share of a version without any run being a sentence of text.
+    """
+    shorter = min(a.n_body_tokens, b.n_body_tokens)
+    needed = max(cfg.min_shared_tokens, min(cfg.version_run_tokens, shorter // 4))
+    return any(p.tokens >= needed for p in passages)
 
 
 def rewrite_threshold(cfg: Config, a: Document, b: Document) -> float:

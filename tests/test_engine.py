@@ -108,3 +108,31 @@ def test_an_exact_twin_does_not_let_a_teaser_bridge_two_stories(engine, seed_art
     engine.add(Article(id="page-again", text=page))
     assert set(engine.cluster("page").members) == {"002", "page", "page-again"}
     assert engine.cluster(other.id).members == (other.id,)
+
+
+BOND_NOTICE = (
+    "{issuer} is issuing a {amount} mln {currency} eurobond due {due} paying {coupon} pct and priced "
+    "at {price} pct, lead manager {manager} said.\n"
+    "The non-callable bond is available in denominations of {denomination} {currency} and will be "
+    "listed in {listing}. The selling concession is {concession} pct while management and "
+    "underwriting combined pays {fees} pct.\nThe payment date is {payment}.\nReuter"
+)
+
+
+def test_formulaic_notices_about_different_issues_are_not_versions(engine):
+    """Wire items cast in one formula share many short runs, never a sentence of text."""
+    first = BOND_NOTICE.format(
+        issuer="Norrland Kraft AB", amount="150", currency="Ecu", due="June 4, 1994", coupon="7-1/8",
+        price="101-1/4", manager="Banque Ostrava", denomination="5,000", listing="Luxembourg",
+        concession="1-3/8", fees="5/8", payment="June 4")
+    second = BOND_NOTICE.format(
+        issuer="Cassa di Sarno", amount="80", currency="dlr", due="May 12, 1992", coupon="8-3/4",
+        price="100-7/8", manager="Halvard Securities", denomination="10,000", listing="Zurich",
+        concession="1-1/2", fees="3/4", payment="May 12")
+    engine.add(Article(id="norrland", text=first, title="NORRLAND KRAFT ISSUES ECU EUROBOND"))
+    result = engine.add(Article(id="sarno", text=second, title="CASSA DI SARNO ISSUES DOLLAR BOND"))
+    match = engine.relation_to("sarno", "norrland")
+    assert match.own_words >= engine.config.version  # enough shared words for a version ...
+    assert max(p.tokens for p in match.passages) < engine.config.version_run_tokens  # ... in short runs
+    assert match.relation not in ("exact", "near_duplicate", "syndicated", "version")
+    assert result.cluster == "sarno" and result.cluster_size == 1

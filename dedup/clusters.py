@@ -38,11 +38,11 @@ class Edge:
     v: int
     relation: str
     score: float
-    u_spans: tuple[tuple[int, int], ...] = ()
-    v_spans: tuple[tuple[int, int], ...] = ()
     # Position in the clustering order: strongest first, ties by the two documents' stable
     # names (not node numbers, which depend on arrival order). See `edge_order`.
-    order: tuple = ()
+    order: tuple
+    u_spans: tuple[tuple[int, int], ...] = ()
+    v_spans: tuple[tuple[int, int], ...] = ()
 
     def spans_of(self, node: int) -> tuple[tuple[int, int], ...]:
         return self.u_spans if node == self.u else self.v_spans

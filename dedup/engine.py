@@ -451,8 +451,8 @@ def _edge(u: int, v: int, match: Match, min_tokens: int) -> Edge:
     long = [p for p in match.passages if p.tokens >= min_tokens]
     return Edge(
         u, v, match.relation, match.similarity,
-        tuple((p.a_start, p.a_end) for p in long), tuple((p.b_start, p.b_end) for p in long),
         edge_order(match.relation, match.similarity, match.a, match.b),
+        tuple((p.a_start, p.a_end) for p in long), tuple((p.b_start, p.b_end) for p in long),
     )
 
 

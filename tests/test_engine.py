@@ -8,6 +8,7 @@ import pytest
 from dedup.article import Article
 from dedup.engine import Engine
 from dedup.errors import ConflictingArticle, InvalidArticle, UnknownArticle
+from dedup.verify import COPY_RELATIONS
 
 TABLE = "Shr 15 cts vs 14 cts\n    Net 2,028,000 vs 1,879,000\n    Revs 32.1 mln vs 29.5 mln\n Reuter\n&#3;"
 
@@ -134,5 +135,5 @@ def test_formulaic_notices_about_different_issues_are_not_versions(engine):
     match = engine.relation_to("sarno", "norrland")
     assert match.own_words >= engine.config.version  # enough shared words for a version ...
     assert max(p.tokens for p in match.passages) < engine.config.version_run_tokens  # ... in short runs
-    assert match.relation not in ("exact", "near_duplicate", "syndicated", "version")
+    assert match.relation not in COPY_RELATIONS
     assert result.cluster == "sarno" and result.cluster_size == 1

@@ -2,8 +2,11 @@
 
 The clusters are a deterministic function of the set of matches (the edges), not of the
 order in which they were found: edges are applied strongest first, ties broken by document
-id, and each merge is judged by the same rule. An incremental update therefore recomputes
-only the connected component an update touches and ends where a batch run would.
+id, and each merge is judged by the same rule. So an update can be computed from the last
+clustering instead of from scratch and still end where a batch run would: each cluster keeps
+the merges that built it, and adding articles replays only the merges that the new articles'
+edges can change (see `Partition._replay`). Removing matches reclusters the whole connected
+component they were in.
 
 Chaining control: an exact or near-duplicate match always merges. A syndicated or version
 match does not merge when the page it touches shares text with its own cluster and with the
@@ -13,6 +16,8 @@ members of each are linked. So one stray link or one compilation page cannot fus
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,6 +28,9 @@ from dedup.verify import COPY_RELATIONS, EXACT, NEAR_DUPLICATE, RELATIONS, SYNDI
 # matches go through the chaining check, since a page can contain several stories.
 _UNCONDITIONAL = frozenset((EXACT, NEAR_DUPLICATE))
 _COPY_CONDITIONAL = frozenset((SYNDICATED, VERSION))
+# A flush replays the last clustering while the nodes with new edges are at most this
+# share of all nodes; beyond it, their components are clustered from scratch.
+_REPLAY_SHARE = 0.25
 # Share of a page that, once shared with another cluster, makes the page part of it.
 _MOSTLY = 0.6
 
@@ -57,9 +65,12 @@ class Partition:
         self._adj: dict[int, dict[int, Edge]] = {}
         self._cluster: dict[int, int] = {}  # node -> cluster number
         self._members: dict[int, list[int]] = {}  # cluster number -> sorted nodes
+        self._history: dict[int, list[Edge]] = {}  # cluster number -> the merges that built it
         self._next_cluster = 0
-        # Nodes whose component changed since clusters were last computed. Clustering is
-        # deferred until someone reads a cluster, so a batch of additions costs one pass.
+        # Clustering is deferred until someone reads a cluster, so a batch of additions costs
+        # one pass. `_added`: nodes given new edges since (replayed from the last clustering);
+        # `_dirty`: nodes that lost edges (their components are clustered again from scratch).
+        self._added: set[int] = set()
         self._dirty: set[int] = set()
 
     def __contains__(self, node: int) -> bool:
@@ -73,18 +84,17 @@ class Partition:
     def add_node(self, node: int) -> None:
         self._adj.setdefault(node, {})
         if node not in self._cluster:
-            self._set_cluster([node])
+            self._set_cluster([node], [])
 
     def add_edges(self, edges: Iterable[Edge]) -> None:
-        """Add matches (only those of this level's relations) and recluster what they touch."""
-        touched = set()
+        """Add matches (only those of this level's relations) of nodes whose other matches
+        are unchanged; every edge's `u` is marked for the next clustering."""
         for e in edges:
             if e.relation not in self._relations or e.u == e.v:
                 continue
             self._adj[e.u][e.v] = e
             self._adj[e.v][e.u] = e
-            touched.add(e.u)
-        self._dirty |= touched
+            self._added.add(e.u)
 
     def replace_edges(self, node: int, edges: Iterable[Edge]) -> None:
         """Replace all of `node`'s matches (after re-verification) and recluster."""
@@ -107,8 +117,9 @@ class Partition:
         cluster = self._cluster.pop(node, None)
         if cluster is not None:
             members = [m for m in self._members.pop(cluster) if m != node]
+            del self._history[cluster]
             if members:
-                self._set_cluster(members)
+                self._set_cluster(members, [])
                 self._recluster(set(members))
 
     def members(self, node: int) -> list[int]:
@@ -123,9 +134,17 @@ class Partition:
         return self._members.values()
 
     def _flush(self) -> None:
-        if self._dirty:
-            dirty, self._dirty = self._dirty, set()
-            self._recluster({n for n in dirty if n in self._adj})
+        if not (self._dirty or self._added):
+            return
+        seeds = {n for n in self._dirty | self._added if n in self._adj}
+        # A replay costs more per judged edge than a pass from scratch: worth it while the
+        # new nodes are a small part of what is clustered (an online add, not a bulk load).
+        from_scratch = self._dirty or len(seeds) > _REPLAY_SHARE * len(self._cluster)
+        self._dirty, self._added = set(), set()
+        if from_scratch:
+            self._recluster(seeds)
+        else:
+            self._replay(seeds)
 
     # -- clustering ---------------------------------------------------------------------
 
@@ -141,24 +160,101 @@ class Partition:
         return seen
 
     def _recluster(self, seeds: set[int]) -> None:
+        """Cluster the connected components of `seeds` from scratch."""
         nodes = self._component(seeds)
         # Include whole current clusters, so that a cluster split by this update is rebuilt.
         for n in list(nodes):
             c = self._cluster.get(n)
             if c is not None:
                 nodes.update(self._members[c])
+        self._drop_clusters(nodes)
+        merger = _Merger(self._adj, nodes)
+        _apply(sorted(_edges_within(nodes, self._adj), key=_ORDER), merger, self._adj, self._body_chars)
+        for root, group in merger.members.items():
+            self._set_cluster(group, merger.history[root])
+
+    def _replay(self, seeds: set[int]) -> None:
+        """Bring the clustering up to date after `seeds` gained edges, from the last clustering.
+
+        A merge decision reads only the two clusters it joins and the edges among their
+        members. So the pass over all edges in order takes the same decisions as last time
+        wherever both clusters are untouched: each is the same set of nodes as last time.
+        Only clusters that contain a seed, or whose set differs because a decision changed
+        ("tainted"), need their edges judged again; everything else is the old merges,
+        replayed. Old clusters are brought into the pass when it first reaches one of their
+        nodes, so the work is bounded by the clusters the new edges reach, not the component.
+        """
+        adj, cluster_of = self._adj, self._cluster
+        merger = _Replay(adj)
+        old_merges: set[int] = set()  # ids of the edges that merged last time
+        brought: list[int] = []
+        queue: list[tuple] = []
+        tie = itertools.count()
+
+        def bring_in(number: int, now: tuple | None) -> None:
+            brought.append(number)
+            for n in self._members[number]:
+                merger.add(n)
+            for e in sorted(self._history[number], key=_ORDER):
+                old_merges.add(id(e))
+                if now is not None and e.order < now:
+                    merger.merge(merger.find(e.u), merger.find(e.v), e)
+                else:
+                    heapq.heappush(queue, (e.order, next(tie), e))
+
+        def judge_edges_of(nodes: Iterable[int], now: tuple | None) -> None:
+            for n in nodes:
+                for e in adj[n].values():
+                    if now is None or e.order > now:
+                        heapq.heappush(queue, (e.order, next(tie), e))
+
+        for n in seeds:
+            if n not in merger.parent:
+                bring_in(cluster_of[n], None)
+            merger.taint(n)  # not merged yet: each node is its own root
+        judge_edges_of(seeds, None)
+        last = None
+        while queue:
+            now, _, e = heapq.heappop(queue)
+            if now == last:
+                continue  # queued both as an old merge and as an edge of a tainted cluster
+            last = now
+            for n in (e.u, e.v):
+                if n not in merger.parent:
+                    bring_in(cluster_of[n], now)
+            x, y = merger.find(e.u), merger.find(e.v)
+            if x == y:
+                continue
+            x_tainted, y_tainted = merger.tainted(x), merger.tainted(y)
+            if not (x_tainted or y_tainted):
+                merger.merge(x, y, e)  # an old merge of two untouched clusters
+            elif _may_merge(e, x, y, merger, adj, self._body_chars):
+                if not (x_tainted and y_tainted):
+                    judge_edges_of(merger.members[y if x_tainted else x], now)
+                merger.merge(x, y, e)
+            elif id(e) in old_merges and not (x_tainted and y_tainted):
+                # Last time these merged here; the untouched side now differs from then.
+                clean = y if x_tainted else x
+                merger.taint(clean)
+                judge_edges_of(merger.members[clean], now)
+        for number in brought:
+            del self._members[number], self._history[number]
+        for root, group in merger.members.items():
+            self._set_cluster(group, merger.history[root])
+
+    def _drop_clusters(self, nodes: Iterable[int]) -> None:
         for n in nodes:
             c = self._cluster.pop(n, None)
             if c is not None:
                 self._members.pop(c, None)
-        for group in cluster_component(nodes, self._adj, self._body_chars):
-            self._set_cluster(group)
+                self._history.pop(c, None)
 
-    def _set_cluster(self, nodes: list[int]) -> None:
+    def _set_cluster(self, nodes: list[int], history: list[Edge]) -> None:
         number = self._next_cluster
         self._next_cluster += 1
         ordered = sorted(nodes)
         self._members[number] = ordered
+        self._history[number] = history
         for n in ordered:
             self._cluster[n] = number
 
@@ -173,41 +269,60 @@ def cluster_component(
     adj: dict[int, dict[int, Edge]],
     body_chars: Callable[[int], int],
 ) -> list[list[int]]:
-    """Cluster one connected set of nodes; a pure function of its nodes and edges (applied
-    in `Edge.order`). `body_chars` gives the length of a node's body text."""
-    ordered = [e for n in nodes for m, e in adj[n].items() if n < m and m in nodes]
-    ordered.sort(key=_ORDER)
-    merger = _Merger(nodes, adj)
-    find, members = merger.find, merger.members
+    """Cluster one connected set of nodes from scratch; a pure function of its nodes and
+    edges (applied in `Edge.order`). `body_chars` gives the length of a node's body text."""
+    merger = _Merger(adj, nodes)
+    _apply(sorted(_edges_within(nodes, adj), key=_ORDER), merger, adj, body_chars)
+    return list(merger.members.values())
+
+
+def _edges_within(nodes: set[int], adj: dict[int, dict[int, Edge]]) -> list[Edge]:
+    return [e for n in nodes for m, e in adj[n].items() if n < m and m in nodes]
+
+
+def _apply(ordered: list[Edge], merger: _Merger, adj, body_chars) -> None:
+    find = merger.find
     for e in ordered:
         x, y = find(e.u), find(e.v)
-        if x == y:
-            continue
-        if e.relation in _COPY_CONDITIONAL:
-            if _bridges(e, x, y, members, find, adj, body_chars) or _bridges(e, y, x, members, find, adj, body_chars):
-                continue
-        elif e.relation not in _UNCONDITIONAL and not merger.weak_merge_allowed(x, y):
-            continue
-        merger.merge(x, y)
-    return list(members.values())
+        if x != y and _may_merge(e, x, y, merger, adj, body_chars):
+            merger.merge(x, y, e)
+
+
+def _may_merge(e: Edge, x: int, y: int, merger: _Merger, adj, body_chars) -> bool:
+    """The merge rule for edge `e` between clusters `x` and `y` (roots)."""
+    if e.relation in _UNCONDITIONAL:
+        return True
+    if e.relation in _COPY_CONDITIONAL:
+        return not (_bridges(e, x, y, merger, adj, body_chars) or _bridges(e, y, x, merger, adj, body_chars))
+    return merger.weak_merge_allowed(x, y)
 
 
 class _Merger:
-    """Union-find over one component that also keeps, for every pair of clusters, which
-    members of each are linked to the other, so the weak-merge rule is a lookup, not a scan.
+    """Union-find over the clusters of a pass from scratch, with the merges that built each.
 
-    ``links[x][y]`` is the set of members of cluster `x` (a root) with an edge to a member
-    of `y`. Only weak merges ask for it, and edges are applied strongest first, so the link
-    sets are built when the first weak merge is judged, over the clusters the stronger
-    edges made (fewer and larger than the single nodes of the start). Merging moves the
-    smaller sets into the larger ones: O(E log N) set insertions for a whole pass.
+    The weak-merge rule asks how many members of each of two clusters are linked to the
+    other, so the merger keeps those link sets for every pair of clusters: ``links[x][y]`` is
+    the set of members of `x` (a root) with an edge to a member of `y`. Only weak merges ask,
+    and edges are applied strongest first, so the sets are built when the first weak merge is
+    judged, over the clusters the stronger edges made (fewer and larger than the single nodes
+    of the start). Merging moves the smaller sets into the larger ones: O(E log N) set
+    insertions for a whole pass.
     """
 
-    def __init__(self, nodes: set[int], adj: dict[int, dict[int, Edge]]) -> None:
-        self.parent = {n: n for n in nodes}
-        self.members = {n: [n] for n in nodes}
+    def __init__(self, adj: dict[int, dict[int, Edge]], nodes: Iterable[int] = ()) -> None:
+        self.parent: dict[int, int] = {}
+        self.members: dict[int, list[int]] = {}
+        self.history: dict[int, list[Edge]] = {}
         self._adj = adj
         self.links: dict[int, dict[int, set[int]]] | None = None
+        for n in nodes:
+            self.add(n)
+
+    def add(self, node: int) -> None:
+        """Add `node` as a cluster of its own."""
+        self.parent[node] = node
+        self.members[node] = [node]
+        self.history[node] = []
 
     def find(self, x: int) -> int:
         parent = self.parent
@@ -215,6 +330,10 @@ class _Merger:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
+
+    def root(self, x: int) -> int | None:
+        """`find`, or None for a node the pass has not reached (in no cluster it judges)."""
+        return self.find(x) if x in self.parent else None
 
     def weak_merge_allowed(self, x: int, y: int) -> bool:
         """Whether a weak link may merge clusters `x` and `y` (roots).
@@ -226,8 +345,13 @@ class _Merger:
         nx, ny = len(self.members[x]), len(self.members[y])
         if nx == 1 or ny == 1:
             return True
+        linked_x, linked_y = self._linked(x, y)
+        return linked_x >= _needed(nx) and linked_y >= _needed(ny)
+
+    def _linked(self, x: int, y: int) -> tuple[int, int]:
+        """How many members of `x` are linked to `y`, and of `y` to `x`."""
         links = self.links if self.links is not None else self._build_links()
-        return len(links[x].get(y, ())) >= _needed(nx) and len(links[y].get(x, ())) >= _needed(ny)
+        return len(links[x].get(y, ())), len(links[y].get(x, ()))
 
     def _build_links(self) -> dict[int, dict[int, set[int]]]:
         find = self.find
@@ -246,13 +370,20 @@ class _Merger:
         self.links = links
         return links
 
-    def merge(self, x: int, y: int) -> None:
+    def merge(self, x: int, y: int, edge: Edge) -> int:
+        """Merge clusters `x` and `y` (roots) through `edge`; returns the new root."""
         if len(self.members[x]) < len(self.members[y]):
             x, y = y, x
         self.parent[y] = x
         self.members[x].extend(self.members.pop(y))
-        if self.links is None:
-            return
+        history = self.history[x]
+        history.extend(self.history.pop(y))
+        history.append(edge)
+        if self.links is not None:
+            self._merge_links(x, y)
+        return x
+
+    def _merge_links(self, x: int, y: int) -> None:
         x_links, y_links = self.links[x], self.links.pop(y)
         x_links.pop(y, None)
         for other, linked in y_links.items():
@@ -261,6 +392,69 @@ class _Merger:
             other_links = self.links[other]
             _move(other_links, other_links.pop(y), x)
             _move(x_links, linked, other)
+
+
+class _Replay(_Merger):
+    """The merger of `Partition._replay`: nodes arrive as the pass reaches them, and some
+    clusters are tainted (their members may differ from the last clustering's).
+
+    Merges are judged only where a tainted cluster takes part, so links are kept only for
+    tainted clusters, pointing outwards: ``outward[x][m]`` is the set of members of tainted
+    `x` with an edge to node `m` (kept after `m` joins `x`: only other clusters' members are
+    looked up). The links between `x` and `y` are then found by looking up the members of `y`.
+    """
+
+    def __init__(self, adj: dict[int, dict[int, Edge]]) -> None:
+        super().__init__(adj)
+        self.outward: dict[int, dict[int, set[int]]] = {}
+
+    def tainted(self, root: int) -> bool:
+        return root in self.outward
+
+    def taint(self, root: int) -> None:
+        if root not in self.outward:
+            self.outward[root] = self._outward_of(root)
+
+    def _outward_of(self, root: int) -> dict[int, set[int]]:
+        out: dict[int, set[int]] = {}
+        root_of, adj = self.root, self._adj
+        for n in self.members[root]:
+            for m in adj[n]:
+                if root_of(m) != root:
+                    linked = out.get(m)
+                    if linked is None:
+                        out[m] = {n}
+                    else:
+                        linked.add(n)
+        return out
+
+    def _linked(self, x: int, y: int) -> tuple[int, int]:
+        if x not in self.outward or (y in self.outward and len(self.members[x]) < len(self.members[y])):
+            linked_y, linked_x = self._linked(y, x)
+            return linked_x, linked_y
+        out = self.outward[x]
+        mine: set[int] = set()
+        theirs = 0
+        for m in self.members[y]:
+            linked = out.get(m)
+            if linked is not None:
+                theirs += 1
+                mine |= linked
+        return len(mine), theirs
+
+    def merge(self, x: int, y: int, edge: Edge) -> int:
+        """As `_Merger.merge`; the result is tainted when either side was."""
+        if x not in self.outward and y not in self.outward:
+            return super().merge(x, y, edge)
+        self.taint(x), self.taint(y)
+        big_out, small_out = self.outward.pop(x), self.outward.pop(y)
+        if len(big_out) < len(small_out):
+            big_out, small_out = small_out, big_out
+        for m, linked in small_out.items():
+            _move(big_out, linked, m)
+        root = super().merge(x, y, edge)
+        self.outward[root] = big_out
+        return root
 
 
 def _move(links: dict[int, set[int]], linked: set[int], to: int) -> None:
@@ -275,7 +469,7 @@ def _move(links: dict[int, set[int]], linked: set[int], to: int) -> None:
         links[to] = linked
 
 
-def _bridges(e: Edge, own: int, other: int, members, find, adj, body_chars: Callable[[int], int]) -> bool:
+def _bridges(e: Edge, own: int, other: int, merger: _Merger, adj, body_chars: Callable[[int], int]) -> bool:
     """Whether `e` links cluster `other` to `own` (both roots) only through an inserted part of one page.
 
     The member of `own` that `e` touches shares some text with its own cluster and some with
@@ -284,12 +478,13 @@ def _bridges(e: Edge, own: int, other: int, members, find, adj, body_chars: Call
     another story), the page is a compilation and must not fuse the stories it compiles. When
     most of the page is shared with `other`, the page is simply a version of that story.
     """
-    node = e.u if find(e.u) == own else e.v
-    if len(members[own]) == 1:
+    node = e.u if merger.find(e.u) == own else e.v
+    if len(merger.members[own]) == 1:
         return False
     own_spans, other_spans = [], []
+    root_of = merger.root
     for m, f in adj[node].items():
-        root = find(m)
+        root = root_of(m)
         if root == own:
             # An identical copy shares everything, teasers included: it says nothing about
             # which part of the page is its story.

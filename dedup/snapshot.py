@@ -24,8 +24,9 @@ from dedup.config import Config
 from dedup.engine import Engine
 
 SNAPSHOT_NAME = "snapshot.pickle"
-# Raised whenever the engine's pickled state changes shape (2: edges carry their sort order).
-FORMAT = 2
+# Raised whenever the engine's pickled state changes shape (2: edges carry their sort order;
+# 3: clusters keep the merges that built them).
+FORMAT = 3
 log = logging.getLogger("dedup.snapshot")
 
 

@@ -1,0 +1,107 @@
+"""The incremental clustering ends where clustering from scratch does, for any additions."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from dedup import clusters
+from dedup.clusters import Edge, Partition, STORY_LEVEL, cluster_component, edge_order
+from dedup.verify import RELATIONS
+
+
+def _random_edge(rng: random.Random, u: int, v: int, chars: dict[int, int]) -> Edge:
+    # Rewrites dominate real story graphs; copy relations exercise the compilation check.
+    relation = rng.choice(RELATIONS + ("rewrite",) * 4)
+    score = round(rng.random(), 2)  # coarse, so equal scores fall back to the names
+
+    def spans(node: int) -> tuple[tuple[int, int], ...]:
+        out = []
+        for _ in range(rng.randint(0, 2)):
+            start = rng.randrange(chars[node])
+            out.append((start, min(chars[node], start + rng.randint(1, chars[node] // 2 + 1))))
+        return tuple(out)
+
+    return Edge(u, v, relation, score, edge_order(relation, score, f"d{u}", f"d{v}"), spans(u), spans(v))
+
+
+def _from_scratch(partition: Partition, chars: dict[int, int]) -> set[frozenset[int]]:
+    adj = {n: dict(partition.neighbours(n)) for n in chars}
+    out, seen = set(), set()
+    for n in chars:
+        if n in seen:
+            continue
+        component = partition._component({n})
+        seen |= component
+        out.update(frozenset(g) for g in cluster_component(component, adj, chars.__getitem__))
+    return out
+
+
+@pytest.fixture(autouse=True)
+def always_replay(monkeypatch):
+    """Every flush replays the last clustering (by default a bulk load starts from scratch)."""
+    monkeypatch.setattr(clusters, "_REPLAY_SHARE", float("inf"))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_adding_nodes_gives_the_clusters_of_a_run_from_scratch(seed):
+    rng = random.Random(seed)
+    chars: dict[int, int] = {}
+    partition = Partition(STORY_LEVEL, chars.__getitem__)
+    # Few nodes with many edges each: large clusters whose merges new edges can undo.
+    n_nodes, batch = rng.randint(20, 70), rng.choice((1, 1, 3, 8))
+    for node in range(n_nodes):
+        chars[node] = rng.randint(50, 400)
+        partition.add_node(node)
+        others = rng.sample(range(node), min(node, rng.randint(0, 6)))
+        partition.add_edges(_random_edge(rng, node, other, chars) for other in others)
+        if node % batch == batch - 1 or node == n_nodes - 1:
+            got = {frozenset(c) for c in partition.clusters()}
+            assert got == _from_scratch(partition, chars), f"after node {node}"
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_removing_nodes_after_additions_gives_the_clusters_of_a_run_from_scratch(seed):
+    rng = random.Random(1000 + seed)
+    chars: dict[int, int] = {}
+    partition = Partition(STORY_LEVEL, chars.__getitem__)
+    for node in range(40):
+        chars[node] = rng.randint(50, 400)
+        partition.add_node(node)
+        others = rng.sample(range(node), min(node, rng.randint(0, 5)))
+        partition.add_edges(_random_edge(rng, node, other, chars) for other in others)
+        if rng.random() < 0.3:
+            partition.clusters()
+    for node in rng.sample(range(40), 10):
+        partition.remove_node(node)
+        del chars[node]
+        for other in rng.sample(sorted(chars), 2):  # then more additions replayed on top
+            new = max(chars) + 1
+            chars[new] = rng.randint(50, 400)
+            partition.add_node(new)
+            partition.add_edges([_random_edge(rng, new, other, chars)])
+        assert {frozenset(c) for c in partition.clusters()} == _from_scratch(partition, chars)
+
+
+def _rewrite(u: int, v: int, score: float) -> Edge:
+    return Edge(u, v, "rewrite", score, edge_order("rewrite", score, f"d{u:02}", f"d{v:02}"))
+
+
+def test_a_merge_undone_by_a_new_node_frees_the_other_side_to_merge_elsewhere():
+    """Story X (six pages) met story Y (two) through two links, enough for clusters of that
+    size; Y then absorbed nothing else, since X+Y was too large for Z's two links. A new
+    page joins X first: seven pages need three links, so X and Y stay apart, and Y, now
+    small, merges with Z. The replay must see that Y is no longer what it was."""
+    chars = dict.fromkeys(range(12), 100)
+    partition = Partition(STORY_LEVEL, chars.__getitem__)
+    edges = [_rewrite(a, b, 0.9) for a in range(6) for b in range(a + 1, 6)]  # X = 0..5
+    edges += [_rewrite(6, 7, 0.9), _rewrite(9, 10, 0.9)]  # Y = 6, 7 and Z = 9, 10
+    edges += [_rewrite(0, 6, 0.5), _rewrite(1, 7, 0.5), _rewrite(6, 9, 0.3), _rewrite(7, 10, 0.3)]
+    for n in range(11):
+        partition.add_node(n)
+    partition.add_edges(edges)
+    assert sorted(map(sorted, partition.clusters())) == [[0, 1, 2, 3, 4, 5, 6, 7], [8], [9, 10]]
+
+    partition.add_node(11)
+    partition.add_edges([_rewrite(11, 0, 0.95)])
+    assert sorted(map(sorted, partition.clusters())) == [[0, 1, 2, 3, 4, 5, 11], [6, 7, 9, 10], [8]]

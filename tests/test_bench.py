@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from dedup.bench.cli import main
+from dedup.bench.cli import main, parse_args, stories_for
 from dedup.bench.runner import LoadRunner, LoadSpec
 from dedup.bench.stats import histogram, percentile, summarize
 from dedup.bench.workload import generated
@@ -76,3 +76,13 @@ def test_spawned_run_completes_without_errors(tmp_path, capsys):
     assert summary["quality"]["recall"] > 0.9 and summary["quality"]["precision"] > 0.9
     page = report.read_text()
     assert "<svg" in page and "dedup-bench" in page
+
+
+@pytest.mark.parametrize("argv", [["--count", "5000"], ["--rate", "150", "--duration", "30"], ["--duration", "5"]])
+def test_the_default_workload_is_large_enough_that_no_article_is_sent_twice(argv):
+    """Past its end a workload is resent as exact copies, which makes a long run measure ever
+    larger clusters instead of the service."""
+    args = parse_args(["--spawn", *argv])
+    requests = args.count or args.duration * (args.rate or 600)
+    assert len(generated(stories_for(args)).articles) >= requests
+    assert stories_for(parse_args(["--spawn", *argv, "--stories", "40"])) == 40

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import socket
 import subprocess
@@ -22,6 +23,11 @@ from dedup.scoring import score
 from dedup.v1 import dedup_pb2 as pb
 from dedup.v1 import dedup_pb2_grpc as pb_grpc
 
+# Sizing the generated workload: the generator makes a little over 3 articles per story, and
+# a closed-loop run of one server is assumed to send at most this many requests per second.
+_ARTICLES_PER_STORY = 3
+_CLOSED_LOOP_CEILING = 600
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="dedup-bench", description="Load-test a dedup gRPC server.")
@@ -36,7 +42,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     stop.add_argument("--count", type=int, help="requests to send")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds at the start left out of the statistics")
     parser.add_argument("--corpus", help="directory or JSONL of articles to send (default: generated syndication)")
-    parser.add_argument("--stories", type=int, default=300, help="stories for the generated workload (default 300)")
+    parser.add_argument("--stories", type=int, help="stories for the generated workload (default: enough "
+                        "that no article is sent twice; about 3 articles per story)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated workload and the mix")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--report", metavar="FILE.html", help="write an HTML report with charts")
@@ -48,11 +55,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def stories_for(args: argparse.Namespace) -> int:
+    """Stories to generate: `--stories`, or enough for the run's requests, since a workload
+    that runs out is sent again as exact copies that pile into the first round's clusters
+    and make a long run measure ever larger clusters."""
+    if args.stories:
+        return args.stories
+    requests = args.count or args.duration * (args.rate or _CLOSED_LOOP_CEILING)
+    return max(300, math.ceil(requests / _ARTICLES_PER_STORY))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         token = Path(args.token_file).read_text().strip() if args.token_file else os.environ.get("DEDUP_TOKEN")
-        workload = from_corpus(args.corpus) if args.corpus else generated(args.stories, args.seed)
+        workload = from_corpus(args.corpus) if args.corpus else generated(stories_for(args), args.seed)
     except (OSError, ValueError) as exc:
         print(f"dedup-bench: {exc}", file=sys.stderr)
         return 2

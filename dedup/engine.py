@@ -13,7 +13,6 @@ import dataclasses
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from dedup.article import Article, check_id
 from dedup.boilerplate import BODY
 from dedup.clusters import COPY_LEVEL, STORY_LEVEL, Edge, Partition, cluster_component, edge_order
 from dedup.config import Config
+from dedup.documents import DocumentTable, SpilledTable
 from dedup.errors import ConflictingArticle, UnknownArticle
 from dedup.lsh import BandIndex
 from dedup.commonness import CommonBlocks
@@ -69,7 +69,7 @@ class Engine:
         self._doc_index = BandIndex()
         self._passage_index = BandIndex()
         self._story_index = BandIndex()
-        self._docs: list[Document | None] = []
+        self._docs = DocumentTable()
         self._seq: list[int] = []
         self._ids: dict[str, int] = {}
         self._exact: dict[int, list[int]] = {}  # body hash -> nodes with that body
@@ -97,6 +97,21 @@ class Engine:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def spill_documents(self, path) -> None:
+        """Keep indexed documents in a scratch file at `path` instead of RAM, reading them back
+        when a candidate is verified (see `dedup.documents`); `close` removes the file."""
+        with self._lock:
+            self._docs = SpilledTable.spill(self._docs, path)
+
+    def close(self) -> None:
+        with self._lock:
+            if isinstance(self._docs, SpilledTable):
+                self._docs.close()
+
+    def file_descriptors(self) -> list[int]:
+        """Descriptors the engine reads through (a forked snapshot writer must keep them)."""
+        return [self._docs.fd] if isinstance(self._docs, SpilledTable) else []
 
     def __contains__(self, article_id: str) -> bool:
         return article_id in self._ids
@@ -163,7 +178,7 @@ class Engine:
             self.copies.remove_node(node)
             self.stories.remove_node(node)
             del self._ids[article_id]
-            self._docs[node] = None
+            self._docs.remove(node)
             if was_indexed and group:
                 # Only the first of identical bodies is in the band indexes: promote the next.
                 self._index_bands(group[0], self._docs[group[0]])
@@ -176,16 +191,16 @@ class Engine:
             canonical = self._canonical(members)
             ordered = [canonical] + [m for m in sorted(members, key=self._seq.__getitem__) if m != canonical]
             return ClusterView(
-                id=self._docs[canonical].id,
+                id=self._docs.info(canonical).id,
                 level=level,
-                canonical=self._docs[canonical].id,
-                members=tuple(self._docs[m].id for m in ordered),
+                canonical=self._docs.info(canonical).id,
+                members=tuple(self._docs.info(m).id for m in ordered),
             )
 
     def ids(self) -> list[str]:
         """Indexed article ids in arrival order."""
         with self._lock:
-            return [d.id for d in self._docs if d is not None]
+            return self._docs.live_ids()
 
     def relation_to(self, article_id: str, other_id: str) -> Match:
         """Verify one indexed article against another (for explanations and reports)."""
@@ -207,7 +222,7 @@ class Engine:
     # -- internals ------------------------------------------------------------------------
 
     def _body_chars(self, node: int) -> int:
-        return self._docs[node].body_chars
+        return self._docs.info(node).body_chars
 
     def _node(self, article_id: str) -> int:
         check_id(article_id)
@@ -232,8 +247,7 @@ class Engine:
         )
 
     def _insert(self, doc: Document) -> int:
-        node = len(self._docs)
-        self._docs.append(doc)
+        node = self._docs.append(doc)
         self._seq.append(self._counter)
         self._counter += 1
         self._ids[doc.id] = node
@@ -339,10 +353,10 @@ class Engine:
         # Only the nodes tied at the cut need their ids: rank by hits, then by id among those.
         cut = sorted((hits[n] for n in nodes), reverse=True)[keep - 1]
         above = [n for n in nodes if hits[n] > cut]
-        tied = sorted((n for n in nodes if hits[n] == cut), key=lambda n: self._docs[n].id)
+        tied = sorted((n for n in nodes if hits[n] == cut), key=lambda n: self._docs.info(n).id)
         kept = above + tied[:keep - len(above)]
         if not exclude:
-            return sorted(kept, key=lambda n: (-hits[n], self._docs[n].id))
+            return sorted(kept, key=lambda n: (-hits[n], self._docs.info(n).id))
         dropped = set(kept)
         return [n for n in nodes if n not in dropped]
 
@@ -361,18 +375,18 @@ class Engine:
             # only the group's first member is in the LSH indexes.
             for twin in self._exact.get(other.body_hash, [])[1:]:
                 if twin != exclude and twin not in out:
-                    out[twin] = dataclasses.replace(match, b=self._docs[twin].id)
+                    out[twin] = dataclasses.replace(match, b=self._docs.info(twin).id)
         return out
 
     def _canonical(self, members: Iterable[int]) -> int:
         def order(n: int):
-            published = self._docs[n].published_at
+            published = self._docs.info(n).published_at
             return (published is None, published.timestamp() if published else 0.0, self._seq[n])
 
         return min(members, key=order)
 
     def _result(self, node: int, added: bool) -> Result:
-        doc = self._docs[node]
+        doc = self._docs.info(node)
         copy_members = self.copies.members(node)
         story_members = self.stories.members(node)
         matches = tuple(
@@ -384,10 +398,10 @@ class Engine:
         if canonical == node:
             relation, similarity = None, 1.0
         else:
-            direct = next((m for m in matches if m.b == self._docs[canonical].id), None)
-            m = direct or self._compare(doc, self._docs[canonical])
+            direct = next((m for m in matches if m.b == self._docs.info(canonical).id), None)
+            m = direct or self._compare(self._docs[node], self._docs[canonical])
             relation, similarity = m.relation, m.similarity
-        cluster_id, story_id = self._docs[canonical].id, self._docs[story_canonical].id
+        cluster_id, story_id = self._docs.info(canonical).id, self._docs.info(story_canonical).id
         return Result(
             id=doc.id, added=added,
             cluster=cluster_id, cluster_size=len(copy_members),
@@ -415,7 +429,7 @@ class Engine:
                     adj[n] = {k: e for k, e in partition.neighbours(n).items() if k in nodes}
                     if n in adj[probe]:
                         adj[n][probe] = adj[probe][n]
-            chars = lambda n: doc.body_chars if n == probe else self._docs[n].body_chars
+            chars = lambda n: doc.body_chars if n == probe else self._docs.info(n).body_chars
             group = next(g for g in cluster_component(nodes, adj, chars) if probe in g)
             groups[level] = [n for n in group if n != probe]
         canonical = self._canonical_with_probe(groups["copy"], doc)
@@ -423,11 +437,11 @@ class Engine:
         if canonical == -1:
             relation, similarity = None, 1.0
         else:
-            direct = next((m for m in ordered if m.b == self._docs[canonical].id), None)
+            direct = next((m for m in ordered if m.b == self._docs.info(canonical).id), None)
             m = direct or self._compare(doc, self._docs[canonical])
             relation, similarity = m.relation, m.similarity
-        cid = doc.id if canonical == -1 else self._docs[canonical].id
-        sid = doc.id if story_canonical == -1 else self._docs[story_canonical].id
+        cid = doc.id if canonical == -1 else self._docs.info(canonical).id
+        sid = doc.id if story_canonical == -1 else self._docs.info(story_canonical).id
         return Result(
             id=doc.id, added=False,
             cluster=cid, cluster_size=len(groups["copy"]) + 1,
@@ -440,7 +454,7 @@ class Engine:
         if not members:
             return -1
         best = self._canonical(members)
-        other = self._docs[best].published_at
+        other = self._docs.info(best).published_at
         if doc.published_at is not None and (other is None or doc.published_at < other):
             return -1
         return best

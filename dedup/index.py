@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from pathlib import Path
 
 from dedup.analysis import Document
 from dedup.article import Article
@@ -27,6 +28,9 @@ from dedup.engine import ClusterView, Engine, Result
 from dedup.errors import ConflictingArticle, DedupError, InvalidArticle, StoreFailure
 from dedup.snapshot import PeriodicSnapshots, load_snapshot, save_snapshot
 from dedup.storage import LogStore, StaleRead, article_record, record_article
+
+# Scratch files of spilled documents in the data directory (one per server process).
+SPILL_SUFFIX = ".spill"
 
 log = logging.getLogger("dedup.index")
 
@@ -55,7 +59,7 @@ class Index:
     """Engine + store. Thread-safe: writes are serialised, analysis runs outside the lock."""
 
     def __init__(self, engine: Engine, store=None, analysis_pool: Executor | None = None,
-                 snapshot_every: int = 0) -> None:
+                 snapshot_every: int = 0, spill_documents: bool = False) -> None:
         self.engine = engine
         self.store = store
         self.analysis_pool = analysis_pool  # process pool for analysis, owned by the caller
@@ -70,15 +74,18 @@ class Index:
         if store is not None:
             with self._write:
                 self._restore_snapshot()
+                if spill_documents and isinstance(store, LogStore):
+                    self._spill_documents(store.directory)
                 self._catch_up(executor=analysis_pool)
 
     @classmethod
     def open(cls, data_dir: str, config: Config | None = None, analysis_pool: Executor | None = None,
-             snapshot_every: int = 0) -> "Index":
+             snapshot_every: int = 0, spill_documents: bool = True) -> "Index":
         """Open (or create) the embedded index in `data_dir`, replaying what it holds; with
-        `snapshot_every`, write a snapshot in the background every that many records."""
+        `snapshot_every`, write a snapshot in the background every that many records; with
+        `spill_documents`, keep analysed documents in a scratch file there instead of RAM."""
         config = config or Config()
-        return cls(Engine(config), LogStore(data_dir, config), analysis_pool, snapshot_every)
+        return cls(Engine(config), LogStore(data_dir, config), analysis_pool, snapshot_every, spill_documents)
 
     @classmethod
     def open_redis(cls, url: str, config: Config | None = None, prefix: str = "dedup",
@@ -110,6 +117,15 @@ class Index:
                 except Exception as exc:  # noqa: BLE001 - the log is intact; the next start replays it
                     log.warning("could not save a snapshot in %s: %s", self.store.directory, exc)
             self.store.close()
+            self.engine.close()
+
+    def _spill_documents(self, directory: Path) -> None:
+        """Keep the analysed documents in a scratch file of this process, not in RAM. Files
+        left by crashed processes are removed first (this process holds the directory's lock;
+        a snapshot writer still reading one keeps its own descriptor)."""
+        for stale in directory.glob(f"*{SPILL_SUFFIX}"):
+            stale.unlink(missing_ok=True)
+        self.engine.spill_documents(directory / f"documents.{os.getpid()}{SPILL_SUFFIX}")
 
     def _restore_snapshot(self) -> None:
         if isinstance(self.store, LogStore):

@@ -125,8 +125,13 @@ def _write_in_child(directory: Path, engine: Engine, position: int) -> None:
     code = 1
     try:
         # Let go of every inherited descriptor (the listening socket, the data directory's
-        # lock, the log): a restarted server must not find them held by this process.
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        # lock, the log) but the engine's spilled documents, which pickling reads: a restarted
+        # server must not find them held by this process.
+        low = 3
+        for fd in sorted(engine.file_descriptors()):
+            os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, os.sysconf("SC_OPEN_MAX"))
         engine._lock = threading.RLock()  # the copy is ours alone; the parent's lock state is not
         save_snapshot(directory, engine, position)
         code = 0

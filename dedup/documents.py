@@ -1,0 +1,213 @@
+"""The indexed documents by node number: in RAM, or spilled to a file and read back on demand.
+
+An analysed `Document` is ~20 KB of arrays and text, and the index needs it only to verify the
+few candidates each new article proposes, to explain a match and to build a report. What the
+index consults all the time (id, publication time, body hash and length) is a `DocInfo` of a
+hundred bytes. `DocumentTable` keeps both in RAM; `SpilledTable` keeps only the `DocInfo`s and
+writes each document to an append-only file, reading it back (with a cache of the most recently
+used) when asked. The file is scratch space of one process, not part of the durable state: a
+pickled table (a snapshot) carries its documents, and a new process writes a new file.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+import pickle
+import struct
+from collections import OrderedDict
+from dataclasses import dataclass, fields
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from dedup.analysis import Document
+
+_ARRAYS = tuple(f.name for f in fields(Document) if f.type == "np.ndarray")
+_SCALARS = tuple(f.name for f in fields(Document) if f.type != "np.ndarray")
+_HEADER = struct.Struct("<I")  # length of the pickled scalars and array layouts
+_ALIGN = 8
+# Documents a `SpilledTable` keeps decoded: verification mostly meets recent articles again.
+CACHED_DOCUMENTS = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class DocInfo:
+    """What the index reads of a document on every decision."""
+
+    id: str
+    published_at: datetime | None
+    body_hash: int
+    body_chars: int
+
+    @classmethod
+    def of(cls, doc: Document) -> "DocInfo":
+        return cls(doc.id, doc.published_at, doc.body_hash, doc.body_chars)
+
+
+class DocumentTable:
+    """Documents and their `DocInfo`s by node number (0, 1, 2, ... in arrival order), in RAM."""
+
+    def __init__(self) -> None:
+        self._docs: list[Document | None] = []
+        self._infos: list[DocInfo | None] = []
+
+    def __len__(self) -> int:
+        """Node numbers given out so far (removed nodes included)."""
+        return len(self._infos)
+
+    def append(self, doc: Document) -> int:
+        self._infos.append(DocInfo.of(doc))
+        self._store(doc)
+        return len(self._infos) - 1
+
+    def __getitem__(self, node: int) -> Document:
+        doc = self._docs[node]
+        if doc is None:
+            raise KeyError(f"node {node} was removed")
+        return doc
+
+    def info(self, node: int) -> DocInfo:
+        return self._infos[node]
+
+    def remove(self, node: int) -> None:
+        self._infos[node] = None
+        self._docs[node] = None
+
+    def live_ids(self) -> list[str]:
+        """Ids of the documents not removed, in arrival order."""
+        return [i.id for i in self._infos if i is not None]
+
+    def _store(self, doc: Document) -> None:
+        self._docs.append(doc)
+
+    def documents(self):
+        """(node, document) for every document not removed, in arrival order."""
+        for node, info in enumerate(self._infos):
+            if info is not None:
+                yield node, self[node]
+
+
+class SpilledTable(DocumentTable):
+    """A `DocumentTable` whose documents live in an append-only file.
+
+    Records are written with one unbuffered write each, so a forked child (the periodic
+    snapshot writer) reading through the same descriptor sees every record the parent wrote
+    before the fork. Pickling yields a plain `DocumentTable` with every document read back.
+    """
+
+    def __init__(self, path: Path, cache_size: int = CACHED_DOCUMENTS) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._end = 0
+        self._where: list[tuple[int, int] | None] = []  # node -> (offset, size) in the file
+        self._cache: OrderedDict[int, Document] = OrderedDict()
+        self._cache_size = cache_size
+
+    @classmethod
+    def spill(cls, table: DocumentTable, path: Path, cache_size: int = CACHED_DOCUMENTS) -> "SpilledTable":
+        """A spilled copy of `table` (same node numbers), written to a new file at `path`."""
+        spilled = cls(path, cache_size)
+        for node in range(len(table)):
+            info = table.info(node)
+            spilled._infos.append(info)
+            if info is None:
+                spilled._docs.append(None)
+                spilled._where.append(None)
+            else:
+                spilled._store(table[node])
+        spilled._cache.clear()
+        return spilled
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+            self.path.unlink(missing_ok=True)
+
+    def _store(self, doc: Document) -> None:
+        record = _encode(doc)
+        written = os.pwrite(self.fd, record, self._end)
+        if written != len(record):
+            raise OSError(f"short write to {self.path}: {written} of {len(record)} bytes")
+        self._where.append((self._end, len(record)))
+        self._docs.append(None)
+        self._end += len(record)
+        self._remember(len(self._where) - 1, doc)
+
+    def __getitem__(self, node: int) -> Document:
+        doc = self._cache.get(node)
+        if doc is not None:
+            self._cache.move_to_end(node)
+            return doc
+        where = self._where[node]
+        if where is None:
+            raise KeyError(f"node {node} was removed")
+        offset, size = where
+        data = os.pread(self.fd, size, offset)
+        if len(data) != size:
+            raise OSError(f"short read from {self.path}: {len(data)} of {size} bytes at {offset}")
+        doc = _decode(data)
+        self._remember(node, doc)
+        return doc
+
+    def remove(self, node: int) -> None:
+        super().remove(node)
+        self._where[node] = None
+        self._cache.pop(node, None)
+
+    def _remember(self, node: int, doc: Document) -> None:
+        self._cache[node] = doc
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def __reduce__(self):
+        plain = DocumentTable()
+        plain._infos = list(self._infos)
+        plain._docs = [None if info is None else self[node] for node, info in enumerate(self._infos)]
+        return _restore_table, (plain._docs, plain._infos)
+
+
+def _restore_table(docs: list, infos: list) -> DocumentTable:
+    table = DocumentTable()
+    table._docs, table._infos = docs, infos
+    return table
+
+
+def _encode(doc: Document) -> bytes:
+    """One record: header length, pickled scalars and array layouts, then the aligned arrays."""
+    arrays = [np.ascontiguousarray(getattr(doc, name)) for name in _ARRAYS]
+    layout = [(a.dtype.str, a.shape) for a in arrays]
+    scalars = pickle.dumps(([getattr(doc, name) for name in _SCALARS], layout), protocol=pickle.HIGHEST_PROTOCOL)
+    parts = [_HEADER.pack(len(scalars)), scalars]
+    size = _HEADER.size + len(scalars)
+    for a in arrays:
+        pad = -size % _ALIGN
+        parts += [b"\0" * pad, a.tobytes()]
+        size += pad + a.nbytes
+    return b"".join(parts)
+
+
+def _decode(data: bytes) -> Document:
+    (length,) = _HEADER.unpack_from(data)
+    start = _HEADER.size
+    values, layout = pickle.loads(data[start:start + length])
+    at = start + length
+    out = dict(zip(_SCALARS, values))
+    frombuffer = np.frombuffer
+    for name, (dtype, shape) in zip(_ARRAYS, layout):
+        at += -at % _ALIGN
+        dt = _dtype(dtype)
+        count = math.prod(shape)
+        # A view into the record (read-only): nothing mutates a document's arrays in place.
+        array = frombuffer(data, dtype=dt, count=count, offset=at)
+        out[name] = array if len(shape) == 1 else array.reshape(shape)
+        at += count * dt.itemsize
+    return Document(**out)
+
+
+@functools.lru_cache(maxsize=None)
+def _dtype(code: str) -> np.dtype:
+    return np.dtype(code)

@@ -1,0 +1,80 @@
+"""Spilled documents: read back unchanged, same answers as in RAM, snapshots self-contained."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+
+from dedup.documents import DocumentTable, SpilledTable
+from dedup.engine import Engine
+from dedup.index import Index
+from tests.conftest import syndicated_corpus
+
+
+def _same_document(a, b) -> bool:
+    for name, value in vars(a).items():
+        if name.startswith("_"):
+            continue  # caches
+        other = getattr(b, name)
+        if isinstance(value, np.ndarray):
+            if value.dtype != other.dtype or not np.array_equal(value, other):
+                return False
+        elif value != other:
+            return False
+    return True
+
+
+def test_a_spilled_document_reads_back_unchanged_and_read_only(tmp_path, seed_articles):
+    docs = Engine().analyse(list(seed_articles.values()))
+    table = DocumentTable()
+    for doc in docs:
+        table.append(doc)
+    spilled = SpilledTable.spill(table, tmp_path / "docs.spill", cache_size=1)
+    for node, doc in enumerate(docs):
+        back = spilled[node]
+        assert back is not doc and _same_document(back, doc)
+        assert not back.shingle_set.flags.writeable
+    assert spilled.info(3).id == docs[3].id and spilled.info(3).body_chars == docs[3].body_chars
+    spilled.close()
+    assert not (tmp_path / "docs.spill").exists()
+
+
+def test_an_engine_with_spilled_documents_answers_as_one_in_ram(tmp_path, seed_articles, topic_articles):
+    articles, _ = syndicated_corpus(list(seed_articles.values()) + list(topic_articles.values()))
+    in_ram, spilled = Engine(), Engine()
+    spilled.spill_documents(tmp_path / "docs.spill")
+    spilled._docs._cache_size = 2  # every verification reads the file
+    docs = in_ram.analyse(articles)
+    for doc in docs:
+        assert in_ram.add_document(doc) == spilled.add_document(doc)
+    spilled.delete(articles[0].id), in_ram.delete(articles[0].id)
+    assert [in_ram.get(a.id) for a in articles[1:]] == [spilled.get(a.id) for a in articles[1:]]
+
+
+def test_a_pickled_engine_carries_its_spilled_documents(tmp_path, seed_articles):
+    engine = Engine()
+    engine.spill_documents(tmp_path / "docs.spill")
+    for article in seed_articles.values():
+        engine.add(article)
+    before = engine.get("004")
+    copy = pickle.loads(pickle.dumps(engine))
+    engine.close()  # removes the file: the copy must not need it
+    assert copy.get("004") == before
+    assert copy.relation_to("004", "000").relation == "version"
+
+
+def test_the_index_spills_to_its_data_directory_and_clears_crashed_processes_files(tmp_path, seed_articles):
+    stale = tmp_path / "documents.999999.spill"
+    tmp_path.mkdir(exist_ok=True)
+    stale.write_bytes(b"left by a crashed server")
+    index = Index.open(str(tmp_path))
+    assert not stale.exists()
+    index.add(seed_articles["000"])
+    index.add(seed_articles["004"])
+    assert len(list(tmp_path.glob("*.spill"))) == 1
+    assert index.engine.get("004").relation == "version"
+    index.close()
+    assert list(tmp_path.glob("*.spill")) == []
+    reopened = Index.open(str(tmp_path))  # from the snapshot, spilled again
+    assert reopened.engine.get("004").relation == "version"
+    reopened.close()

@@ -66,3 +66,30 @@ def test_band_index_finds_what_datasketch_lsh_finds():
     query = sketcher.signature(base)
     expected = {int(k) for k in lsh.query(sketcher.lean_minhash(query))}
     assert set(index.query(band_keys(query, bands, rows)[0])) == expected == {0, 1}
+
+
+def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_removals(monkeypatch):
+    """Small buffer and levels, so a few hundred documents go through every part of the layout."""
+    import dedup.lsh as lsh
+
+    monkeypatch.setattr(lsh, "_RECENT_ENTRIES", 64)
+    monkeypatch.setattr(lsh, "_REMOVED_BEFORE_COMPACTION", 7)
+    rng = np.random.default_rng(11)
+    index, plain, removed = BandIndex(), {}, set()
+    for doc in range(600):
+        keys = rng.integers(0, 400, size=rng.integers(1, 12)).astype(np.uint64)  # shared keys
+        index.add(doc, keys)
+        for k in keys.tolist():
+            plain.setdefault(k, []).append(doc)
+        if rng.random() < 0.1:
+            gone = int(rng.integers(0, doc + 1))
+            index.remove(gone)
+            removed.add(gone)
+        query = rng.integers(0, 400, size=8).astype(np.uint64)
+        expected: dict[int, int] = {}
+        for k in query.tolist():
+            for d in plain.get(k, ()):
+                if d not in removed:
+                    expected[d] = expected.get(d, 0) + 1
+        assert index.query(query) == expected
+    assert len(index._levels) >= 2 and index.nbytes() > 0

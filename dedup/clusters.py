@@ -38,7 +38,7 @@ _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 _ORDER = operator.attrgetter("order")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Edge:
     """A verified match between nodes `u` and `v`, with the spans each shares with the other."""
 

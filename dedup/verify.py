@@ -24,7 +24,7 @@ RELATIONS = (EXACT, NEAR_DUPLICATE, SYNDICATED, VERSION, REWRITE)
 COPY_RELATIONS = frozenset((EXACT, NEAR_DUPLICATE, SYNDICATED, VERSION))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SharedPassage:
     """A run of text present in both documents; character spans into each one's text."""
 
@@ -35,7 +35,7 @@ class SharedPassage:
     tokens: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Match:
     """What verification found for document `a` against document `b`."""
 

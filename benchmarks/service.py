@@ -6,8 +6,9 @@
 2. Unary Add, closed loop (8 callers), and AddStream (2 streams), each on a fresh server.
 3. The in-process engine (`Index.add`, durable store) on the same articles, one thread.
 4. Add latency, open loop, at half the unary maximum.
-5. At --scale articles: server resident memory per article, and restart time after SIGKILL
-   (log replay) and after a clean stop (snapshot).
+5. At --scale articles: server resident memory per article, AddStream throughput over the
+   first and the last 10,000 articles of the fill, and restart time after SIGKILL (log replay)
+   and after a clean stop (snapshot).
 Prints a table with the ratios and writes benchmarks/out/service.{md,json}.
 """
 from __future__ import annotations
@@ -120,9 +121,15 @@ def scale(workload, articles: int) -> dict:
         base_rss = server.rss_mb()
         started = time.perf_counter()
         requests = (pb.AddRequest(article=article_message(workload.cycle(i)[0])) for i in range(articles))
+        answered = []  # when each answer came
         for response in server.stub.AddStream(requests):
             assert not response.error_code, response.error_message
-        fill_rate = articles / (time.perf_counter() - started)
+            answered.append(time.perf_counter())
+        fill_rate = articles / (answered[-1] - started)
+        # Throughput as the index grows: the first and the last `window` answers of the fill.
+        window = min(10_000, articles // 10)
+        first_rate = window / (answered[window - 1] - started)
+        last_rate = window / (answered[-1] - answered[-window - 1])
         rss = server.rss_mb()
         server.kill()
         server = SpawnedServer(str(data))  # after a crash: the periodic snapshot, then the rest of the log
@@ -142,7 +149,8 @@ def scale(workload, articles: int) -> dict:
             "bytes_per_article": (rss - base_rss) * 1024 * 1024 / articles,
             "restart_after_crash_seconds": crash_restart, "restart_after_clean_stop_seconds": clean_restart,
             "restart_after_crash_with_periodic_snapshot_seconds": crash_restart_snapshot,
-            "stream_fill_rate": fill_rate}
+            "stream_fill_rate": fill_rate, "window": window,
+            "stream_rate_first_window": first_rate, "stream_rate_last_window": last_rate}
 
 
 def main(argv=None) -> int:
@@ -190,7 +198,10 @@ def main(argv=None) -> int:
                       f"after SIGKILL (whole log replayed), {at_scale['restart_after_crash_with_periodic_snapshot_seconds']:.1f} s "
                       f"after SIGKILL with a periodic snapshot at half way (snapshot + half the log), "
                       f"{at_scale['restart_after_clean_stop_seconds']:.1f} s after a clean stop (snapshot); "
-                      f"filled by AddStream at {at_scale['stream_fill_rate']:,.0f} articles/s."]
+                      f"filled by AddStream at {at_scale['stream_fill_rate']:,.0f} articles/s: "
+                      f"{at_scale['stream_rate_first_window']:,.0f}/s over the first {at_scale['window']:,} "
+                      f"and {at_scale['stream_rate_last_window']:,.0f}/s over the last {at_scale['window']:,} "
+                      f"({at_scale['stream_rate_last_window'] / at_scale['stream_rate_first_window']:.2f}×)."]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     text = "\n".join(lines) + f"\n\nmachine: {machine}\n"
     print(text)

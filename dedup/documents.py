@@ -58,8 +58,9 @@ class DocumentTable:
         return len(self._infos)
 
     def append(self, doc: Document) -> int:
-        self._infos.append(DocInfo.of(doc))
-        self._store(doc)
+        info = DocInfo.of(doc)
+        self._store(doc)  # first: if it fails, the table is unchanged
+        self._infos.append(info)
         return len(self._infos) - 1
 
     def __getitem__(self, node: int) -> Document:
@@ -81,12 +82,6 @@ class DocumentTable:
 
     def _store(self, doc: Document) -> None:
         self._docs.append(doc)
-
-    def documents(self):
-        """(node, document) for every document not removed, in arrival order."""
-        for node, info in enumerate(self._infos):
-            if info is not None:
-                yield node, self[node]
 
 
 class SpilledTable(DocumentTable):
@@ -112,12 +107,11 @@ class SpilledTable(DocumentTable):
         spilled = cls(path, cache_size)
         for node in range(len(table)):
             info = table.info(node)
-            spilled._infos.append(info)
             if info is None:
-                spilled._docs.append(None)
                 spilled._where.append(None)
             else:
                 spilled._store(table[node])
+            spilled._infos.append(info)
         spilled._cache.clear()
         return spilled
 
@@ -133,7 +127,6 @@ class SpilledTable(DocumentTable):
         if written != len(record):
             raise OSError(f"short write to {self.path}: {written} of {len(record)} bytes")
         self._where.append((self._end, len(record)))
-        self._docs.append(None)
         self._end += len(record)
         self._remember(len(self._where) - 1, doc)
 
@@ -154,7 +147,7 @@ class SpilledTable(DocumentTable):
         return doc
 
     def remove(self, node: int) -> None:
-        super().remove(node)
+        self._infos[node] = None
         self._where[node] = None
         self._cache.pop(node, None)
 
@@ -164,10 +157,8 @@ class SpilledTable(DocumentTable):
             self._cache.popitem(last=False)
 
     def __reduce__(self):
-        plain = DocumentTable()
-        plain._infos = list(self._infos)
-        plain._docs = [None if info is None else self[node] for node, info in enumerate(self._infos)]
-        return _restore_table, (plain._docs, plain._infos)
+        docs = [None if info is None else self[node] for node, info in enumerate(self._infos)]
+        return _restore_table, (docs, list(self._infos))
 
 
 def _restore_table(docs: list, infos: list) -> DocumentTable:

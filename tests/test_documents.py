@@ -4,6 +4,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import pytest
 
 from dedup.documents import DocumentTable, SpilledTable
 from dedup.engine import Engine
@@ -78,3 +79,13 @@ def test_the_index_spills_to_its_data_directory_and_clears_crashed_processes_fil
     reopened = Index.open(str(tmp_path))  # from the snapshot, spilled again
     assert reopened.engine.get("004").relation == "version"
     reopened.close()
+
+
+def test_a_failed_spill_leaves_the_table_unchanged(tmp_path, seed_articles):
+    docs = Engine().analyse(list(seed_articles.values()))
+    spilled = SpilledTable(tmp_path / "docs.spill")
+    spilled.append(docs[0])
+    spilled.close()  # the next write fails (closed file), as on a full disk
+    with pytest.raises(OSError):
+        spilled.append(docs[1])
+    assert len(spilled) == 1 and spilled.live_ids() == [docs[0].id]

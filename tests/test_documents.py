@@ -89,3 +89,10 @@ def test_a_failed_spill_leaves_the_table_unchanged(tmp_path, seed_articles):
     with pytest.raises(OSError):
         spilled.append(docs[1])
     assert len(spilled) == 1 and spilled.live_ids() == [docs[0].id]
+
+
+def test_the_index_can_keep_documents_in_ram(tmp_path, seed_articles):
+    index = Index.open(str(tmp_path), spill_documents=False)
+    index.add(seed_articles["000"])
+    assert list(tmp_path.glob("*.spill")) == [] and index.engine.file_descriptors() == []
+    index.close()

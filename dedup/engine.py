@@ -10,6 +10,7 @@ Thread-safe: one lock serialises changes and reads of the index.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -351,10 +352,13 @@ class Engine:
         if len(nodes) <= keep:
             return [] if exclude else list(nodes)
         # Only the nodes tied at the cut need their ids: rank by hits, then by id among those.
-        cut = sorted((hits[n] for n in nodes), reverse=True)[keep - 1]
-        above = [n for n in nodes if hits[n] > cut]
-        tied = sorted((n for n in nodes if hits[n] == cut), key=lambda n: self._docs.info(n).id)
-        kept = above + tied[:keep - len(above)]
+        # (Selections, not sorts: story terms can propose thousands of nodes to keep 16 of.)
+        counts = [hits[n] for n in nodes]
+        cut = heapq.nlargest(keep, counts)[-1]
+        above = [n for n, c in zip(nodes, counts) if c > cut]
+        tied = [n for n, c in zip(nodes, counts) if c == cut]
+        info = self._docs.info
+        kept = above + heapq.nsmallest(keep - len(above), tied, key=lambda n: info(n).id)
         if not exclude:
             return sorted(kept, key=lambda n: (-hits[n], self._docs.info(n).id))
         dropped = set(kept)

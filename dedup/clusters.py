@@ -168,8 +168,7 @@ class Partition:
             if c is not None:
                 nodes.update(self._members[c])
         self._drop_clusters(nodes)
-        merger = _Merger(self._adj, nodes)
-        _apply(sorted(_edges_within(nodes, self._adj), key=_ORDER), merger, self._adj, self._body_chars)
+        merger = _from_scratch(nodes, self._adj, self._body_chars)
         for root, group in merger.members.items():
             self._set_cluster(group, merger.history[root])
 
@@ -271,21 +270,19 @@ def cluster_component(
 ) -> list[list[int]]:
     """Cluster one connected set of nodes from scratch; a pure function of its nodes and
     edges (applied in `Edge.order`). `body_chars` gives the length of a node's body text."""
+    return list(_from_scratch(nodes, adj, body_chars).members.values())
+
+
+def _from_scratch(nodes: set[int], adj: dict[int, dict[int, Edge]], body_chars) -> _Merger:
+    """One pass over the edges among `nodes`, strongest first: the clusters and their merges."""
     merger = _Merger(adj, nodes)
-    _apply(sorted(_edges_within(nodes, adj), key=_ORDER), merger, adj, body_chars)
-    return list(merger.members.values())
-
-
-def _edges_within(nodes: set[int], adj: dict[int, dict[int, Edge]]) -> list[Edge]:
-    return [e for n in nodes for m, e in adj[n].items() if n < m and m in nodes]
-
-
-def _apply(ordered: list[Edge], merger: _Merger, adj, body_chars) -> None:
     find = merger.find
+    ordered = sorted((e for n in nodes for m, e in adj[n].items() if n < m and m in nodes), key=_ORDER)
     for e in ordered:
         x, y = find(e.u), find(e.v)
         if x != y and _may_merge(e, x, y, merger, adj, body_chars):
             merger.merge(x, y, e)
+    return merger
 
 
 def _may_merge(e: Edge, x: int, y: int, merger: _Merger, adj, body_chars) -> bool:
@@ -446,7 +443,8 @@ class _Replay(_Merger):
         """As `_Merger.merge`; the result is tainted when either side was."""
         if x not in self.outward and y not in self.outward:
             return super().merge(x, y, edge)
-        self.taint(x), self.taint(y)
+        self.taint(x)
+        self.taint(y)
         big_out, small_out = self.outward.pop(x), self.outward.pop(y)
         if len(big_out) < len(small_out):
             big_out, small_out = small_out, big_out

@@ -399,13 +399,13 @@ class Engine:
         matches = tuple(_oriented(m, doc.id) for m in matches)
         canonical = self._canonical(copy_members)
         story_canonical = self._canonical(story_members)
+        cluster_id, story_id = self._docs.info(canonical).id, self._docs.info(story_canonical).id
         if canonical == node:
             relation, similarity = None, 1.0
         else:
-            direct = next((m for m in matches if m.b == self._docs.info(canonical).id), None)
+            direct = next((m for m in matches if m.b == cluster_id), None)
             m = direct or self._compare(self._docs[node], self._docs[canonical])
             relation, similarity = m.relation, m.similarity
-        cluster_id, story_id = self._docs.info(canonical).id, self._docs.info(story_canonical).id
         return Result(
             id=doc.id, added=added,
             cluster=cluster_id, cluster_size=len(copy_members),
@@ -441,7 +441,8 @@ class Engine:
         if canonical == -1:
             relation, similarity = None, 1.0
         else:
-            direct = next((m for m in ordered if m.b == self._docs.info(canonical).id), None)
+            canonical_id = self._docs.info(canonical).id
+            direct = next((m for m in ordered if m.b == canonical_id), None)
             m = direct or self._compare(doc, self._docs[canonical])
             relation, similarity = m.relation, m.similarity
         cid = doc.id if canonical == -1 else self._docs.info(canonical).id

@@ -315,54 +315,57 @@ class Engine:
 
     def _candidates(self, doc: Document, exclude: int | None) -> tuple[list[int], set[int]]:
         """Candidates ranked by weighted band hits, and those that share text (not only story terms)."""
-        hits: dict[int, int] = {}
+        found: list[tuple[np.ndarray, np.ndarray]] = []  # (nodes, weighted hits) per source
         if doc.n_body_tokens:
-            for node in self._exact.get(doc.body_hash, [])[:1]:
-                hits[node] = 1 << 20
+            first = self._exact.get(doc.body_hash, [])[:1]
+            if first:
+                found.append((np.array(first, np.uint32), np.array([1 << 20])))
         if len(doc.shingles):
-            for node, n in self._doc_index.query(doc.band_keys).items():
-                hits[node] = hits.get(node, 0) + 4 * n
+            nodes, n = self._doc_index.query(doc.band_keys)
+            found.append((nodes, 4 * n))
             keys = doc.passage_band_keys
             if self._common.common:
                 # Passages inside common blocks would propose every page with the same chrome.
                 blocks = doc.block_hashes[doc.shingle_blocks[doc.passage_starts]]
                 common = self._common.common
                 keys = keys[[h not in common for h in blocks.tolist()]]
-            keys = np.unique(keys)
-            for node, n in self._passage_index.query(keys).items():
-                hits[node] = hits.get(node, 0) + 2 * n
-        textual = set(hits)
+            nodes, n = self._passage_index.query(np.unique(keys))
+            found.append((nodes, 2 * n))
+        textual = np.concatenate([nodes for nodes, _ in found]) if found else np.empty(0, np.uint32)
         if len(doc.story_terms):
-            for node, n in self._story_index.query(doc.story_band_keys).items():
-                hits[node] = hits.get(node, 0) + n
-        hits.pop(exclude, None)
-        textual.discard(exclude)
+            found.append(self._story_index.query(doc.story_band_keys))
+        if not found:
+            return [], set()
+        nodes, where = np.unique(np.concatenate([nodes for nodes, _ in found]), return_inverse=True)
+        hits = np.bincount(where, weights=np.concatenate([n for _, n in found])).astype(np.int64)
+        if exclude is not None:
+            keep = nodes != exclude
+            nodes, hits = nodes[keep], hits[keep]
+        shares_text = np.isin(nodes, textual)
         # Story terms alone propose many pages of the same beat: keep the best few of those.
-        story_only = [n for n in hits if n not in textual]
+        story_only = np.flatnonzero(~shares_text)
         if len(story_only) > _STORY_CANDIDATES:
-            for n in self._best(story_only, hits, _STORY_CANDIDATES, exclude=True):
-                del hits[n]
-        if len(hits) <= self.config.max_candidates:
-            return list(hits), textual
-        return self._best(list(hits), hits, self.config.max_candidates), textual
+            drop = np.ones(len(nodes), bool)
+            drop[np.flatnonzero(shares_text)] = False
+            drop[story_only[self._best(nodes[story_only], hits[story_only], _STORY_CANDIDATES)]] = False
+            nodes, hits = nodes[~drop], hits[~drop]
+        textual_nodes = set(nodes[np.isin(nodes, textual)].tolist())
+        if len(nodes) > self.config.max_candidates:
+            nodes = nodes[self._best(nodes, hits, self.config.max_candidates)]
+        return nodes.tolist(), textual_nodes
 
-    def _best(self, nodes: list[int], hits: dict[int, int], keep: int, exclude: bool = False) -> list[int]:
-        """The `keep` nodes with most hits (ties by id, so independent of arrival order);
-        with `exclude`, the others instead."""
+    def _best(self, nodes: np.ndarray, hits: np.ndarray, keep: int) -> np.ndarray:
+        """Positions of the `keep` nodes with most hits (ties by article id, so independent of
+        arrival order). Only the nodes tied at the cut need their ids looked up."""
         if len(nodes) <= keep:
-            return [] if exclude else list(nodes)
-        # Only the nodes tied at the cut need their ids: rank by hits, then by id among those.
-        # (Selections, not sorts: story terms can propose thousands of nodes to keep 16 of.)
-        counts = [hits[n] for n in nodes]
-        cut = heapq.nlargest(keep, counts)[-1]
-        above = [n for n, c in zip(nodes, counts) if c > cut]
-        tied = [n for n, c in zip(nodes, counts) if c == cut]
+            return np.arange(len(nodes))
+        cut = np.partition(hits, len(hits) - keep)[len(hits) - keep]
+        above = np.flatnonzero(hits > cut)
+        tied = np.flatnonzero(hits == cut)
         info = self._docs.info
-        kept = above + heapq.nsmallest(keep - len(above), tied, key=lambda n: info(n).id)
-        if not exclude:
-            return sorted(kept, key=lambda n: (-hits[n], self._docs.info(n).id))
-        dropped = set(kept)
-        return [n for n in nodes if n not in dropped]
+        ids = [info(n).id for n in nodes[tied].tolist()]
+        chosen = heapq.nsmallest(keep - len(above), range(len(tied)), key=ids.__getitem__)
+        return np.concatenate([above, tied[chosen]])
 
     def _verify(self, doc: Document, exclude: int | None) -> dict[int, Match]:
         out = {}

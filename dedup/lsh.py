@@ -14,9 +14,10 @@ import numpy as np
 from datasketch.lsh import _optimal_param
 
 _U64 = np.uint64
-# BandIndex layout: entries buffered in a dict before they are sorted into the levels, the
+_U64_MAX = np.iinfo(np.uint64).max
+# BandIndex layout: entries in the sorted buffer before it is merged into the levels, the
 # growth factor between levels, and removed documents whose entries are dropped together.
-_RECENT_ENTRIES = 1 << 14
+_RECENT_ENTRIES = 1 << 12
 _FANOUT = 8
 _REMOVED_BEFORE_COMPACTION = 4096
 _BAND_MIX = _U64(0x9E3779B97F4A7C15)
@@ -50,34 +51,28 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
 class BandIndex:
     """Maps band keys to the numbers of the documents that have them.
 
-    A log-structured layout: new entries go to a small dict (cheap to insert one document's
-    keys into, and to query); when it holds `_RECENT_ENTRIES` they are sorted into a run and
-    merged into levels of sorted arrays, level i holding at most `_RECENT_ENTRIES * _FANOUT**(i+1)`
-    entries. An entry costs 12 bytes in a level, against ~100 in the dict, and each entry is
-    copied about `_FANOUT` times per level over its life. A query is one vectorised search per
-    level plus dict lookups.
+    A log-structured layout of sorted arrays: a small sorted buffer takes each document's
+    keys by one vectorised insert; when it holds `_RECENT_ENTRIES` it is merged into levels of
+    sorted arrays, level i holding at most `_RECENT_ENTRIES * _FANOUT**(i+1)` entries. An entry
+    costs 12 bytes (a 64-bit key and a 32-bit document number) and is copied about `_FANOUT`
+    times per level over its life. A query is one vectorised search per level.
     """
 
     def __init__(self) -> None:
         self._levels: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys, their documents)
-        self._recent: dict[int, list[int]] = {}
-        self._recent_entries = 0
+        self._recent = (np.empty(0, _U64), np.empty(0, np.uint32))
         self._removed: set[int] = set()
 
     def __len__(self) -> int:
-        return sum(len(keys) for keys, _ in self._levels) + self._recent_entries
+        return sum(len(keys) for keys, _ in self._levels) + len(self._recent[0])
 
     def add(self, doc: int, keys: np.ndarray) -> None:
         """Index document number `doc` under each of `keys`."""
-        recent = self._recent
-        for key in keys.tolist():
-            bucket = recent.get(key)
-            if bucket is None:
-                recent[key] = [doc]
-            else:
-                bucket.append(doc)
-        self._recent_entries += len(keys)
-        if self._recent_entries >= _RECENT_ENTRIES:
+        keys = np.sort(keys.astype(_U64, copy=False))
+        recent_keys, recent_docs = self._recent
+        pos = np.searchsorted(recent_keys, keys, side="right")
+        self._recent = (np.insert(recent_keys, pos, keys), np.insert(recent_docs, pos, np.uint32(doc)))
+        if len(self._recent[0]) >= _RECENT_ENTRIES:
             self._flush()
 
     def remove(self, doc: int) -> None:
@@ -86,47 +81,48 @@ class BandIndex:
         if len(self._removed) >= _REMOVED_BEFORE_COMPACTION:
             self._compact()
 
-    def query(self, keys: np.ndarray) -> dict[int, int]:
-        """Documents sharing at least one key with `keys`, with the number of shared keys."""
+    def query(self, keys: np.ndarray, max_bucket: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Documents sharing at least one key with `keys` (ascending), and how many keys each
+        shares. With `max_bucket`, keys held by more than that many entries are ignored."""
+        keys = np.sort(keys.astype(_U64, copy=False))
+        n = len(keys)
+        # The end of key k's bucket is the start of k + 1's: one search per level finds both.
+        probe = np.concatenate([keys, keys + _U64(1)])
+        bounds = []
+        for level_keys, level_docs in (self._recent, *self._levels):
+            if len(level_keys):
+                found = np.searchsorted(level_keys, probe)
+                lo, hi = found[:n], found[n:]
+                if n and keys[-1] == _U64_MAX:  # k + 1 wrapped to 0
+                    hi[keys == _U64_MAX] = len(level_keys)
+                bounds.append((lo, hi, level_docs))
+        if max_bucket is not None and bounds:
+            sizes = sum(hi - lo for lo, hi, _ in bounds)
+            small = sizes <= max_bucket
+            bounds = [(lo[small], hi[small], docs) for lo, hi, docs in bounds]
         found = []
-        for level_keys, level_docs in self._levels:
-            lo = np.searchsorted(level_keys, keys, side="left")
-            hi = np.searchsorted(level_keys, keys, side="right")
-            hit = hi > lo
-            if hit.any():
-                lo, counts = lo[hit], (hi - lo)[hit]
+        for lo, hi, level_docs in bounds:
+            counts = hi - lo
+            total = int(counts.sum())
+            if total:
                 # Positions of every entry in every matching bucket, in one vector.
                 starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
-                found.append(level_docs[starts + np.arange(int(counts.sum()))])
-        hits: dict[int, int] = {}
-        if found:
-            found_docs, n = np.unique(np.concatenate(found) if len(found) > 1 else found[0], return_counts=True)
-            hits = dict(zip(found_docs.tolist(), n.tolist()))
-        if self._recent:
-            recent = self._recent
-            for key in keys.tolist():
-                for d in recent.get(key, ()):
-                    hits[d] = hits.get(d, 0) + 1
+                found.append(level_docs[starts + np.arange(total)])
+        if not found:
+            return np.empty(0, np.uint32), np.empty(0, np.int64)
+        docs, counts = np.unique(np.concatenate(found), return_counts=True)
         if self._removed:
-            for d in self._removed.intersection(hits):
-                del hits[d]
-        return hits
+            live = ~np.isin(docs, np.fromiter(self._removed, np.uint32, len(self._removed)))
+            docs, counts = docs[live], counts[live]
+        return docs, counts
 
     def nbytes(self) -> int:
-        """Bytes held by the sorted arrays (the dict of recent inserts is bounded and small)."""
-        return sum(keys.nbytes + docs.nbytes for keys, docs in self._levels)
+        """Bytes held by the sorted arrays."""
+        return sum(keys.nbytes + docs.nbytes for keys, docs in (self._recent, *self._levels))
 
     def _flush(self) -> None:
-        """Sort the recent entries into a run and merge it down the levels."""
-        run_keys = np.fromiter(
-            (k for k, ds in self._recent.items() for _ in ds), dtype=_U64, count=self._recent_entries
-        )
-        run_docs = np.fromiter(
-            (d for ds in self._recent.values() for d in ds), dtype=np.uint32, count=self._recent_entries
-        )
-        order = np.argsort(run_keys, kind="stable")
-        run = (run_keys[order], run_docs[order])
-        self._recent, self._recent_entries = {}, 0
+        """Merge the buffer, already sorted, down the levels."""
+        run, self._recent = self._recent, (np.empty(0, _U64), np.empty(0, np.uint32))
         for level in range(len(self._levels) + 1):
             if level == len(self._levels):
                 self._levels.append(run)
@@ -138,17 +134,13 @@ class BandIndex:
             self._levels[level] = (run[0][:0], run[1][:0])  # moved down, whole
 
     def _compact(self) -> None:
-        gone = np.fromiter(self._removed, dtype=np.uint32)
+        gone = np.fromiter(self._removed, dtype=np.uint32, count=len(self._removed))
         for level, (keys, docs) in enumerate(self._levels):
             keep = ~np.isin(docs, gone)
             self._levels[level] = (keys[keep], docs[keep])
-        for key in list(self._recent):
-            kept = [d for d in self._recent[key] if d not in self._removed]
-            self._recent_entries -= len(self._recent[key]) - len(kept)
-            if kept:
-                self._recent[key] = kept
-            else:
-                del self._recent[key]
+        keys, docs = self._recent
+        keep = ~np.isin(docs, gone)
+        self._recent = (keys[keep], docs[keep])
         self._removed = set()
 
 

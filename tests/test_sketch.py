@@ -65,7 +65,8 @@ def test_band_index_finds_what_datasketch_lsh_finds():
         index.add(i, band_keys(sig, bands, rows)[0])
     query = sketcher.signature(base)
     expected = {int(k) for k in lsh.query(sketcher.lean_minhash(query))}
-    assert set(index.query(band_keys(query, bands, rows)[0])) == expected == {0, 1}
+    found, _ = index.query(band_keys(query, bands, rows)[0])
+    assert set(found.tolist()) == expected == {0, 1}
 
 
 def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_removals(monkeypatch):
@@ -91,5 +92,23 @@ def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_remov
             for d in plain.get(k, ()):
                 if d not in removed:
                     expected[d] = expected.get(d, 0) + 1
-        assert index.query(query) == expected
+        found, counts = index.query(query)
+        assert dict(zip(found.tolist(), counts.tolist())) == expected
     assert len(index._levels) >= 2 and index.nbytes() > 0
+
+
+def test_the_band_index_ignores_buckets_over_the_limit_and_handles_the_largest_key(monkeypatch):
+    import dedup.lsh as lsh
+
+    monkeypatch.setattr(lsh, "_RECENT_ENTRIES", 16)
+    top = np.iinfo(np.uint64).max
+    index = BandIndex()
+    for doc in range(40):  # key 1 is in every document, key 2 in every fourth, `top` in every tenth
+        keys = [1, 1000 + doc] + ([2] if doc % 4 == 0 else []) + ([top] if doc % 10 == 0 else [])
+        index.add(doc, np.array(keys, np.uint64))
+    query = np.array([top, 1, 2, 1005], np.uint64)
+    found, counts = index.query(query, max_bucket=10)
+    assert dict(zip(found.tolist(), counts.tolist())) == {0: 2, 4: 1, 5: 1, 8: 1, 10: 1, 12: 1, 16: 1, 20: 2,
+                                                          24: 1, 28: 1, 30: 1, 32: 1, 36: 1}
+    found, counts = index.query(query)
+    assert len(found) == 40 and counts[0] == 3 and counts[5] == 2 and counts[1] == 1

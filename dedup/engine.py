@@ -26,7 +26,7 @@ from dedup.documents import DocumentTable, SpilledTable
 from dedup.errors import ConflictingArticle, UnknownArticle
 from dedup.lsh import BandIndex
 from dedup.commonness import CommonBlocks
-from dedup.verify import RELATIONS, Match, compare, rewrite_threshold, sorted_intersection, story_similarity
+from dedup.verify import RELATIONS, Match, compare, story_similarity, worth_verifying
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 # Candidates proposed by story terms alone that are verified per article, best first.
@@ -276,13 +276,6 @@ class Engine:
     def _compare(self, a: Document, b: Document) -> Match:
         return compare(a, b, self.config, self._common.common)
 
-    def _worth_verifying(self, doc: Document, other: Document) -> bool:
-        """For a candidate proposed by story terms alone: the same story, or some shared text
-        (an excerpt whose passages were too short for the passage index)."""
-        if story_similarity(doc, other) >= rewrite_threshold(self.config, doc, other):
-            return True
-        return len(sorted_intersection(doc.shingle_set, other.shingle_set)) >= self.config.min_shared_tokens
-
     def _same_story(self, a: int, b: int) -> bool:
         # The plain threshold, not the one raised for short texts: a short excerpt of a
         # story must still count as related to the story's other copies.
@@ -370,9 +363,14 @@ class Engine:
     def _verify(self, doc: Document, exclude: int | None) -> dict[int, Match]:
         out = {}
         ranked, textual = self._candidates(doc, exclude)
-        for node in ranked:
-            other = self._docs[node]
-            if node not in textual and not self._worth_verifying(doc, other):
+        others = [self._docs[node] for node in ranked]
+        story_only = [i for i, node in enumerate(ranked) if node not in textual]
+        skip = set()
+        if story_only:
+            worth = worth_verifying(doc, [others[i] for i in story_only], self.config)
+            skip = {story_only[i] for i in np.flatnonzero(~worth).tolist()}
+        for i, (node, other) in enumerate(zip(ranked, others)):
+            if i in skip:
                 continue
             match = self._compare(doc, other)
             if match.relation is None:

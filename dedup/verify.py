@@ -6,7 +6,7 @@ both bodies before anything is counted.
 """
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,6 +162,46 @@ def story_similarity(a: Document, b: Document) -> float:
         return 0.0
     dot = float(np.dot(a.story_weights[ia], b.story_weights[ib]))
     return dot / (a.story_norm * b.story_norm)
+
+
+def worth_verifying(doc: Document, others: Sequence[Document], cfg: Config) -> np.ndarray:
+    """Whether each of `others`, proposed by story terms alone, is close enough to `doc` to
+    verify: the same story (`story_similarity` over `rewrite_threshold`), or some shared text
+    (an excerpt whose passages were too short for the passage index). All at once, in numpy."""
+    n = len(others)
+    if n == 0 or len(doc.story_terms) == 0 and len(doc.shingle_set) == 0:
+        return np.zeros(n, bool)
+    story = np.zeros(n)
+    if len(doc.story_terms):
+        terms, weights, owner = _stacked([o.story_terms for o in others], [o.story_weights for o in others])
+        at, hit = _lookup(doc.story_terms, terms)
+        products = weights[hit].astype(np.float64) * doc.story_weights[at[hit]]
+        dots = np.bincount(owner[hit], weights=products, minlength=n)
+        norms = np.array([o.story_norm for o in others]) * doc.story_norm
+        np.divide(dots, norms, out=story, where=norms > 0)
+    lengths = np.array([len(o.story_terms) for o in others])
+    shortest = np.maximum(1, np.minimum(len(doc.story_terms), lengths))
+    worth = story >= cfg.rewrite + cfg.rewrite_short / np.sqrt(shortest)
+    rest = np.flatnonzero(~worth)
+    if len(rest) and len(doc.shingle_set):
+        shingles, _, owner = _stacked([others[i].shingle_set for i in rest.tolist()])
+        _, hit = _lookup(doc.shingle_set, shingles)
+        worth[rest] = np.bincount(owner[hit], minlength=len(rest)) >= cfg.min_shared_tokens
+    return worth
+
+
+def _stacked(arrays: list[np.ndarray], aligned: list[np.ndarray] | None = None):
+    """`arrays` concatenated, the same for `aligned`, and each value's array number."""
+    lengths = [len(a) for a in arrays]
+    owner = np.repeat(np.arange(len(arrays)), lengths)
+    return np.concatenate(arrays), (np.concatenate(aligned) if aligned else None), owner
+
+
+def _lookup(sorted_set: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of `values` in `sorted_set` (sorted, distinct, not empty) and which are there."""
+    at = np.searchsorted(sorted_set, values)
+    at[at == len(sorted_set)] = 0
+    return at, sorted_set[at] == values
 
 
 def sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:

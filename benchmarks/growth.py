@@ -7,6 +7,7 @@ after every article (unary `Add`, one caller) and after every `--batch` articles
 or concurrent callers under group commit), with the size of the largest story component.
 
     python benchmarks/growth.py ../shared/corpora/reuters21578.jsonl --articles 6000
+    python benchmarks/growth.py --generated --articles 30000 --step 5000 --batch 125
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dedup.article import Article  # noqa: E402
+from dedup.bench.workload import generated  # noqa: E402
 from dedup.engine import Engine  # noqa: E402
 from dedup.inputs import read_inputs  # noqa: E402
 
@@ -65,24 +67,34 @@ def run(docs, batch: int, step: int) -> list[dict]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("corpus", help="directory or JSONL of articles, in arrival order")
+    parser.add_argument("corpus", nargs="?", help="directory or JSONL of articles, in arrival order")
+    parser.add_argument("--generated", action="store_true",
+                        help="use dedup-bench's generated syndication (3 articles per story) instead of a corpus")
     parser.add_argument("--articles", type=int, default=6000)
     parser.add_argument("--step", type=int, default=1024, help="articles per reported slice")
     parser.add_argument("--batch", type=int, default=128, help="articles per commit in the batched run "
                         "(a divisor of --step, so both runs report the same slices)")
     args = parser.parse_args(argv)
 
-    articles = []
-    for item in read_inputs([args.corpus], 5_000_000):
-        if isinstance(item, Article):
-            articles.append(item)
-            if len(articles) >= args.articles:
-                break
+    if args.generated == bool(args.corpus):
+        parser.error("give a corpus or --generated, not both")
+    if args.generated:
+        workload = generated(max(1, args.articles // 3), seed=2)
+        articles = [workload.cycle(i)[0] for i in range(args.articles)]
+        name = "dedup-bench's generator"
+    else:
+        articles = []
+        for item in read_inputs([args.corpus], 5_000_000):
+            if isinstance(item, Article):
+                articles.append(item)
+                if len(articles) >= args.articles:
+                    break
+        name = Path(args.corpus).name
     docs = Engine().analyzer.analyse_many(articles)  # analysis is not what is measured here
     single = run(docs, 1, args.step)
     batched = run(docs, args.batch, args.step)
 
-    lines = [f"Add throughput as the index grows: {len(docs):,} articles of {Path(args.corpus).name}", "",
+    lines = [f"Add throughput as the index grows: {len(docs):,} articles of {name}", "",
              f"| articles indexed | 1 per commit: articles/s | {args.batch} per commit: articles/s "
              "| largest story component |", "|---|---|---|---|"]
     for a, b in zip(single, batched):

@@ -97,13 +97,17 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version-run-tokens", type=int, default=defaults.version_run_tokens, metavar="N",
                         help="words in a row that versions must share at least once (capped at a quarter "
                         f"of the shorter body; default {defaults.version_run_tokens})")
+    parser.add_argument("--story-bucket-limit", type=int, default=defaults.story_bucket_limit, metavar="N",
+                        help="story bands shared by more indexed articles than this propose no candidates "
+                        f"(keeps an add's cost flat as the index grows; default {defaults.story_bucket_limit})")
     parser.add_argument("--max-text-bytes", type=int, default=defaults.max_text_bytes,
                         help=f"skip documents larger than this (default {defaults.max_text_bytes:,})")
 
 
 def _config(args: argparse.Namespace) -> Config:
     changes = {name: getattr(args, name) for name in THRESHOLD_FLAGS}
-    return Config(max_text_bytes=args.max_text_bytes, version_run_tokens=args.version_run_tokens, **changes)
+    return Config(max_text_bytes=args.max_text_bytes, version_run_tokens=args.version_run_tokens,
+                  story_bucket_limit=args.story_bucket_limit, **changes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,6 +43,10 @@ class Config:
     common_block_documents: int = 4
     # At most this many candidates are verified per document, best first.
     max_candidates: int = 64
+    # A story band shared by more indexed documents than this names a beat ("oil prices"),
+    # not a story: it proposes no candidates, which keeps the cost of an add flat as the
+    # index grows.
+    story_bucket_limit: int = 64
     # Inputs larger than this are refused.
     max_text_bytes: int = 5_000_000
 
@@ -65,7 +69,8 @@ class Config:
                 "a version shares less text than a syndicated copy"
             )
         for name in ("passage_tokens", "min_passage_tokens", "max_candidates", "max_text_bytes",
-                     "common_block_documents", "version_passages", "version_run_tokens", "min_shared_tokens"):
+                     "common_block_documents", "version_passages", "version_run_tokens", "min_shared_tokens",
+                     "story_bucket_limit"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 

@@ -326,7 +326,7 @@ class Engine:
             found.append((nodes, 2 * n))
         textual = np.concatenate([nodes for nodes, _ in found]) if found else np.empty(0, np.uint32)
         if len(doc.story_terms):
-            found.append(self._story_index.query(doc.story_band_keys))
+            found.append(self._story_index.query(doc.story_band_keys, self.config.story_bucket_limit))
         if not found:
             return [], set()
         nodes, where = np.unique(np.concatenate([nodes for nodes, _ in found]), return_inverse=True)

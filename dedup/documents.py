@@ -5,8 +5,12 @@ few candidates each new article proposes, to explain a match and to build a repo
 index consults all the time (id, publication time, body hash and length) is a `DocInfo` of a
 hundred bytes. `DocumentTable` keeps both in RAM; `SpilledTable` keeps only the `DocInfo`s and
 writes each document to an append-only file, reading it back (with a cache of the most recently
-used) when asked. The file is scratch space of one process, not part of the durable state: a
-pickled table (a snapshot) carries its documents, and a new process writes a new file.
+used) when asked.
+
+A spilled table is either scratch space (pickling it carries every document, and `close`
+removes the file) or `durable`, part of an index's data directory: then a pickled table (a
+snapshot) is only a `FileReference` to the records the file held at that moment, fsynced
+first, and a restart reopens the file instead of reading every document out of the snapshot.
 """
 from __future__ import annotations
 
@@ -88,23 +92,31 @@ class SpilledTable(DocumentTable):
     """A `DocumentTable` whose documents live in an append-only file.
 
     Records are written with one unbuffered write each, so a forked child (the periodic
-    snapshot writer) reading through the same descriptor sees every record the parent wrote
-    before the fork. Pickling yields a plain `DocumentTable` with every document read back.
+    snapshot writer) using the same descriptor sees every record the parent wrote before the
+    fork. Pickling yields a plain `DocumentTable` with every document read back or, when
+    `durable`, a `FileReference`.
     """
 
-    def __init__(self, path: Path, cache_size: int = CACHED_DOCUMENTS) -> None:
+    def __init__(self, path: Path, cache_size: int = CACHED_DOCUMENTS, durable: bool = False,
+                 _reopen_at: int | None = None) -> None:
         super().__init__()
         self.path = Path(path)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-        self._end = 0
+        self.durable = durable
+        if _reopen_at is None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        else:
+            self.fd = os.open(self.path, os.O_RDWR)
+            os.ftruncate(self.fd, _reopen_at)  # records past the snapshot are replayed from the log
+        self._end = _reopen_at or 0
         self._where: list[tuple[int, int] | None] = []  # node -> (offset, size) in the file
         self._cache: OrderedDict[int, Document] = OrderedDict()
         self._cache_size = cache_size
 
     @classmethod
-    def spill(cls, table: DocumentTable, path: Path, cache_size: int = CACHED_DOCUMENTS) -> "SpilledTable":
+    def spill(cls, table: DocumentTable, path: Path, cache_size: int = CACHED_DOCUMENTS,
+              durable: bool = False) -> "SpilledTable":
         """A spilled copy of `table` (same node numbers), written to a new file at `path`."""
-        spilled = cls(path, cache_size)
+        spilled = cls(path, cache_size, durable)
         for node in range(len(table)):
             info = table.info(node)
             if info is None:
@@ -116,10 +128,12 @@ class SpilledTable(DocumentTable):
         return spilled
 
     def close(self) -> None:
+        """Close the file; a scratch file is removed, a durable one stays for the snapshot."""
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-            self.path.unlink(missing_ok=True)
+            if not self.durable:
+                self.path.unlink(missing_ok=True)
 
     def _store(self, doc: Document) -> None:
         record = _encode(doc)
@@ -157,8 +171,36 @@ class SpilledTable(DocumentTable):
             self._cache.popitem(last=False)
 
     def __reduce__(self):
+        if self.durable:
+            os.fsync(self.fd)  # the records a snapshot refers to are on disk before it is
+            return FileReference, (self.path.name, self._end, list(self._where), list(self._infos))
         docs = [None if info is None else self[node] for node, info in enumerate(self._infos)]
         return _restore_table, (docs, list(self._infos))
+
+
+class FileReference:
+    """A durable `SpilledTable` as a snapshot holds it: its file's name, how much of the file
+    the snapshot covers, and where each document's record is in it."""
+
+    def __init__(self, name: str, end: int, where: list, infos: list) -> None:
+        self.name, self.end, self.where, self.infos = name, end, where, infos
+
+    def __len__(self) -> int:
+        return len(self.infos)
+
+    def reopen(self, directory: Path, path: Path, cache_size: int = CACHED_DOCUMENTS) -> SpilledTable:
+        """The table again, from its file in `directory`, which is renamed to `path` first: a
+        snapshot writer left behind by a crashed process may still publish a snapshot that
+        refers to the old name, and must then find nothing rather than records written since.
+        Raises `OSError` when the file is gone or shorter than the snapshot says."""
+        source = Path(directory) / self.name
+        size = source.stat().st_size
+        if size < self.end:
+            raise OSError(f"{source} holds {size:,} bytes; the snapshot needs {self.end:,}")
+        os.replace(source, path)
+        table = SpilledTable(path, cache_size, durable=True, _reopen_at=self.end)
+        table._where, table._infos = self.where, self.infos
+        return table
 
 
 def _restore_table(docs: list, infos: list) -> DocumentTable:

@@ -22,7 +22,7 @@ from dedup.article import Article, check_id
 from dedup.boilerplate import BODY
 from dedup.clusters import COPY_LEVEL, STORY_LEVEL, Edge, Partition, cluster_component, edge_order
 from dedup.config import Config
-from dedup.documents import DocumentTable, SpilledTable
+from dedup.documents import DocumentTable, FileReference, SpilledTable
 from dedup.errors import ConflictingArticle, UnknownArticle
 from dedup.lsh import BandIndex
 from dedup.commonness import CommonBlocks
@@ -99,11 +99,25 @@ class Engine:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def spill_documents(self, path) -> None:
-        """Keep indexed documents in a scratch file at `path` instead of RAM, reading them back
-        when a candidate is verified (see `dedup.documents`); `close` removes the file."""
+    def spill_documents(self, path, durable: bool = False) -> None:
+        """Keep indexed documents in a file at `path` instead of RAM, reading them back when a
+        candidate is verified (see `dedup.documents`). A scratch file is removed by `close`; a
+        `durable` one is kept, and a pickled engine refers to it instead of carrying them."""
         with self._lock:
-            self._docs = SpilledTable.spill(self._docs, path)
+            self._docs = SpilledTable.spill(self._docs, path, durable=durable)
+
+    def reopen_documents(self, directory, path) -> None:
+        """After unpickling an engine whose documents were in a durable file in `directory`:
+        open that file again, renamed to `path` (raises `OSError` if it does not fit)."""
+        with self._lock:
+            if isinstance(self._docs, FileReference):
+                self._docs = self._docs.reopen(directory, path)
+
+    @property
+    def documents_file(self):
+        """The path of the durable file holding the documents, if there is one."""
+        docs = self._docs
+        return docs.path if isinstance(docs, SpilledTable) and docs.durable else None
 
     def close(self) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -29,10 +30,16 @@ from dedup.errors import ConflictingArticle, DedupError, InvalidArticle, StoreFa
 from dedup.snapshot import PeriodicSnapshots, load_snapshot, save_snapshot
 from dedup.storage import LogStore, StaleRead, article_record, record_article
 
-# Scratch files of spilled documents in the data directory (one per server process).
+# Files of spilled documents in the data directory (see `Index._prepare_documents_file`).
 SPILL_SUFFIX = ".spill"
 
 log = logging.getLogger("dedup.index")
+
+
+def _new_documents_path(directory: Path) -> Path:
+    """A name no earlier process used: a snapshot writer orphaned by a crash must not be able
+    to publish a snapshot that refers to this process's records."""
+    return directory / f"documents.{os.getpid()}-{secrets.token_hex(4)}{SPILL_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -74,8 +81,8 @@ class Index:
         if store is not None:
             with self._write:
                 self._restore_snapshot()
-                if spill_documents and isinstance(store, LogStore):
-                    self._spill_documents(store.directory)
+                if isinstance(store, LogStore):
+                    self._prepare_documents_file(store.directory, spill_documents)
                 self._catch_up(executor=analysis_pool)
 
     @classmethod
@@ -119,19 +126,30 @@ class Index:
             self.store.close()
             self.engine.close()
 
-    def _spill_documents(self, directory: Path) -> None:
-        """Keep the analysed documents in a scratch file of this process, not in RAM. Files
-        left by crashed processes are removed first (this process holds the directory's lock;
-        a snapshot writer still reading one keeps its own descriptor)."""
+    def _prepare_documents_file(self, directory: Path, spill: bool) -> None:
+        """With `spill`, keep the analysed documents in a file of the data directory, not in
+        RAM (a restored snapshot may have reopened one already). Files no snapshot in use
+        refers to are removed (this process holds the directory's lock)."""
+        if spill and self.engine.documents_file is None:
+            self.engine.spill_documents(_new_documents_path(directory), durable=True)
         for stale in directory.glob(f"*{SPILL_SUFFIX}"):
-            stale.unlink(missing_ok=True)
-        self.engine.spill_documents(directory / f"documents.{os.getpid()}{SPILL_SUFFIX}")
+            if stale != self.engine.documents_file:
+                stale.unlink(missing_ok=True)
 
     def _restore_snapshot(self) -> None:
-        if isinstance(self.store, LogStore):
-            restored = load_snapshot(self.store.directory, self.config, self.store.end)
-            if restored is not None:
-                self.engine, self.position = restored
+        if not isinstance(self.store, LogStore):
+            return
+        directory = self.store.directory
+        restored = load_snapshot(directory, self.config, self.store.end)
+        if restored is None:
+            return
+        engine, position = restored
+        try:
+            engine.reopen_documents(directory, _new_documents_path(directory))
+        except OSError as exc:
+            log.warning("not using the snapshot: its documents file is unusable (%s); replaying the log", exc)
+            return
+        self.engine, self.position = engine, position
 
     # -- writes --------------------------------------------------------------------------
 

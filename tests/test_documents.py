@@ -1,4 +1,4 @@
-"""Spilled documents: read back unchanged, same answers as in RAM, snapshots self-contained."""
+"""Spilled documents: read back unchanged, same answers as in RAM, reopened from snapshots."""
 from __future__ import annotations
 
 import pickle
@@ -75,9 +75,49 @@ def test_the_index_spills_to_its_data_directory_and_clears_crashed_processes_fil
     assert len(list(tmp_path.glob("*.spill"))) == 1
     assert index.engine.get("004").relation == "version"
     index.close()
-    assert list(tmp_path.glob("*.spill")) == []
-    reopened = Index.open(str(tmp_path))  # from the snapshot, spilled again
-    assert reopened.engine.get("004").relation == "version"
+    assert len(list(tmp_path.glob("*.spill"))) == 1  # the snapshot refers to it
+
+
+def test_a_snapshot_refers_to_the_documents_file_and_a_restart_reopens_it(tmp_path, seed_articles):
+    index = Index.open(str(tmp_path))
+    for key in ("000", "001", "002"):
+        index.add(seed_articles[key])
+    index.close()
+    snapshot = (tmp_path / "snapshot.pickle").stat().st_size
+    documents = sum(f.stat().st_size for f in tmp_path.glob("*.spill"))
+    assert snapshot < documents / 2  # the documents are not copied into the snapshot
+
+    reopened = Index.open(str(tmp_path))
+    assert reopened.position == reopened.store.end  # from the snapshot, nothing replayed
+    files = list(tmp_path.glob("*.spill"))
+    assert files == [reopened.engine.documents_file]  # renamed: a new name per process
+    reopened.add(seed_articles["004"])  # appended after the snapshot's records
+    expected = reopened.engine.get("004")
+    assert expected.relation == "version" and reopened.engine.relation_to("001", "000").relation
+    reopened.close()
+
+    again = Index.open(str(tmp_path))
+    assert again.engine.get("004") == expected
+    assert again.engine.document("000").text == Engine().analyse([seed_articles["000"]])[0].text
+    again.close()
+
+
+@pytest.mark.parametrize("damage", ["remove", "truncate"])
+def test_a_snapshot_whose_documents_file_is_unusable_is_replaced_by_a_replay(tmp_path, seed_articles, damage):
+    index = Index.open(str(tmp_path))
+    for key in ("000", "004"):
+        index.add(seed_articles[key])
+    expected = index.engine.get("004")
+    index.close()
+    (path,) = tmp_path.glob("*.spill")
+    if damage == "remove":
+        path.unlink()
+    else:
+        with open(path, "r+b") as handle:
+            handle.truncate(path.stat().st_size // 2)
+    reopened = Index.open(str(tmp_path))
+    assert reopened.engine.get("004") == expected
+    assert len(list(tmp_path.glob("*.spill"))) == 1
     reopened.close()
 
 

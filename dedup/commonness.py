@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterable
 
 # How many of a block's documents are compared when deciding (the most recent ones).
 _SAMPLE = 12
+# Pairs whose relatedness is remembered between decisions (a block's sample moves by one
+# document at a time, so most of its pairs were judged at its previous decision).
+_REMEMBERED_PAIRS = 1 << 18
 
 
 class CommonBlocks:
@@ -26,6 +29,7 @@ class CommonBlocks:
         self.min_documents = min_documents
         self._related = related  # whether two nodes tell the same story
         self._docs: dict[int, list[int]] = {}  # block hash -> nodes containing it
+        self._pairs: dict[tuple[int, int], bool] = {}  # node pair -> related (node numbers are never reused)
         # Replaced, never mutated, when blocks become common: verification caches by identity.
         self.common: frozenset[int] = frozenset()
 
@@ -35,11 +39,12 @@ class CommonBlocks:
     def add(self, node: int, block_hashes: Iterable[int]) -> set[int]:
         """Register `node`'s body blocks; return the blocks that became common."""
         flipped = set()
-        related: dict[tuple[int, int], bool] = {}  # the blocks of one page share most pairs
+        if len(self._pairs) > _REMEMBERED_PAIRS:
+            self._pairs = {}
         for h in set(block_hashes):
             docs = self._docs.setdefault(h, [])
             docs.append(node)
-            if h not in self.common and self._worth_testing(len(docs)) and self._is_common(docs, related):
+            if h not in self.common and self._worth_testing(len(docs)) and self._is_common(docs):
                 flipped.add(h)
         if flipped:
             self.common = self.common | flipped
@@ -60,10 +65,11 @@ class CommonBlocks:
         # Decide at the threshold, then again as the evidence doubles.
         return count >= self.min_documents and (count <= 2 * _SAMPLE or count & (count - 1) == 0)
 
-    def _is_common(self, docs: list[int], related: dict[tuple[int, int], bool]) -> bool:
+    def _is_common(self, docs: list[int]) -> bool:
         sample = docs[-_SAMPLE:]
         pairs = list(itertools.combinations(sample, 2))
         unrelated = 0
+        related = self._pairs
         for pair in pairs:
             answer = related.get(pair)
             if answer is None:

@@ -141,6 +141,8 @@ def scale(workload, articles: int) -> dict:
         crash_restart = server.ready_seconds
         assert server.stub.Stats(pb.StatsRequest()).articles == articles
         server.stop()  # clean shutdown: saves a snapshot
+        snapshot_mb = (data / SNAPSHOT_NAME).stat().st_size / 2**20
+        documents_mb = sum(f.stat().st_size for f in data.glob("*.spill")) / 2**20
         server = SpawnedServer(f"{tmp}/data")
         clean_restart = server.ready_seconds
         assert server.stub.Stats(pb.StatsRequest()).articles == articles
@@ -149,6 +151,7 @@ def scale(workload, articles: int) -> dict:
             "bytes_per_article": (rss - base_rss) * 1024 * 1024 / articles,
             "restart_after_crash_seconds": crash_restart, "restart_after_clean_stop_seconds": clean_restart,
             "restart_after_crash_with_periodic_snapshot_seconds": crash_restart_snapshot,
+            "snapshot_mb": snapshot_mb, "documents_file_mb": documents_mb,
             "stream_fill_rate": fill_rate, "window": window,
             "stream_rate_first_window": first_rate, "stream_rate_last_window": last_rate}
 
@@ -197,7 +200,8 @@ def main(argv=None) -> int:
                       f"{at_scale['empty_rss_mb']:,.0f} MB); restart to serving: {at_scale['restart_after_crash_seconds']:.1f} s "
                       f"after SIGKILL (whole log replayed), {at_scale['restart_after_crash_with_periodic_snapshot_seconds']:.1f} s "
                       f"after SIGKILL with a periodic snapshot at half way (snapshot + half the log), "
-                      f"{at_scale['restart_after_clean_stop_seconds']:.1f} s after a clean stop (snapshot); "
+                      f"{at_scale['restart_after_clean_stop_seconds']:.1f} s after a clean stop (a snapshot of "
+                      f"{at_scale['snapshot_mb']:,.0f} MB referring to a documents file of {at_scale['documents_file_mb']:,.0f} MB); "
                       f"filled by AddStream at {at_scale['stream_fill_rate']:,.0f} articles/s: "
                       f"{at_scale['stream_rate_first_window']:,.0f}/s over the first {at_scale['window']:,} "
                       f"and {at_scale['stream_rate_last_window']:,.0f}/s over the last {at_scale['window']:,} "

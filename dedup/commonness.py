@@ -36,6 +36,9 @@ class CommonBlocks:
     def __len__(self) -> int:
         return len(self.common)
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_pairs": {}}  # a cache: not worth a snapshot's space
+
     def add(self, node: int, block_hashes: Iterable[int]) -> set[int]:
         """Register `node`'s body blocks; return the blocks that became common."""
         flipped = set()

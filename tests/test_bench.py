@@ -86,3 +86,14 @@ def test_the_default_workload_is_large_enough_that_no_article_is_sent_twice(argv
     requests = args.count or args.duration * (args.rate or 600)
     assert len(generated(stories_for(args)).articles) >= requests
     assert stories_for(parse_args(["--spawn", *argv, "--stories", "40"])) == 40
+
+
+def test_generated_copies_arrive_close_to_their_story_not_spread_over_the_run():
+    workload = generated(3000, seed=4)
+    where: dict[str, list[int]] = {}
+    for i, article in enumerate(workload.articles):
+        where.setdefault(workload.truth[article.id], []).append(i)
+    spans = sorted(max(p) - min(p) for p in where.values() if len(p) > 1)
+    assert len(workload.articles) > 8000 and len(spans) > 1000
+    assert spans[len(spans) // 2] < 2500 < len(workload.articles) / 2  # the median story is seen within a few thousand
+    assert sorted(a.id for a in workload.articles) == sorted(workload.truth)  # every article once

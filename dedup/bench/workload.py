@@ -11,6 +11,10 @@ from dedup.inputs import read_inputs
 from dedup.synthetic import generate
 
 
+# Mean delay, in articles, between a story breaking and each of its articles arriving.
+ARRIVAL_SPREAD = 1000.0
+
+
 @dataclass(frozen=True)
 class Workload:
     articles: list[Article]
@@ -47,7 +51,8 @@ def generated(stories: int, seed: int = 0) -> Workload:
 
     The base articles are made of English words drawn per story from wordfreq's list, so each
     story has its own vocabulary; they read like word salad but have the statistics that
-    matter here (lengths, Zipfian words, paragraphs). Use --corpus for real text.
+    matter here (lengths, Zipfian words, paragraphs). Use --corpus for real text. The articles
+    come in arrival order (`in_arrival_order`).
     """
     rng = random.Random(seed)
     common = top_n_list("en", 150)
@@ -66,4 +71,20 @@ def generated(stories: int, seed: int = 0) -> Workload:
         title = " ".join(rng.sample(vocabulary, 5)).capitalize()
         base.append(Article(id=f"story-{seed}-{s}", text="\n".join(paragraphs), title=title, source="wire.example"))
     gen = generate(base, seed=seed)
-    return Workload(gen.articles, gen.truth, f"{len(gen.articles):,} generated articles from {stories:,} stories (seed {seed})")
+    articles = in_arrival_order(gen.articles, gen.truth, [a.id for a in base], rng)
+    return Workload(articles, gen.truth, f"{len(articles):,} generated articles from {stories:,} stories (seed {seed})")
+
+
+def in_arrival_order(articles: list[Article], truth: dict[str, str], stories: list[str], rng: random.Random,
+                     spread: float = ARRIVAL_SPREAD) -> list[Article]:
+    """`articles` as a feed receives them: stories break one after another (in the order of
+    `stories`), and each article of a story arrives after a random delay (exponential, a mean
+    of `spread` articles; the original is not always first). Copies then come close to their
+    story, as syndication does, and a long run reaches a steady state: the matching work per
+    article no longer depends on how far into the run it is, only on the index size. (A
+    collection shuffled as a whole gives each later article more of its copies already
+    indexed: at the end of a run of N articles, all of them.)"""
+    rank = {story: i for i, story in enumerate(stories)}
+    per_story = len(articles) / max(1, len(stories))
+    arrival = {a.id: rank[truth[a.id]] * per_story + rng.expovariate(1.0 / spread) for a in articles}
+    return sorted(articles, key=lambda a: arrival[a.id])

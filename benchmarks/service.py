@@ -130,6 +130,8 @@ def scale(workload, articles: int) -> dict:
         window = min(10_000, articles // 10)
         first_rate = window / (answered[window - 1] - started)
         last_rate = window / (answered[-1] - answered[-window - 1])
+        marks = [started] + answered[window - 1::window]
+        window_rates = [window / (b - a) for a, b in zip(marks, marks[1:])]
         rss = server.rss_mb()
         server.kill()
         server = SpawnedServer(str(data))  # after a crash: the periodic snapshot, then the rest of the log
@@ -153,7 +155,8 @@ def scale(workload, articles: int) -> dict:
             "restart_after_crash_with_periodic_snapshot_seconds": crash_restart_snapshot,
             "snapshot_mb": snapshot_mb, "documents_file_mb": documents_mb,
             "stream_fill_rate": fill_rate, "window": window,
-            "stream_rate_first_window": first_rate, "stream_rate_last_window": last_rate}
+            "stream_rate_first_window": first_rate, "stream_rate_last_window": last_rate,
+            "stream_rate_per_window": window_rates}
 
 
 def main(argv=None) -> int:
@@ -205,7 +208,9 @@ def main(argv=None) -> int:
                       f"filled by AddStream at {at_scale['stream_fill_rate']:,.0f} articles/s: "
                       f"{at_scale['stream_rate_first_window']:,.0f}/s over the first {at_scale['window']:,} "
                       f"and {at_scale['stream_rate_last_window']:,.0f}/s over the last {at_scale['window']:,} "
-                      f"({at_scale['stream_rate_last_window'] / at_scale['stream_rate_first_window']:.2f}×)."]
+                      f"({at_scale['stream_rate_last_window'] / at_scale['stream_rate_first_window']:.2f}×); "
+                      f"per {at_scale['window']:,} in order: "
+                      + ", ".join(f"{r:,.0f}" for r in at_scale["stream_rate_per_window"]) + " articles/s."]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     text = "\n".join(lines) + f"\n\nmachine: {machine}\n"
     print(text)

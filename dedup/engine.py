@@ -320,9 +320,8 @@ class Engine:
         if len(doc.story_terms):
             self._story_index.add(node, doc.story_band_keys)
 
-    def _candidates(self, doc: Document, exclude: int | None) -> tuple[list[int], list[bool]]:
-        """Candidates ranked by weighted band hits, and whether each shares text (was proposed
-        by more than story terms)."""
+    def _candidates(self, doc: Document, exclude: int | None) -> tuple[list[int], set[int]]:
+        """Candidates ranked by weighted band hits, and those that share text (not only story terms)."""
         found: list[tuple[np.ndarray, np.ndarray]] = []  # (nodes, weighted hits) per source
         if doc.n_body_tokens:
             first = self._exact.get(doc.body_hash, [])[:1]
@@ -343,7 +342,7 @@ class Engine:
         if len(doc.story_terms):
             found.append(self._story_index.query(doc.story_band_keys, self.config.story_bucket_limit))
         if not found:
-            return [], []
+            return [], set()
         nodes, where = np.unique(np.concatenate([nodes for nodes, _ in found]), return_inverse=True)
         hits = np.bincount(where, weights=np.concatenate([n for _, n in found])).astype(np.int64)
         if exclude is not None:
@@ -353,13 +352,14 @@ class Engine:
         # Story terms alone propose many pages of the same beat: keep the best few of those.
         story_only = np.flatnonzero(~shares_text)
         if len(story_only) > _STORY_CANDIDATES:
-            keep = shares_text.copy()
-            keep[story_only[self._best(nodes[story_only], hits[story_only], _STORY_CANDIDATES)]] = True
-            nodes, hits, shares_text = nodes[keep], hits[keep], shares_text[keep]
+            drop = np.ones(len(nodes), bool)
+            drop[np.flatnonzero(shares_text)] = False
+            drop[story_only[self._best(nodes[story_only], hits[story_only], _STORY_CANDIDATES)]] = False
+            nodes, hits = nodes[~drop], hits[~drop]
+        textual_nodes = set(nodes[np.isin(nodes, textual)].tolist())
         if len(nodes) > self.config.max_candidates:
-            best = self._best(nodes, hits, self.config.max_candidates)
-            nodes, shares_text = nodes[best], shares_text[best]
-        return nodes.tolist(), shares_text.tolist()
+            nodes = nodes[self._best(nodes, hits, self.config.max_candidates)]
+        return nodes.tolist(), textual_nodes
 
     def _best(self, nodes: np.ndarray, hits: np.ndarray, keep: int) -> np.ndarray:
         """Positions of the `keep` nodes with most hits (ties by article id, so independent of
@@ -376,9 +376,9 @@ class Engine:
 
     def _verify(self, doc: Document, exclude: int | None) -> dict[int, Match]:
         out = {}
-        ranked, shares_text = self._candidates(doc, exclude)
+        ranked, textual = self._candidates(doc, exclude)
         others = [self._docs[node] for node in ranked]
-        story_only = [i for i, textual in enumerate(shares_text) if not textual]
+        story_only = [i for i, node in enumerate(ranked) if node not in textual]
         skip = set()
         if story_only:
             worth = worth_verifying(doc, [others[i] for i in story_only], self.config)

@@ -149,12 +149,8 @@ def rewrite_threshold(cfg: Config, a: Document, b: Document) -> float:
     shorter document's number of story terms (about 0.30 for a news article of 100+ terms,
     0.39 for a single sentence of 12).
     """
-    return float(_rewrite_bar(cfg, min(len(a.story_terms), len(b.story_terms))))
-
-
-def _rewrite_bar(cfg: Config, shorter_terms):
-    """`rewrite_threshold` for the shorter side's number of story terms (a number or an array)."""
-    return cfg.rewrite + cfg.rewrite_short / np.sqrt(np.maximum(1, shorter_terms))
+    terms = max(1, min(len(a.story_terms), len(b.story_terms)))
+    return cfg.rewrite + cfg.rewrite_short / terms**0.5
 
 
 def story_similarity(a: Document, b: Document) -> float:
@@ -184,7 +180,8 @@ def worth_verifying(doc: Document, others: Sequence[Document], cfg: Config) -> n
         norms = np.array([o.story_norm for o in others]) * doc.story_norm
         np.divide(dots, norms, out=story, where=norms > 0)
     lengths = np.array([len(o.story_terms) for o in others])
-    worth = story >= _rewrite_bar(cfg, np.minimum(len(doc.story_terms), lengths))
+    shortest = np.maximum(1, np.minimum(len(doc.story_terms), lengths))
+    worth = story >= cfg.rewrite + cfg.rewrite_short / np.sqrt(shortest)
     rest = np.flatnonzero(~worth)
     if len(rest) and len(doc.shingle_set):
         shingles, _, owner = _stacked([others[i].shingle_set for i in rest.tolist()])
@@ -213,14 +210,25 @@ def sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         a, b = b, a
     if len(a) == 0:
         return a
-    return a[_lookup(b, a)[1]]
+    at = np.searchsorted(b, a)
+    at[at == len(b)] = 0
+    return a[b[at] == a]
+
+
+def _members(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Whether each of `values` is in `sorted_set` (sorted, distinct, not empty)."""
+    at = np.searchsorted(sorted_set, values)
+    at[at == len(sorted_set)] = 0
+    return sorted_set[at] == values
 
 
 def _matching_positions(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions in `a` and in `b` of their common values (both sorted, distinct)."""
     if len(a) == 0 or len(b) == 0:
         return np.empty(0, np.intp), np.empty(0, np.intp)
-    at, hit = _lookup(b, a)
+    at = np.searchsorted(b, a)
+    at[at == len(b)] = 0
+    hit = b[at] == a
     return np.flatnonzero(hit), at[hit]
 
 
@@ -231,7 +239,7 @@ def _shared_passages(a: Document, b: Document, a_sh, b_sh, shared, cfg: Config) 
         # runs are found on the full bodies and kept only where the filtered sets agree.
         a_sh, b_sh = a.shingles, b.shingles
     k = cfg.shingle_size
-    in_b = _lookup(shared, a_sh)[1]
+    in_b = _members(a_sh, shared)
     if not in_b.any():
         return ()
     idx = np.flatnonzero(in_b)

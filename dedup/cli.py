@@ -416,7 +416,7 @@ def run_explain(args: argparse.Namespace, config: Config) -> int:
 
 
 def explanation(engine: Engine, match: Match) -> str:
-    a, b = engine.document(match.a), engine.document(match.b)
+    a = engine.document(match.a)
     lines = [
         f"{match.a}  vs  {match.b}",
         f"relation:     {match.relation or 'unrelated'} (similarity {match.similarity:.3f})",

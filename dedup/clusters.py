@@ -22,7 +22,7 @@ import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from dedup.verify import COPY_RELATIONS, EXACT, NEAR_DUPLICATE, RELATIONS, SYNDICATED, VERSION
+from dedup.verify import COPY_RELATIONS, EXACT, NEAR_DUPLICATE, RELATIONS, SYNDICATED, VERSION, unpack_passages
 
 # Matches that always merge: the bodies are (nearly) the same text. Containment and weaker
 # matches go through the chaining check, since a page can contain several stories.
@@ -49,11 +49,15 @@ class Edge:
     # Position in the clustering order: strongest first, ties by the two documents' stable
     # names (not node numbers, which depend on arrival order). See `edge_order`.
     order: tuple
-    u_spans: tuple[tuple[int, int], ...] = ()
-    v_spans: tuple[tuple[int, int], ...] = ()
+    # The runs both texts share, side `a` in `u`, packed (`dedup.verify.pack_passages`) and
+    # usually the very bytes its stored match holds: an index keeps several edges per article.
+    passages: bytes = b""
 
-    def spans_of(self, node: int) -> tuple[tuple[int, int], ...]:
-        return self.u_spans if node == self.u else self.v_spans
+    def spans_of(self, node: int) -> list[tuple[int, int]]:
+        """Character spans of `node`'s text that it shares with the other end."""
+        if node == self.u:
+            return [(p.a_start, p.a_end) for p in unpack_passages(self.passages)]
+        return [(p.b_start, p.b_end) for p in unpack_passages(self.passages)]
 
 
 class Partition:

@@ -26,7 +26,8 @@ from dedup.documents import DocumentTable, FileReference, SpilledTable
 from dedup.errors import ConflictingArticle, UnknownArticle
 from dedup.lsh import BandIndex
 from dedup.commonness import CommonBlocks
-from dedup.verify import RELATIONS, Match, compare, story_similarity, worth_verifying
+from dedup.verify import (RELATIONS, Match, StoredMatch, compare, pack_passages, story_similarity,
+                          unpack_passages, worth_verifying)
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 # Candidates proposed by story terms alone that are verified per article, best first.
@@ -74,7 +75,7 @@ class Engine:
         self._seq: list[int] = []
         self._ids: dict[str, int] = {}
         self._exact: dict[int, list[int]] = {}  # body hash -> nodes with that body
-        self._matches: dict[int, dict[int, Match]] = {}
+        self._matches: dict[int, dict[int, StoredMatch]] = {}  # both ways: one object per pair
         self.copies = Partition(COPY_LEVEL, self._body_chars)
         self.stories = Partition(STORY_LEVEL, self._body_chars)
         self._common = CommonBlocks(cfg.common_block_documents, self._same_story)
@@ -222,7 +223,7 @@ class Engine:
         with self._lock:
             a, b = self._node(article_id), self._node(other_id)
             stored = self._matches.get(a, {}).get(b)
-            return _oriented(stored, article_id) if stored else self._compare(self._docs[a], self._docs[b])
+            return _oriented(stored.match(), article_id) if stored else self._compare(self._docs[a], self._docs[b])
 
     def stats(self) -> dict:
         with self._lock:
@@ -278,9 +279,9 @@ class Engine:
         self._matches[node] = {}
         edges = []
         for other, match in matches.items():
-            self._matches[node][other] = match
-            self._matches[other][node] = match
-            edges.append(_edge(node, other, match, self.config.min_shared_tokens))
+            stored = StoredMatch.of(match)
+            self._matches[node][other] = self._matches[other][node] = stored
+            edges.append(_edge(node, other, stored, self.config.min_shared_tokens))
         self.copies.add_node(node)
         self.stories.add_node(node)
         self.copies.add_edges(edges)
@@ -305,9 +306,11 @@ class Engine:
                     del self._matches[node][other]
                     del self._matches[other][node]
                 else:
-                    self._matches[node][other] = self._matches[other][node] = match
+                    self._matches[node][other] = self._matches[other][node] = StoredMatch.of(match)
+            # Each edge starts at the side its match was recorded from: no reoriented copies.
             edges = [
-                _edge(node, other, _oriented(m, doc.id), self.config.min_shared_tokens)
+                _edge(node, other, m, self.config.min_shared_tokens) if m.a == doc.id
+                else _edge(other, node, m, self.config.min_shared_tokens)
                 for other, m in self._matches[node].items()
             ]
             self.copies.replace_edges(node, edges)
@@ -408,10 +411,8 @@ class Engine:
         doc = self._docs.info(node)
         copy_members = self.copies.members(node)
         story_members = self.stories.members(node)
-        matches = tuple(
-            sorted(self._matches.get(node, {}).values(), key=lambda m: (_RANK[m.relation], -m.similarity, m.b))
-        )
-        matches = tuple(_oriented(m, doc.id) for m in matches)
+        matches = (_oriented(m.match(), doc.id) for m in self._matches.get(node, {}).values())
+        matches = tuple(sorted(matches, key=lambda m: (_RANK[m.relation], -m.similarity, m.b)))
         canonical = self._canonical(copy_members)
         story_canonical = self._canonical(story_members)
         cluster_id, story_id = self._docs.info(canonical).id, self._docs.info(story_canonical).id
@@ -439,7 +440,7 @@ class Engine:
             adj: dict[int, dict[int, Edge]] = {probe: {}}
             for other, m in matches.items():
                 if m.relation in partition.relations:
-                    e = _edge(probe, other, m, self.config.min_shared_tokens)
+                    e = _edge(probe, other, StoredMatch.of(m), self.config.min_shared_tokens)
                     adj[probe][other] = e
                     for member in partition.members(other):
                         nodes.add(member)
@@ -480,14 +481,15 @@ class Engine:
         return best
 
 
-def _edge(u: int, v: int, match: Match, min_tokens: int) -> Edge:
-    """The clustering edge for `match`, recorded from `u` (``match.a``) to `v`."""
-    long = [p for p in match.passages if p.tokens >= min_tokens]
-    return Edge(
-        u, v, match.relation, match.similarity,
-        edge_order(match.relation, match.similarity, match.a, match.b),
-        tuple((p.a_start, p.a_end) for p in long), tuple((p.b_start, p.b_end) for p in long),
-    )
+def _edge(u: int, v: int, match: StoredMatch, min_tokens: int) -> Edge:
+    """The clustering edge for `match` between `u` (``match.a``) and `v`, with the shared
+    runs long enough to say where the texts overlap (the match's own bytes when all are)."""
+    passages = match.passages
+    decoded = unpack_passages(passages)
+    if any(p.tokens < min_tokens for p in decoded):
+        passages = pack_passages([p for p in decoded if p.tokens >= min_tokens])
+    similarity = match.similarity
+    return Edge(u, v, match.relation, similarity, edge_order(match.relation, similarity, match.a, match.b), passages)
 
 
 def _oriented(match: Match, article_id: str) -> Match:

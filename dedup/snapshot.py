@@ -26,7 +26,7 @@ from dedup.engine import Engine
 SNAPSHOT_NAME = "snapshot.pickle"
 # Raised whenever the engine's pickled state changes shape (2: edges carry their sort order;
 # 3: clusters keep the merges that built them; 4: band indexes in levels; 5: sorted buffer).
-FORMAT = 5
+FORMAT = 6
 log = logging.getLogger("dedup.snapshot")
 
 

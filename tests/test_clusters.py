@@ -7,7 +7,7 @@ import pytest
 
 from dedup import clusters
 from dedup.clusters import Edge, Partition, STORY_LEVEL, cluster_component, edge_order
-from dedup.verify import RELATIONS
+from dedup.verify import RELATIONS, SharedPassage, pack_passages
 
 
 def _random_edge(rng: random.Random, u: int, v: int, chars: dict[int, int]) -> Edge:
@@ -15,14 +15,12 @@ def _random_edge(rng: random.Random, u: int, v: int, chars: dict[int, int]) -> E
     relation = rng.choice(RELATIONS + ("rewrite",) * 4)
     score = round(rng.random(), 2)  # coarse, so equal scores fall back to the names
 
-    def spans(node: int) -> tuple[tuple[int, int], ...]:
-        out = []
-        for _ in range(rng.randint(0, 2)):
-            start = rng.randrange(chars[node])
-            out.append((start, min(chars[node], start + rng.randint(1, chars[node] // 2 + 1))))
-        return tuple(out)
+    def span(node: int) -> tuple[int, int]:
+        start = rng.randrange(chars[node])
+        return start, min(chars[node], start + rng.randint(1, chars[node] // 2 + 1))
 
-    return Edge(u, v, relation, score, edge_order(relation, score, f"d{u}", f"d{v}"), spans(u), spans(v))
+    passages = pack_passages([SharedPassage(*span(u), *span(v), tokens=8) for _ in range(rng.randint(0, 2))])
+    return Edge(u, v, relation, score, edge_order(relation, score, f"d{u}", f"d{v}"), passages)
 
 
 def _from_scratch(partition: Partition, chars: dict[int, int]) -> set[frozenset[int]]:

@@ -1,14 +1,14 @@
 """Engine behaviour beyond the seeds: exact copies, tables, check, delete, canonical."""
 from __future__ import annotations
 
+import pickle
 from datetime import datetime, timezone
 
 import pytest
 
 from dedup.article import Article
-from dedup.engine import Engine
 from dedup.errors import ConflictingArticle, InvalidArticle, UnknownArticle
-from dedup.verify import COPY_RELATIONS
+from dedup.verify import COPY_RELATIONS, StoredMatch, compare
 
 TABLE = "Shr 15 cts vs 14 cts\n    Net 2,028,000 vs 1,879,000\n    Revs 32.1 mln vs 29.5 mln\n Reuter\n&#3;"
 
@@ -137,3 +137,13 @@ def test_formulaic_notices_about_different_issues_are_not_versions(engine):
     assert max(p.tokens for p in match.passages) < engine.config.version_run_tokens  # ... in short runs
     assert match.relation not in COPY_RELATIONS
     assert result.cluster == "sarno" and result.cluster_size == 1
+
+
+def test_stored_matches_give_back_exactly_what_verification_found(engine, seed_articles):
+    docs = engine.analyse([seed_articles["000"], seed_articles["004"], seed_articles["001"]])
+    for a, b in ((docs[0], docs[1]), (docs[1], docs[2]), (docs[0], docs[2])):
+        match = compare(a, b, engine.config)
+        assert match.passages  # the seeds share runs: the packed passages are exercised
+        stored = StoredMatch.of(match)
+        assert stored.match() == match
+        assert pickle.loads(pickle.dumps(stored)).match() == match

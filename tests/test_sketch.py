@@ -6,11 +6,10 @@ import pytest
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from dedup.analysis import Analyzer
-from dedup.article import Article
 from dedup.config import Config
 from dedup.lsh import BandIndex, band_keys, lsh_params
 from dedup.segment import tokenize
-from dedup.normalise import repair, token_key
+from dedup.normalise import token_key
 from dedup.sketch import SCHEME, Sketcher, shingle_hash32
 
 

@@ -35,7 +35,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     run = commands.add_parser("cluster", help="cluster a collection of articles into copy and story clusters")
     run.add_argument("inputs", nargs="+", metavar="INPUT",
                      help="a directory (.txt .md .html .htm .json .jsonl files) or a .jsonl file")
-    run.add_argument("--out", required=True, metavar="PRED.jsonl",
+    run.add_argument("-o", "--out", required=True, metavar="PRED.jsonl",
                      help="where to write one JSON line per document, in input order ('-' for stdout)")
     run.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                      help="processes that analyse articles (default: every core)")
@@ -48,7 +48,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     report = commands.add_parser("report", help="write the HTML report of an earlier `dedup cluster` run")
     report.add_argument("predictions", metavar="PRED.jsonl", help="the output of dedup cluster")
     report.add_argument("inputs", nargs="+", metavar="INPUT", help="the inputs that run clustered")
-    report.add_argument("--out", required=True, metavar="REPORT.html")
+    report.add_argument("-o", "--out", required=True, metavar="REPORT.html")
     report.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     _add_config_flags(report)
 

@@ -22,7 +22,7 @@ import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from dedup.verify import COPY_RELATIONS, EXACT, NEAR_DUPLICATE, RELATIONS, SYNDICATED, VERSION, unpack_passages
+from dedup.verify import COPY_RELATIONS, EXACT, NEAR_DUPLICATE, RELATIONS, SYNDICATED, VERSION, passage_spans
 
 # Matches that always merge: the bodies are (nearly) the same text. Containment and weaker
 # matches go through the chaining check, since a page can contain several stories.
@@ -55,9 +55,7 @@ class Edge:
 
     def spans_of(self, node: int) -> list[tuple[int, int]]:
         """Character spans of `node`'s text that it shares with the other end."""
-        if node == self.u:
-            return [(p.a_start, p.a_end) for p in unpack_passages(self.passages)]
-        return [(p.b_start, p.b_end) for p in unpack_passages(self.passages)]
+        return passage_spans(self.passages, side_a=node == self.u)
 
 
 class Partition:

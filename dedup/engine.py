@@ -26,8 +26,7 @@ from dedup.documents import DocumentTable, FileReference, SpilledTable
 from dedup.errors import ConflictingArticle, UnknownArticle
 from dedup.lsh import BandIndex
 from dedup.commonness import CommonBlocks
-from dedup.verify import (RELATIONS, Match, StoredMatch, compare, pack_passages, story_similarity,
-                          unpack_passages, worth_verifying)
+from dedup.verify import RELATIONS, Match, StoredMatch, compare, long_passages, story_similarity, worth_verifying
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 # Candidates proposed by story terms alone that are verified per article, best first.
@@ -484,12 +483,9 @@ class Engine:
 def _edge(u: int, v: int, match: StoredMatch, min_tokens: int) -> Edge:
     """The clustering edge for `match` between `u` (``match.a``) and `v`, with the shared
     runs long enough to say where the texts overlap (the match's own bytes when all are)."""
-    passages = match.passages
-    decoded = unpack_passages(passages)
-    if any(p.tokens < min_tokens for p in decoded):
-        passages = pack_passages([p for p in decoded if p.tokens >= min_tokens])
     similarity = match.similarity
-    return Edge(u, v, match.relation, similarity, edge_order(match.relation, similarity, match.a, match.b), passages)
+    return Edge(u, v, match.relation, similarity, edge_order(match.relation, similarity, match.a, match.b),
+                long_passages(match.passages, min_tokens))
 
 
 def _oriented(match: Match, article_id: str) -> Match:

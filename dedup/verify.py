@@ -100,6 +100,21 @@ def unpack_passages(data: bytes) -> tuple[SharedPassage, ...]:
     return tuple(SharedPassage(*fields) for fields in _PASSAGE.iter_unpack(data))
 
 
+def passage_spans(data: bytes, side_a: bool) -> list[tuple[int, int]]:
+    """The character spans of one side of packed passages (no objects built)."""
+    if side_a:
+        return [(f[0], f[1]) for f in _PASSAGE.iter_unpack(data)]
+    return [(f[2], f[3]) for f in _PASSAGE.iter_unpack(data)]
+
+
+def long_passages(data: bytes, min_tokens: int) -> bytes:
+    """Packed passages of at least `min_tokens` tokens (`data` itself when all are)."""
+    fields = list(_PASSAGE.iter_unpack(data))
+    if all(f[4] >= min_tokens for f in fields):
+        return data
+    return b"".join(_PASSAGE.pack(*f) for f in fields if f[4] >= min_tokens)
+
+
 def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = frozenset()) -> Match:
     """Verify `a` against `b` and decide their relation (None when unrelated)."""
     story = story_similarity(a, b)

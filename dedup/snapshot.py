@@ -27,8 +27,9 @@ from dedup.engine import Engine
 
 SNAPSHOT_NAME = "snapshot.pickle"
 # Raised whenever the engine's pickled state changes shape (2: edges carry their sort order;
-# 3: clusters keep the merges that built them; 4: band indexes in levels; 5: sorted buffer).
-FORMAT = 6
+# 3: clusters keep the merges that built them; 4: band indexes in levels; 5: sorted buffer;
+# 6: packed matches; 7: record positions of spilled documents in an array).
+FORMAT = 7
 log = logging.getLogger("dedup.snapshot")
 
 

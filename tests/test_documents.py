@@ -40,6 +40,25 @@ def test_a_spilled_document_reads_back_unchanged_and_read_only(tmp_path, seed_ar
     assert not (tmp_path / "docs.spill").exists()
 
 
+def test_removed_documents_stay_removed_through_spilling_and_snapshots(tmp_path, seed_articles):
+    docs = Engine().analyse(list(seed_articles.values()))
+    table = DocumentTable()
+    for doc in docs:
+        table.append(doc)
+    table.remove(1)
+    spilled = SpilledTable.spill(table, tmp_path / "docs.spill", cache_size=1, durable=True)
+    spilled.remove(3)
+    reopened = pickle.loads(pickle.dumps(spilled)).reopen(tmp_path, tmp_path / "again.spill", cache_size=1)
+    for table_ in (spilled, reopened):
+        for node, doc in enumerate(docs):
+            if node in (1, 3):
+                with pytest.raises(KeyError):
+                    table_[node]
+            else:
+                assert _same_document(table_[node], doc)
+    reopened.close()
+
+
 def test_an_engine_with_spilled_documents_answers_as_one_in_ram(tmp_path, seed_articles, topic_articles):
     articles, _ = syndicated_corpus(list(seed_articles.values()) + list(topic_articles.values()))
     in_ram, spilled = Engine(), Engine()

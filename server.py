@@ -1,7 +1,7 @@
 """Start the dedup gRPC server: the same as `dedup serve` (see `python server.py --help`)."""
 import sys
 
-from dedup.cli import main
+from dedup.cli import console
 
 if __name__ == "__main__":
-    sys.exit(main(["serve", *sys.argv[1:]]))
+    sys.exit(console(["serve", *sys.argv[1:]]))

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from dedup import collector
 from dedup.analysis import Analyzer, Document
 from dedup.article import Article
 from dedup.config import Config
@@ -144,6 +145,7 @@ def cluster(
             except ConflictingArticle as exc:
                 run.problems.append(Problem(item.id, str(exc)))
             else:
+                collector.indexed()
                 if item.id not in seen:
                     seen.add(item.id)
                     run.ids.append(item.id)

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from collections.abc import Sequence
 
+from dedup import collector
 from dedup.config import Config
 from dedup.engine import Engine, Result
 from dedup.inputs import Article, Problem, read_inputs
@@ -108,6 +109,13 @@ def _config(args: argparse.Namespace) -> Config:
     changes = {name: getattr(args, name) for name in THRESHOLD_FLAGS}
     return Config(max_text_bytes=args.max_text_bytes, version_run_tokens=args.version_run_tokens,
                   story_bucket_limit=args.story_bucket_limit, **changes)
+
+
+def console(argv: Sequence[str] | None = None) -> int:
+    """The `dedup` command: `main` in a process of its own, whose growing index must not be
+    paused by full garbage collections (see `dedup.collector`)."""
+    collector.enable()
+    return main(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -436,4 +444,4 @@ def explanation(engine: Engine, match: Match) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

@@ -22,6 +22,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
+from dedup import collector
 from dedup.analysis import Document
 from dedup.article import Article
 from dedup.config import Config
@@ -221,6 +222,7 @@ class Index:
                 if step[4]:  # replacing
                     self.engine.delete(step[1].id)
                 self.engine.index_document(step[3])
+        collector.indexed(len(records))
         if records and self._snapshots is not None:
             self._snapshots.after_write(len(records), self.engine, self.position)
         # Answers are read after the whole batch is indexed: clusters are computed once per
@@ -339,6 +341,7 @@ class Index:
                 if item.id in self.engine:  # replaced: the delete record came first
                     self.engine.delete(item.id)
                 self.engine.index_document(item)
+                collector.indexed()
             else:
                 raise StoreFailure(f"a stored article can no longer be analysed: {item.reason}")
             self.position = positions.pop(n)

@@ -28,7 +28,9 @@ class CommonBlocks:
     def __init__(self, min_documents: int, related: Callable[[int, int], bool]) -> None:
         self.min_documents = min_documents
         self._related = related  # whether two nodes tell the same story
-        self._docs: dict[int, list[int]] = {}  # block hash -> nodes containing it
+        # Block hash -> the nodes containing it: a bare node number while there is one (most
+        # blocks occur once), a list from the second on.
+        self._docs: dict[int, int | list[int]] = {}
         self._pairs: dict[tuple[int, int], bool] = {}  # node pair -> related (node numbers are never reused)
         # Replaced, never mutated, when blocks become common: verification caches by identity.
         self.common: frozenset[int] = frozenset()
@@ -45,8 +47,14 @@ class CommonBlocks:
         if len(self._pairs) > _REMEMBERED_PAIRS:
             self._pairs = {}
         for h in set(block_hashes):
-            docs = self._docs.setdefault(h, [])
-            docs.append(node)
+            docs = self._docs.get(h)
+            if docs is None:
+                self._docs[h] = node
+                docs = (node,)
+            elif isinstance(docs, int):
+                docs = self._docs[h] = [docs, node]
+            else:
+                docs.append(node)
             if h not in self.common and self._worth_testing(len(docs)) and self._is_common(docs):
                 flipped.add(h)
         if flipped:
@@ -56,13 +64,16 @@ class CommonBlocks:
     def remove(self, node: int, block_hashes: Iterable[int]) -> None:
         for h in set(block_hashes):
             docs = self._docs.get(h)
-            if docs and node in docs:
+            if docs == node:
+                del self._docs[h]
+            elif isinstance(docs, list) and node in docs:
                 docs.remove(node)
-                if not docs:
-                    del self._docs[h]
+                if len(docs) == 1:
+                    self._docs[h] = docs[0]
 
     def nodes_with(self, block_hash: int) -> list[int]:
-        return list(self._docs.get(block_hash, ()))
+        docs = self._docs.get(block_hash, ())
+        return [docs] if isinstance(docs, int) else list(docs)
 
     def _worth_testing(self, count: int) -> bool:
         # Decide at the threshold, then again as the evidence doubles.

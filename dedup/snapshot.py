@@ -28,8 +28,9 @@ from dedup.engine import Engine
 SNAPSHOT_NAME = "snapshot.pickle"
 # Raised whenever the engine's pickled state changes shape (2: edges carry their sort order;
 # 3: clusters keep the merges that built them; 4: band indexes in levels; 5: sorted buffer;
-# 6: packed matches; 7: record positions of spilled documents in an array).
-FORMAT = 7
+# 6: packed matches; 7: record positions of spilled documents in an array; 8: a block seen
+# once maps to its node, not a list).
+FORMAT = 8
 log = logging.getLogger("dedup.snapshot")
 
 

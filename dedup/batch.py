@@ -7,6 +7,8 @@ exactly the clusters of adding the same articles one at a time.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -44,9 +46,19 @@ def start_analysis_pool(config: Config, workers: int, mp_context=None) -> Proces
 
 
 def _load_analyzer(config: Config) -> None:
+    if not _analyzers:  # the worker's first task: from now on it leaves with its parent
+        threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     if config not in _analyzers:
         _analyzers[config] = Analyzer(config)
         analyse_articles(_analyzers[config], [Article(id="warm-up", text="A first article warms the analyser.")])
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker once `parent` is gone: a server killed with SIGKILL cannot shut its
+    pool down, and its workers would otherwise wait on the pool's pipe forever."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def analyse_articles(analyzer: Analyzer, articles: list[Article]) -> list[Document | Problem]:

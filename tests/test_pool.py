@@ -1,0 +1,42 @@
+"""The service's analysis workers leave with their server, even one killed with SIGKILL."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            return "State:\tZ" not in handle.read()  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_of_a_killed_server_exit():
+    script = textwrap.dedent("""
+        import time
+        from multiprocessing import get_context
+        from dedup.batch import start_analysis_pool
+        from dedup.config import Config
+
+        pool = start_analysis_pool(Config(), 2, get_context("spawn"))
+        print(*pool._processes, flush=True)
+        time.sleep(120)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in workers), "analysis workers outlived their server"
+    finally:
+        parent.kill()

@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import platform
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -35,8 +33,8 @@ from dedup.engine import Engine  # noqa: E402
 from dedup.inputs import read_inputs  # noqa: E402
 from dedup.scoring import score  # noqa: E402
 from dedup.verify import COPY_RELATIONS, compare  # noqa: E402
+from published import publish  # noqa: E402  (benchmarks/published.py)
 
-OUT = Path(__file__).resolve().parent / "out"
 # (name, test on a verified match): the rules whose ceilings are reported.
 RULES = [
     ("dedup's copy relations (exact, near_duplicate, syndicated, version)", lambda m, run: m.relation in COPY_RELATIONS),
@@ -125,12 +123,7 @@ def main(argv=None) -> int:
              "| precision applied | ARI applied |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['rule']} | {r['same_label_pairs']:,} | {r['recall']:.3f} | {r['ari_ceiling']:.3f} "
               f"| {r['cross_label_pairs']:,} | {r['precision_applied']:.3f} | {r['ari_applied']:.3f} |" for r in rows]
-    text = "\n".join(lines)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(text)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "ceiling.md").write_text(text + f"\n\nmachine: {machine}\n")
-    (OUT / "ceiling.json").write_text(json.dumps({"corpus": str(args.corpus), "rows": rows}, indent=2))
+    publish("ceiling", "\n".join(lines), {"corpus": str(args.corpus), "rows": rows})
     return 0
 
 

@@ -17,7 +17,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+from published import publish  # benchmarks/published.py
+
 HERE = Path(__file__).resolve().parents[1]
 
 
@@ -119,13 +119,7 @@ def main(argv=None) -> int:
         done = subprocess.run(command + ["--trace"] * args.trace, capture_output=True, text=True, check=True)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"measured {root}", file=sys.stderr)
-    text = table(rows)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(text)
-    print(f"\nmachine: {machine}")
-    OUT.mkdir(exist_ok=True)
-    (OUT / "memory.md").write_text(text + f"\n\nmachine: {machine}\n")
-    (OUT / "memory.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+    publish("memory", table(rows), {"rows": rows})
     return 0
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import sys
 import time
@@ -30,6 +28,7 @@ from dedup.config import Config  # noqa: E402
 from dedup.inputs import read_inputs  # noqa: E402
 from dedup.scoring import pairs_found, score  # noqa: E402
 from dedup.synthetic import generate  # noqa: E402
+from published import publish  # noqa: E402  (benchmarks/published.py)
 
 # corpus -> (label field, cluster level scored)
 CORPORA = {
@@ -39,7 +38,6 @@ CORPORA = {
     "reuters21578": ("exact_group", "copy"),
     "bbc": ("exact_group", "copy"),
 }
-OUT = Path(__file__).resolve().parent / "out"
 
 
 def plain_recipe(articles: list[Article], threshold: float = 0.5, num_perm: int = 128) -> list[int]:
@@ -147,13 +145,7 @@ def main(argv=None) -> int:
         gen = generate(base, seed=0)
         truth = [gen.truth[a.id] for a in gen.articles]
         rows.append(evaluate(f"synthetic(bbc {len(base)})", gen.articles, truth, "cluster", "copy"))
-    text = table(rows)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(text)
-    print(f"\nmachine: {machine}")
-    OUT.mkdir(exist_ok=True)
-    (OUT / "quality.md").write_text(text + f"\n\nmachine: {machine}\n")
-    (OUT / "quality.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+    publish("quality", table(rows), {"rows": rows})
     return 0
 
 

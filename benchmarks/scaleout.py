@@ -8,9 +8,7 @@ Needs the Redis at 127.0.0.1:6379. Prints a table and writes benchmarks/out/scal
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -31,8 +29,8 @@ from dedup.bench.workload import Workload, generated  # noqa: E402
 from dedup.config import Config  # noqa: E402
 from dedup.redis_store import RedisStore  # noqa: E402
 from dedup.v1 import dedup_pb2_grpc as pb_grpc  # noqa: E402
+from published import publish  # noqa: E402  (benchmarks/published.py)
 
-OUT = Path(__file__).resolve().parent / "out"
 REDIS = "redis://127.0.0.1:6379/0"
 
 
@@ -108,12 +106,7 @@ def main(argv=None) -> int:
         lines += ["", f"`dedup cluster {Path(args.corpus).name}`: single machine (process pool) {single:.1f} s, "
                       f"local Dask cluster ({os.cpu_count()} worker processes) {on_dask:.1f} s "
                       f"({single / on_dask:.2f}x)."]
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    text = "\n".join(lines) + f"\n\nmachine: {machine}\n"
-    print(text)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "scaleout.md").write_text(text)
-    (OUT / "scaleout.json").write_text(json.dumps({"machine": machine, "rows": rows, "dask": dask}, indent=2))
+    publish("scaleout", "\n".join(lines), {"rows": rows, "dask": dask})
     return 0
 
 

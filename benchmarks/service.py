@@ -14,9 +14,6 @@ Prints a table with the ratios and writes benchmarks/out/service.{md,json}.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import socket
 import subprocess
 import sys
@@ -38,8 +35,7 @@ from dedup.index import Index  # noqa: E402
 from dedup.snapshot import SNAPSHOT_NAME  # noqa: E402
 from dedup.v1 import dedup_pb2 as pb  # noqa: E402
 from dedup.v1 import dedup_pb2_grpc as pb_grpc  # noqa: E402
-
-OUT = Path(__file__).resolve().parent / "out"
+from published import publish  # noqa: E402  (benchmarks/published.py)
 
 
 class SpawnedServer:
@@ -211,12 +207,7 @@ def main(argv=None) -> int:
                       f"({at_scale['stream_rate_last_window'] / at_scale['stream_rate_first_window']:.2f}×); "
                       f"per {at_scale['window']:,} in order: "
                       + ", ".join(f"{r:,.0f}" for r in at_scale["stream_rate_per_window"]) + " articles/s."]
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    text = "\n".join(lines) + f"\n\nmachine: {machine}\n"
-    print(text)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "service.md").write_text(text)
-    (OUT / "service.json").write_text(json.dumps({"machine": machine, "rows": rows, "scale": at_scale}, indent=2))
+    publish("service", "\n".join(lines), {"rows": rows, "scale": at_scale})
     return 0
 
 

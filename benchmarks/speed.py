@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import resource
 import subprocess
@@ -26,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from published import publish  # benchmarks/published.py
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-OUT = Path(__file__).resolve().parent / "out"
 NUM_PERM = 128
 
 
@@ -191,13 +190,7 @@ def main(argv=None) -> int:
         for method, r in runs.items():
             lines.append(f"| {method} | {r['seconds']:.1f} | {docs / r['seconds']:,.0f} | "
                          f"{plain / r['seconds']:.2f}x | {r['peak_rss_mb']:,.0f} |")
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    text = "\n".join(lines) + f"\n\nmachine: {machine}\n"
-    print(text)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "speed.md").write_text(text)
-    (OUT / "speed.json").write_text(json.dumps({"machine": machine, "sketch_seconds": sketch, "runs": runs,
-                                                 "sketch_docs": n}, indent=2))
+    publish("speed", "\n".join(lines), {"sketch_seconds": sketch, "runs": runs, "sketch_docs": n})
     return 0
 
 

@@ -222,7 +222,7 @@ class Engine:
         with self._lock:
             a, b = self._node(article_id), self._node(other_id)
             stored = self._matches.get(a, {}).get(b)
-            return _oriented(stored.match(), article_id) if stored else self._compare(self._docs[a], self._docs[b])
+            return stored.match(seen_from=article_id) if stored else self._compare(self._docs[a], self._docs[b])
 
     def stats(self) -> dict:
         with self._lock:
@@ -410,7 +410,7 @@ class Engine:
         doc = self._docs.info(node)
         copy_members = self.copies.members(node)
         story_members = self.stories.members(node)
-        matches = (_oriented(m.match(), doc.id) for m in self._matches.get(node, {}).values())
+        matches = (m.match(seen_from=doc.id) for m in self._matches.get(node, {}).values())
         matches = tuple(sorted(matches, key=lambda m: (_RANK[m.relation], -m.similarity, m.b)))
         canonical = self._canonical(copy_members)
         story_canonical = self._canonical(story_members)
@@ -486,20 +486,6 @@ def _edge(u: int, v: int, match: StoredMatch, min_tokens: int) -> Edge:
     similarity = match.similarity
     return Edge(u, v, match.relation, similarity, edge_order(match.relation, similarity, match.a, match.b),
                 long_passages(match.passages, min_tokens))
-
-
-def _oriented(match: Match, article_id: str) -> Match:
-    """`match` seen from `article_id` (swap sides if it was recorded from the other one)."""
-    if match.a == article_id:
-        return match
-    return Match(
-        a=match.b, b=match.a, relation=match.relation, similarity=match.similarity,
-        jaccard=match.jaccard, containment_a=match.containment_b, containment_b=match.containment_a,
-        own_words=match.own_words, story=match.story, shared_tokens=match.shared_tokens,
-        passages=tuple(
-            p.__class__(p.b_start, p.b_end, p.a_start, p.a_end, p.tokens) for p in match.passages
-        ),
-    )
 
 
 def _body_blocks(doc: Document) -> list[int]:

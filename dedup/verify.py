@@ -84,12 +84,18 @@ class StoredMatch:
     def similarity(self) -> float:
         return _SCORES.unpack(self.scores)[1] / 10_000
 
-    def match(self) -> Match:
+    def match(self, seen_from: str | None = None) -> Match:
+        """The `Match`, with `seen_from` (either id) as side `a`; as recorded by default."""
         _, *scores, shared_tokens = _SCORES.unpack(self.scores)
         similarity, jaccard, ca, cb, own, story = (x / 10_000 for x in scores)
-        return Match(a=self.a, b=self.b, relation=self.relation, similarity=similarity, jaccard=jaccard,
-                     containment_a=ca, containment_b=cb, own_words=own, story=story,
-                     shared_tokens=shared_tokens, passages=unpack_passages(self.passages))
+        if seen_from is None or seen_from == self.a:
+            return Match(a=self.a, b=self.b, relation=self.relation, similarity=similarity, jaccard=jaccard,
+                         containment_a=ca, containment_b=cb, own_words=own, story=story,
+                         shared_tokens=shared_tokens, passages=unpack_passages(self.passages))
+        passages = tuple(SharedPassage(f[2], f[3], f[0], f[1], f[4]) for f in _PASSAGE.iter_unpack(self.passages))
+        return Match(a=self.b, b=self.a, relation=self.relation, similarity=similarity, jaccard=jaccard,
+                     containment_a=cb, containment_b=ca, own_words=own, story=story,
+                     shared_tokens=shared_tokens, passages=passages)
 
 
 def pack_passages(passages: Sequence[SharedPassage]) -> bytes:

@@ -145,5 +145,10 @@ def test_stored_matches_give_back_exactly_what_verification_found(engine, seed_a
         match = compare(a, b, engine.config)
         assert match.passages  # the seeds share runs: the packed passages are exercised
         stored = StoredMatch.of(match)
-        assert stored.match() == match
+        assert stored.match() == match == stored.match(seen_from=match.a)
         assert pickle.loads(pickle.dumps(stored)).match() == match
+        mirrored = stored.match(seen_from=match.b)
+        assert (mirrored.a, mirrored.b) == (match.b, match.a)
+        assert (mirrored.containment_a, mirrored.containment_b) == (match.containment_b, match.containment_a)
+        assert [(p.a_start, p.b_start, p.tokens) for p in mirrored.passages] == \
+            [(p.b_start, p.a_start, p.tokens) for p in match.passages]

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import functools
 import math
-from array import array
 import os
 import pickle
 import struct
+from array import array
 from collections import OrderedDict
 from dataclasses import dataclass, fields
 from datetime import datetime

@@ -29,10 +29,21 @@ import numpy as np
 
 from dedup.analysis import Document
 
-_ARRAYS = tuple(f.name for f in fields(Document) if f.type == "np.ndarray")
-_SCALARS = tuple(f.name for f in fields(Document) if f.type != "np.ndarray")
-_HEADER = struct.Struct("<I")  # length of the pickled scalars and array layouts
+# A record starts with what screening reads (`Screening`), in a fixed layout that is read
+# without unpickling anything: counts of story terms and distinct shingles, the story norm,
+# then the story terms (uint64), their weights (float32) and the distinct shingles (uint64).
+# The other fields follow: the length of their pickled scalars and array layouts, those,
+# then the arrays, each aligned to 8 bytes from the record's start.
+_SCREENING_PREFIX = struct.Struct("<IId")
+_SCREENING_ARRAYS = (("story_terms", np.dtype(np.uint64)), ("story_weights", np.dtype(np.float32)),
+                     ("shingle_set", np.dtype(np.uint64)))
+_SCREENING = ("story_terms", "story_weights", "story_norm", "shingle_set")
+_ARRAYS = tuple(f.name for f in fields(Document) if f.type == "np.ndarray" and f.name not in _SCREENING)
+_SCALARS = tuple(f.name for f in fields(Document) if f.type != "np.ndarray" and f.name not in _SCREENING)
+_HEADER = struct.Struct("<I")
 _ALIGN = 8
+# Bytes read for a screening first: enough for a typical article's prefix (about 3.5 KB).
+_SCREENING_READ = 8192
 # Documents a `SpilledTable` keeps decoded: verification mostly meets recent articles again.
 CACHED_DOCUMENTS = 2048
 
@@ -49,6 +60,17 @@ class DocInfo:
     @classmethod
     def of(cls, doc: Document) -> "DocInfo":
         return cls(doc.id, doc.published_at, doc.body_hash, doc.body_chars)
+
+
+@dataclass(frozen=True, slots=True)
+class Screening:
+    """The fields of a document that screening a story-only candidate reads: a spilled
+    document that fails the screen (most do) is then never decoded whole."""
+
+    story_terms: np.ndarray
+    story_weights: np.ndarray
+    story_norm: float
+    shingle_set: np.ndarray
 
 
 class DocumentTable:
@@ -76,6 +98,10 @@ class DocumentTable:
 
     def info(self, node: int) -> DocInfo:
         return self._infos[node]
+
+    def screening(self, node: int) -> Document | Screening:
+        """What `verify.worth_verifying` reads of node's document (here, the document)."""
+        return self[node]
 
     def remove(self, node: int) -> None:
         self._infos[node] = None
@@ -152,15 +178,32 @@ class SpilledTable(DocumentTable):
         if doc is not None:
             self._cache.move_to_end(node)
             return doc
+        doc = _decode(self._read(node))
+        self._remember(node, doc)
+        return doc
+
+    def _read(self, node: int, limit: int | None = None) -> bytes:
+        """Node's record, or its first `limit` bytes."""
         offset, size = self._where[2 * node], self._where[2 * node + 1]
         if size < 0:
             raise KeyError(f"node {node} was removed")
+        if limit is not None:
+            size = min(size, limit)
         data = os.pread(self.fd, size, offset)
         if len(data) != size:
             raise OSError(f"short read from {self.path}: {len(data)} of {size} bytes at {offset}")
-        doc = _decode(data)
-        self._remember(node, doc)
-        return doc
+        return data
+
+    def screening(self, node: int) -> Document | Screening:
+        """The screening fields of node's document, read from its record without decoding the
+        rest (or the cached document) and without displacing documents from the cache."""
+        doc = self._cache.get(node)
+        if doc is not None:
+            return doc
+        data = self._read(node, _SCREENING_READ)
+        if len(data) < _screening_size(data):
+            data = self._read(node, _screening_size(data))
+        return Screening(**_screening_fields(data)[0])
 
     def remove(self, node: int) -> None:
         self._infos[node] = None
@@ -212,12 +255,20 @@ def _restore_table(docs: list, infos: list) -> DocumentTable:
 
 
 def _encode(doc: Document) -> bytes:
-    """One record: header length, pickled scalars and array layouts, then the aligned arrays."""
+    """One record: the screening prefix, then the rest (see `_SCREENING_PREFIX`)."""
+    screening = [np.ascontiguousarray(getattr(doc, name), dtype) for name, dtype in _SCREENING_ARRAYS]
+    parts = [_SCREENING_PREFIX.pack(len(screening[0]), len(screening[2]), doc.story_norm)]
+    size = _SCREENING_PREFIX.size
     arrays = [np.ascontiguousarray(getattr(doc, name)) for name in _ARRAYS]
     layout = [(a.dtype.str, a.shape) for a in arrays]
     scalars = pickle.dumps(([getattr(doc, name) for name in _SCALARS], layout), protocol=pickle.HIGHEST_PROTOCOL)
-    parts = [_HEADER.pack(len(scalars)), scalars]
-    size = _HEADER.size + len(scalars)
+    for a in screening:
+        pad = -size % _ALIGN
+        parts += [b"\0" * pad, a.tobytes()]
+        size += pad + a.nbytes
+    pad = -size % _ALIGN
+    parts += [b"\0" * pad, _HEADER.pack(len(scalars)), scalars]
+    size += pad + _HEADER.size + len(scalars)
     for a in arrays:
         pad = -size % _ALIGN
         parts += [b"\0" * pad, a.tobytes()]
@@ -225,18 +276,40 @@ def _encode(doc: Document) -> bytes:
     return b"".join(parts)
 
 
+def _screening_size(data: bytes) -> int:
+    """Bytes of the screening prefix of the record that `data` starts."""
+    terms, shingles, _ = _SCREENING_PREFIX.unpack_from(data)
+    size = _SCREENING_PREFIX.size
+    for count, (_, dtype) in zip((terms, terms, shingles), _SCREENING_ARRAYS):
+        size += -size % _ALIGN + count * dtype.itemsize
+    return size
+
+
+def _screening_fields(data: bytes) -> tuple[dict, int]:
+    """The screening fields of the record `data` starts (views into it), and where they end."""
+    terms, shingles, norm = _SCREENING_PREFIX.unpack_from(data)
+    out, at = {"story_norm": norm}, _SCREENING_PREFIX.size
+    for count, (name, dtype) in zip((terms, terms, shingles), _SCREENING_ARRAYS):
+        at += -at % _ALIGN
+        # Views into the record (read-only): nothing mutates a document's arrays in place.
+        out[name] = np.frombuffer(data, dtype=dtype, count=count, offset=at)
+        at += count * dtype.itemsize
+    return out, at
+
+
 def _decode(data: bytes) -> Document:
-    (length,) = _HEADER.unpack_from(data)
-    start = _HEADER.size
-    values, layout = pickle.loads(data[start:start + length])
-    at = start + length
-    out = dict(zip(_SCALARS, values))
+    out, at = _screening_fields(data)
+    at += -at % _ALIGN
+    (length,) = _HEADER.unpack_from(data, at)
+    at += _HEADER.size
+    values, layout = pickle.loads(data[at:at + length])
+    at += length
+    out.update(zip(_SCALARS, values))
     frombuffer = np.frombuffer
     for name, (dtype, shape) in zip(_ARRAYS, layout):
         at += -at % _ALIGN
         dt = _dtype(dtype)
         count = math.prod(shape)
-        # A view into the record (read-only): nothing mutates a document's arrays in place.
         array = frombuffer(data, dtype=dt, count=count, offset=at)
         out[name] = array if len(shape) == 1 else array.reshape(shape)
         at += count * dt.itemsize

@@ -23,7 +23,8 @@ from dedup.boilerplate import BODY
 from dedup.clusters import COPY_LEVEL, STORY_LEVEL, Edge, Partition, cluster_component, edge_order
 from dedup.config import Config
 from dedup.documents import DocumentTable, FileReference, SpilledTable
-from dedup.errors import ConflictingArticle, UnknownArticle
+from dedup import lsh
+from dedup.errors import ConflictingArticle, IndexFull, UnknownArticle
 from dedup.lsh import BandIndex
 from dedup.commonness import CommonBlocks
 from dedup.verify import RELATIONS, Match, StoredMatch, compare, long_passages, story_similarity, worth_verifying
@@ -130,6 +131,12 @@ class Engine:
 
     def __contains__(self, article_id: str) -> bool:
         return article_id in self._ids
+
+    @property
+    def room(self) -> int:
+        """How many more articles can be indexed: each takes a new number (numbers of deleted
+        articles are not reused), and the band index packs numbers below `lsh.MAX_DOCUMENTS`."""
+        return lsh.MAX_DOCUMENTS - len(self._docs)
 
     def analyse(self, articles: Sequence[Article]) -> list[Document]:
         """Validate and analyse articles (pure; may run in another process)."""
@@ -262,6 +269,8 @@ class Engine:
         )
 
     def _insert(self, doc: Document) -> int:
+        if self.room <= 0:
+            raise IndexFull(lsh.MAX_DOCUMENTS)
         node = self._docs.append(doc)
         self._seq.append(self._counter)
         self._counter += 1
@@ -379,15 +388,16 @@ class Engine:
     def _verify(self, doc: Document, exclude: int | None) -> dict[int, Match]:
         out = {}
         ranked, textual = self._candidates(doc, exclude)
-        others = [self._docs[node] for node in ranked]
-        story_only = [i for i, node in enumerate(ranked) if node not in textual]
+        story_only = [node for node in ranked if node not in textual]
         skip = set()
         if story_only:
-            worth = worth_verifying(doc, [others[i] for i in story_only], self.config)
+            # Most story-only candidates fail this screen: read only what it needs of them.
+            worth = worth_verifying(doc, [self._docs.screening(node) for node in story_only], self.config)
             skip = {story_only[i] for i in np.flatnonzero(~worth).tolist()}
-        for i, (node, other) in enumerate(zip(ranked, others)):
-            if i in skip:
+        for node in ranked:
+            if node in skip:
                 continue
+            other = self._docs[node]
             match = self._compare(doc, other)
             if match.relation is None:
                 continue

@@ -32,5 +32,12 @@ class StoreFailure(DedupError):
     """The store refuses writes for a reason the operator must fix (read-only, disk full)."""
 
 
+class IndexFull(StoreFailure):
+    """The index has numbered as many articles as its band index can hold (see `dedup.lsh`)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the index has numbered its maximum of {limit:,} articles; start a new index (shard) for more")
+
+
 class RequestExpired(DedupError):
     """The caller's deadline passed or it cancelled before the change was committed."""

@@ -22,12 +22,12 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
-from dedup import collector
+from dedup import collector, lsh
 from dedup.analysis import Document
 from dedup.article import Article
 from dedup.config import Config
 from dedup.engine import ClusterView, Engine, Result
-from dedup.errors import ConflictingArticle, DedupError, InvalidArticle, StoreFailure
+from dedup.errors import ConflictingArticle, DedupError, IndexFull, InvalidArticle, StoreFailure
 from dedup.snapshot import PeriodicSnapshots, load_snapshot, save_snapshot
 from dedup.storage import LogStore, StaleRead, article_record, record_article
 
@@ -237,6 +237,7 @@ class Index:
         """Decide, for each article, whether to write it, answer from the index, or refuse it."""
         plan = []
         texts: dict[str, str] = {}  # id -> text, for repeats within the batch
+        writes = 0  # articles this batch will number
         for item in batch:
             article, doc = item.article, item.doc
             if isinstance(doc, DedupError):
@@ -251,7 +252,10 @@ class Index:
                 plan.append(("error", article, ConflictingArticle(
                     f"article {article.id!r} is already indexed with different text; "
                     "send it with replace=true to replace it, or use a new id")))
+            elif writes >= self.engine.room:
+                plan.append(("error", article, IndexFull(lsh.MAX_DOCUMENTS)))
             else:
+                writes += 1
                 records = ([{"op": "delete", "id": article.id}] if known is not None else []) + [article_record(article)]
                 plan.append(("write", article, records, doc, known is not None))
                 texts[article.id] = doc.text

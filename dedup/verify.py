@@ -233,10 +233,11 @@ def story_similarity(a: Document, b: Document) -> float:
     return dot / (a.story_norm * b.story_norm)
 
 
-def worth_verifying(doc: Document, others: Sequence[Document], cfg: Config) -> np.ndarray:
+def worth_verifying(doc: Document, others: Sequence, cfg: Config) -> np.ndarray:
     """Whether each of `others`, proposed by story terms alone, is close enough to `doc` to
     verify: the same story (`story_similarity` over `rewrite_threshold`), or some shared text
-    (an excerpt whose passages were too short for the passage index). All at once, in numpy."""
+    (an excerpt whose passages were too short for the passage index). All at once, in numpy.
+    `others` may be `documents.Screening`s: only their story terms and shingle sets are read."""
     n = len(others)
     if n == 0 or len(doc.story_terms) == 0 and len(doc.shingle_set) == 0:
         return np.zeros(n, bool)

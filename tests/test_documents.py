@@ -40,6 +40,28 @@ def test_a_spilled_document_reads_back_unchanged_and_read_only(tmp_path, seed_ar
     assert not (tmp_path / "docs.spill").exists()
 
 
+@pytest.mark.parametrize("first_read", [16, 8192])  # 16: every prefix needs a second read
+def test_screening_reads_only_its_fields_and_keeps_the_cache(tmp_path, seed_articles, monkeypatch, first_read):
+    import dedup.documents
+
+    monkeypatch.setattr(dedup.documents, "_SCREENING_READ", first_read)
+    docs = Engine().analyse(list(seed_articles.values()))
+    table = DocumentTable()
+    for doc in docs:
+        table.append(doc)
+    spilled = SpilledTable.spill(table, tmp_path / "docs.spill", cache_size=2)
+    cached = spilled[4]
+    for node, doc in enumerate(docs):
+        view = spilled.screening(node)
+        for name in ("story_terms", "story_weights", "shingle_set"):
+            assert np.array_equal(getattr(view, name), getattr(doc, name))
+        assert view.story_norm == doc.story_norm
+    assert spilled.screening(4) is cached  # a cached document is its own screening
+    assert list(spilled._cache) == [4]  # screening decoded nothing into the cache
+    assert table.screening(2) is docs[2]  # in RAM: the document itself
+    spilled.close()
+
+
 def test_removed_documents_stay_removed_through_spilling_and_snapshots(tmp_path, seed_articles):
     docs = Engine().analyse(list(seed_articles.values()))
     table = DocumentTable()

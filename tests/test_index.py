@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from dedup.errors import RequestExpired
+from dedup.errors import IndexFull, RequestExpired
 from dedup.index import Index
 
 
@@ -81,6 +81,25 @@ def test_a_failed_write_fails_every_caller_of_the_group_and_changes_nothing(tmp_
     with pytest.raises(OSError):
         index.add(seed_articles["000"])
     index.close(snapshot=False)
+
+
+def test_a_full_index_refuses_new_articles_before_writing_them(tmp_path, seed_articles, monkeypatch):
+    import dedup.lsh as lsh
+
+    monkeypatch.setattr(lsh, "MAX_DOCUMENTS", 3)  # numbers a band index can pack
+    index = Index.open(str(tmp_path))
+    articles = list(seed_articles.values())
+    outcomes = index.add_many(articles[:4])
+    assert [o.error is None for o in outcomes] == [True, True, True, False]
+    assert isinstance(outcomes[3].error, IndexFull) and "maximum of 3 articles" in str(outcomes[3].error)
+    assert index.add(articles[0]).added is False  # what is indexed still answers
+    with pytest.raises(IndexFull):
+        index.add(articles[4])
+    assert len(list(index.store.replay())) == 3  # nothing refused reached the log
+    index.close(snapshot=False)
+    reopened = Index.open(str(tmp_path))
+    assert sorted(reopened.engine.ids()) == sorted(a.id for a in articles[:3])
+    reopened.close(snapshot=False)
 
 
 def _analyser_loaded(config) -> tuple[int, bool]:

@@ -68,6 +68,13 @@ def test_band_index_finds_what_datasketch_lsh_finds():
     assert set(found.tolist()) == expected == {0, 1}
 
 
+def _spread(keys) -> np.ndarray:
+    """Small numbers as the well-mixed 64-bit keys `band_keys` gives (a bijection: multiplying
+    by an odd constant), so their top bits, which the index keeps, differ."""
+    with np.errstate(over="ignore"):
+        return np.asarray(keys, np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+
+
 def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_removals(monkeypatch):
     """Small buffer and levels, so a few hundred documents go through every part of the layout."""
     import dedup.lsh as lsh
@@ -78,7 +85,7 @@ def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_remov
     index, plain, removed = BandIndex(), {}, set()
     for doc in range(600):
         keys = rng.integers(0, 400, size=rng.integers(1, 12)).astype(np.uint64)  # shared keys
-        index.add(doc, keys)
+        index.add(doc, _spread(keys))
         for k in keys.tolist():
             plain.setdefault(k, []).append(doc)
         if rng.random() < 0.1:
@@ -91,9 +98,9 @@ def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_remov
             for d in plain.get(k, ()):
                 if d not in removed:
                     expected[d] = expected.get(d, 0) + 1
-        found, counts = index.query(query)
+        found, counts = index.query(_spread(query))
         assert dict(zip(found.tolist(), counts.tolist())) == expected
-    assert len(index._levels) >= 2 and index.nbytes() > 0
+    assert len(index._levels) >= 2 and index.nbytes() == 8 * len(index)
 
 
 def test_the_band_index_ignores_buckets_over_the_limit_and_handles_the_largest_key(monkeypatch):
@@ -103,11 +110,22 @@ def test_the_band_index_ignores_buckets_over_the_limit_and_handles_the_largest_k
     top = np.iinfo(np.uint64).max
     index = BandIndex()
     for doc in range(40):  # key 1 is in every document, key 2 in every fourth, `top` in every tenth
-        keys = [1, 1000 + doc] + ([2] if doc % 4 == 0 else []) + ([top] if doc % 10 == 0 else [])
+        keys = _spread([1, 1000 + doc] + ([2] if doc % 4 == 0 else [])).tolist() + ([top] if doc % 10 == 0 else [])
         index.add(doc, np.array(keys, np.uint64))
-    query = np.array([top, 1, 2, 1005], np.uint64)
+    query = np.array([top, *_spread([1, 2, 1005]).tolist()], np.uint64)
     found, counts = index.query(query, max_bucket=10)
     assert dict(zip(found.tolist(), counts.tolist())) == {0: 2, 4: 1, 5: 1, 8: 1, 10: 1, 12: 1, 16: 1, 20: 2,
                                                           24: 1, 28: 1, 30: 1, 32: 1, 36: 1}
     found, counts = index.query(query)
     assert len(found) == 40 and counts[0] == 3 and counts[5] == 2 and counts[1] == 1
+
+
+def test_the_band_index_refuses_document_numbers_it_cannot_pack():
+    import dedup.lsh as lsh
+
+    index = BandIndex()
+    index.add(lsh.MAX_DOCUMENTS - 1, _spread([5]))
+    with pytest.raises(ValueError, match="document numbers below"):
+        index.add(lsh.MAX_DOCUMENTS, _spread([6]))
+    found, _ = index.query(_spread([5, 6]))
+    assert found.tolist() == [lsh.MAX_DOCUMENTS - 1]  # the refused document left nothing behind

@@ -70,8 +70,8 @@ class Partition:
         self._history: dict[int, list[Edge]] = {}  # cluster number -> the merges that built it
         self._next_cluster = 0
         # Clustering is deferred until someone reads a cluster, so a batch of additions costs
-        # one pass. `_added`: nodes given new edges since (replayed from the last clustering);
-        # `_dirty`: nodes that lost edges (their components are clustered again from scratch).
+        # one pass. `_added`: nodes given new edges since; `_dirty`: nodes whose edges were
+        # replaced (their clusters' last merges no longer hold and are judged again).
         self._added: set[int] = set()
         self._dirty: set[int] = set()
 
@@ -139,14 +139,14 @@ class Partition:
         if not (self._dirty or self._added):
             return
         seeds = {n for n in self._dirty | self._added if n in self._adj}
+        changed = {n for n in self._dirty if n in self._adj}
+        self._dirty, self._added = set(), set()
         # A replay costs more per judged edge than a pass from scratch: worth it while the
         # new nodes are a small part of what is clustered (an online add, not a bulk load).
-        from_scratch = self._dirty or len(seeds) > _REPLAY_SHARE * len(self._cluster)
-        self._dirty, self._added = set(), set()
-        if from_scratch:
+        if len(seeds) > _REPLAY_SHARE * len(self._cluster):
             self._recluster(seeds)
         else:
-            self._replay(seeds)
+            self._replay(seeds, changed)
 
     # -- clustering ---------------------------------------------------------------------
 
@@ -174,8 +174,9 @@ class Partition:
         for root, group in merger.members.items():
             self._set_cluster(group, merger.history[root])
 
-    def _replay(self, seeds: set[int]) -> None:
-        """Bring the clustering up to date after `seeds` gained edges, from the last clustering.
+    def _replay(self, seeds: set[int], changed: set[int] = frozenset()) -> None:
+        """Bring the clustering up to date after `seeds` gained edges, or those of `changed`
+        (a subset) were replaced, from the last clustering.
 
         A merge decision reads only the two clusters it joins and the edges among their
         members. So the pass over all edges in order takes the same decisions as last time
@@ -184,6 +185,9 @@ class Partition:
         ("tainted"), need their edges judged again; everything else is the old merges,
         replayed. Old clusters are brought into the pass when it first reaches one of their
         nodes, so the work is bounded by the clusters the new edges reach, not the component.
+        A cluster with a changed node may have been built from edges that are gone: it comes
+        in as single nodes, all tainted, so that every one of its edges is judged again (a
+        changed edge changes both ends, so a cluster without a changed node kept its edges).
         """
         adj, cluster_of = self._adj, self._cluster
         merger = _Replay(adj)
@@ -209,6 +213,13 @@ class Partition:
                     if now is None or e.order > now:
                         heapq.heappush(queue, (e.order, next(tie), e))
 
+        for n in changed:
+            if n not in merger.parent:
+                number = cluster_of[n]
+                brought.append(number)
+                for m in self._members[number]:
+                    merger.add(m)
+                    seeds.add(m)
         for n in seeds:
             if n not in merger.parent:
                 bring_in(cluster_of[n], None)

@@ -81,6 +81,29 @@ def test_removing_nodes_after_additions_gives_the_clusters_of_a_run_from_scratch
         assert {frozenset(c) for c in partition.clusters()} == _from_scratch(partition, chars)
 
 
+@pytest.mark.parametrize("seed", range(30))
+def test_replacing_a_nodes_edges_gives_the_clusters_of_a_run_from_scratch(seed):
+    """As when blocks become common and matches are verified again: some of a node's edges
+    go, others change relation or score, new ones may appear, among further additions."""
+    rng = random.Random(2000 + seed)
+    chars: dict[int, int] = {}
+    partition = Partition(STORY_LEVEL, chars.__getitem__)
+    for node in range(rng.randint(25, 60)):
+        chars[node] = rng.randint(50, 400)
+        partition.add_node(node)
+        others = rng.sample(range(node), min(node, rng.randint(0, 6)))
+        partition.add_edges(_random_edge(rng, node, other, chars) for other in others)
+        if node > 5 and rng.random() < 0.3:
+            partition.clusters()
+            for changed in rng.sample(range(node + 1), rng.randint(1, 3)):
+                neighbours = list(partition.neighbours(changed))
+                kept = rng.sample(neighbours, rng.randint(0, len(neighbours)))
+                extra = rng.sample(range(node + 1), rng.randint(0, 2))
+                partition.replace_edges(changed, [_random_edge(rng, changed, other, chars)
+                                                  for other in kept + extra if other != changed])
+            assert {frozenset(c) for c in partition.clusters()} == _from_scratch(partition, chars), f"after node {node}"
+
+
 def _rewrite(u: int, v: int, score: float) -> Edge:
     return Edge(u, v, "rewrite", score, edge_order("rewrite", score, f"d{u:02}", f"d{v:02}"))
 

@@ -15,6 +15,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 
+import numpy as np
+
+from dedup.lsh import BandIndex
+
 # How many of a block's documents are compared when deciding (the most recent ones).
 _SAMPLE = 12
 # Pairs whose relatedness is remembered between decisions (a block's sample moves by one
@@ -28,9 +32,9 @@ class CommonBlocks:
     def __init__(self, min_documents: int, related: Callable[[int, int], bool]) -> None:
         self.min_documents = min_documents
         self._related = related  # whether two nodes tell the same story
-        # Block hash -> the nodes containing it: a bare node number while there is one (most
-        # blocks occur once), a list from the second on.
-        self._docs: dict[int, int | list[int]] = {}
+        # Which nodes contain each block, as packed sorted entries (8 bytes a block; most
+        # blocks occur once, and a dict entry per block cost ~100).
+        self._blocks = BandIndex()
         self._pairs: dict[tuple[int, int], bool] = {}  # node pair -> related (node numbers are never reused)
         # Replaced, never mutated, when blocks become common: verification caches by identity.
         self.common: frozenset[int] = frozenset()
@@ -46,34 +50,23 @@ class CommonBlocks:
         flipped = set()
         if len(self._pairs) > _REMEMBERED_PAIRS:
             self._pairs = {}
-        for h in set(block_hashes):
-            docs = self._docs.get(h)
-            if docs is None:
-                self._docs[h] = node
-                docs = (node,)
-            elif isinstance(docs, int):
-                docs = self._docs[h] = [docs, node]
-            else:
-                docs.append(node)
-            if h not in self.common and self._worth_testing(len(docs)) and self._is_common(docs):
+        hashes = np.unique(np.fromiter(block_hashes, np.uint64))
+        # Blocks already common stay so: only the others' documents are looked up.
+        undecided = [h for h in hashes.tolist() if h not in self.common]
+        earlier = self._blocks.buckets(_mixed(np.array(undecided, np.uint64)))
+        self._blocks.add(node, _mixed(hashes))
+        for h, docs in zip(undecided, earlier):
+            if self._worth_testing(len(docs) + 1) and self._is_common(docs.tolist() + [node]):
                 flipped.add(h)
         if flipped:
             self.common = self.common | flipped
         return flipped
 
-    def remove(self, node: int, block_hashes: Iterable[int]) -> None:
-        for h in set(block_hashes):
-            docs = self._docs.get(h)
-            if docs == node:
-                del self._docs[h]
-            elif isinstance(docs, list) and node in docs:
-                docs.remove(node)
-                if len(docs) == 1:
-                    self._docs[h] = docs[0]
+    def remove(self, node: int) -> None:
+        self._blocks.remove(node)
 
     def nodes_with(self, block_hash: int) -> list[int]:
-        docs = self._docs.get(block_hash, ())
-        return [docs] if isinstance(docs, int) else list(docs)
+        return self._blocks.buckets(_mixed(np.array([block_hash], np.uint64)))[0].tolist()
 
     def _worth_testing(self, count: int) -> bool:
         # Decide at the threshold, then again as the evidence doubles.
@@ -90,3 +83,10 @@ class CommonBlocks:
                 answer = related[pair] = self._related(*pair)
             unrelated += not answer
         return unrelated * 2 > len(pairs)
+
+
+def _mixed(hashes: np.ndarray) -> np.ndarray:
+    """Hashes spread over the top bits, which the band index keys on: multiplying by an odd
+    constant is one-to-one, so even small or similar numbers stay apart."""
+    with np.errstate(over="ignore"):
+        return hashes * np.uint64(0x9E3779B97F4A7C15)

@@ -196,7 +196,7 @@ class Engine:
                     del self._exact[doc.body_hash]
             for other in self._matches.pop(node, {}):
                 self._matches[other].pop(node, None)
-            self._common.remove(node, _body_blocks(doc))
+            self._common.remove(node)
             self.copies.remove_node(node)
             self.stories.remove_node(node)
             del self._ids[article_id]

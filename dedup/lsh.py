@@ -28,6 +28,7 @@ MAX_DOCUMENTS = 1 << _DOC_BITS
 _DOC_MASK = _U64(MAX_DOCUMENTS - 1)
 _KEY_MASK = ~_DOC_MASK
 _KEY_STEP = _U64(MAX_DOCUMENTS)
+_NO_DOCS = np.empty(0, np.uint32)
 _BAND_MIX = _U64(0x9E3779B97F4A7C15)
 _ROW_MIX = _U64(0xBF58476D1CE4E5B9)
 
@@ -124,6 +125,24 @@ class BandIndex:
             live = ~np.isin(docs, np.fromiter(self._removed, np.uint32, len(self._removed)))
             docs, counts = docs[live], counts[live]
         return docs, counts
+
+    def buckets(self, keys: np.ndarray) -> list[np.ndarray]:
+        """The documents holding each of `keys` (ascending document numbers), one array per key."""
+        keys = np.asarray(keys, _U64) & _KEY_MASK
+        parts: list[list[np.ndarray]] = [[] for _ in range(len(keys))]
+        for level in (self._recent, *self._levels):
+            if len(level):
+                lo = np.searchsorted(level, keys)
+                hi = np.searchsorted(level, keys + _KEY_STEP)
+                hi[keys == _KEY_MASK] = len(level)  # the next key wrapped to 0
+                for i in np.flatnonzero(hi > lo).tolist():
+                    parts[i].append(level[lo[i]:hi[i]])
+        removed = np.fromiter(self._removed, np.uint32, len(self._removed)) if self._removed else None
+        out = []
+        for found in parts:
+            docs = np.sort((np.concatenate(found) & _DOC_MASK).astype(np.uint32)) if found else _NO_DOCS
+            out.append(docs if removed is None else docs[~np.isin(docs, removed)])
+        return out
 
     def nbytes(self) -> int:
         """Bytes held by the sorted arrays."""

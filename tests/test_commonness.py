@@ -21,9 +21,9 @@ def test_removing_documents_leaves_what_the_others_hold():
     blocks = CommonBlocks(min_documents=4, related=lambda a, b: False)
     blocks.add(1, [5, 6])
     blocks.add(2, [5])
-    blocks.remove(1, [5, 6])
+    blocks.remove(1)
     assert blocks.nodes_with(5) == [2] and blocks.nodes_with(6) == []
-    blocks.remove(2, [5])
+    blocks.remove(2)
     assert blocks.nodes_with(5) == []
     blocks.add(3, [5])
     blocks.add(4, [5])

@@ -100,6 +100,8 @@ def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_remov
                     expected[d] = expected.get(d, 0) + 1
         found, counts = index.query(_spread(query))
         assert dict(zip(found.tolist(), counts.tolist())) == expected
+        for k, docs in zip(query.tolist(), index.buckets(_spread(query))):
+            assert docs.tolist() == sorted(d for d in plain.get(k, ()) if d not in removed)
     assert len(index._levels) >= 2 and index.nbytes() == 8 * len(index)
 
 

@@ -6,6 +6,7 @@ exactly the clusters of adding the same articles one at a time.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
@@ -46,8 +47,11 @@ def start_analysis_pool(config: Config, workers: int, mp_context=None) -> Proces
 
 
 def _load_analyzer(config: Config) -> None:
-    if not _analyzers:  # the worker's first task: from now on it leaves with its parent
-        threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+    parent = multiprocessing.parent_process()
+    if not _analyzers and parent is not None:  # a worker's first task: from now on it leaves with its parent
+        # The parent's pid from the worker's start-up data, not `os.getppid()`: a worker still
+        # starting when its parent was killed already has a new parent, and would wait on it.
+        threading.Thread(target=_exit_with, args=(parent.pid,), daemon=True).start()
     if config not in _analyzers:
         _analyzers[config] = Analyzer(config)
         analyse_articles(_analyzers[config], [Article(id="warm-up", text="A first article warms the analyser.")])

@@ -8,6 +8,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 
 def _alive(pid: int) -> bool:
     try:
@@ -17,26 +19,42 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_workers_of_a_killed_server_exit():
+_LOADED = """
+    from dedup.batch import start_analysis_pool
+    pool = start_analysis_pool(Config(), 2, get_context("spawn"))
+"""
+# Killed while its workers are still starting: they load the analyser after their parent died.
+_STARTING = """
+    from concurrent.futures import ProcessPoolExecutor
+    from dedup.batch import _load_analyzer
+    pool = ProcessPoolExecutor(2, mp_context=get_context("spawn"), initializer=_load_analyzer, initargs=(Config(),))
+    futures = [pool.submit(int, 0) for _ in range(2)]
+"""
+
+
+@pytest.mark.parametrize("start", [_LOADED, _STARTING], ids=["loaded", "starting"])
+def test_workers_of_a_killed_server_exit(start):
     script = textwrap.dedent("""
         import time
         from multiprocessing import get_context
-        from dedup.batch import start_analysis_pool
         from dedup.config import Config
-
-        pool = start_analysis_pool(Config(), 2, get_context("spawn"))
+    """) + textwrap.dedent(start) + textwrap.dedent("""
         print(*pool._processes, flush=True)
         time.sleep(120)
     """)
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    workers: list[int] = []
     try:
         workers = [int(pid) for pid in parent.stdout.readline().split()]
         assert len(workers) == 2 and all(_alive(pid) for pid in workers)
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=10)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not any(_alive(pid) for pid in workers), "analysis workers outlived their server"
     finally:
         parent.kill()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -62,8 +62,10 @@ def measure(root: Path, articles: int, trace: bool) -> dict:
     n = len(engine)
     row = {"root": str(root), "articles": n, "articles_per_second": round(n / seconds, 1),
            "rss_growth_bytes_per_article": round((_rss() - before) / n)}
-    row["band_entries_per_article"] = round(len(engine._bands) / n, 1)
-    row["band_bytes_per_article"] = round(engine._bands.nbytes() / n)
+    for name in ("_doc_index", "_passage_index", "_story_index"):
+        index = getattr(engine, name)
+        row[f"{name.strip('_')}_entries_per_article"] = round(len(index) / n, 1)
+        row[f"{name.strip('_')}_bytes_per_article"] = round(index.nbytes() / n)
     if trace:
         snapshot = tracemalloc.take_snapshot()
         tracemalloc.stop()
@@ -84,13 +86,14 @@ def measure(root: Path, articles: int, trace: bool) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| checkout | articles | RSS growth B/article | band entries/article "
+    lines = ["| checkout | articles | RSS growth B/article | band entries/article (doc, passage, story) "
              "| band B/article | snapshot B/article | snapshot save s | snapshot load s | articles/s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['root']} | {r['articles']:,} | {r['rss_growth_bytes_per_article']:,} "
-                     f"| {r['band_entries_per_article']} | {r['band_bytes_per_article']:,} "
-                     f"| {r['snapshot_bytes_per_article']:,} | {r['snapshot_save_seconds']} "
+        entries = ", ".join(f"{r[f'{k}_index_entries_per_article']}" for k in ("doc", "passage", "story"))
+        band = sum(r[f"{k}_index_bytes_per_article"] for k in ("doc", "passage", "story"))
+        lines.append(f"| {r['root']} | {r['articles']:,} | {r['rss_growth_bytes_per_article']:,} | {entries} "
+                     f"| {band:,} | {r['snapshot_bytes_per_article']:,} | {r['snapshot_save_seconds']} "
                      f"| {r['snapshot_load_seconds']} | {r['articles_per_second']} |")
     for r in rows:
         if "python_bytes_per_article_by_file" in r:

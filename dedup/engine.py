@@ -32,11 +32,6 @@ from dedup.verify import RELATIONS, Match, StoredMatch, compare, long_passages, 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 # Candidates proposed by story terms alone that are verified per article, best first.
 _STORY_CANDIDATES = 16
-# Band keys of the body, passage and story indexes share one band index, each xored with its
-# salt (so that equal band values of different signatures stay apart), and a hit in each
-# weighs this much when candidates are ranked.
-_SALTS = (np.uint64(0), np.uint64(0x5BD1E9955BD1E995), np.uint64(0xC2B2AE3D27D4EB4F))
-_WEIGHTS = np.array([4, 2, 1], np.int64)
 
 
 @dataclass(frozen=True)
@@ -73,8 +68,9 @@ class Engine:
         self.config = config or Config()
         self.analyzer = Analyzer(self.config)
         cfg = self.config
-        # One band index for the body, passage and story bands, told apart by `_SALTS`.
-        self._bands = BandIndex()
+        self._doc_index = BandIndex()
+        self._passage_index = BandIndex()
+        self._story_index = BandIndex()
         self._docs = DocumentTable()
         self._seq: list[int] = []
         self._ids: dict[str, int] = {}
@@ -189,7 +185,9 @@ class Engine:
         with self._lock:
             node = self._node(article_id)
             doc = self._docs[node]
-            self._bands.remove(node)
+            self._doc_index.remove(node)
+            self._passage_index.remove(node)
+            self._story_index.remove(node)
             group = self._exact.get(doc.body_hash, [])
             was_indexed = bool(group) and group[0] == node
             if node in group:
@@ -240,7 +238,7 @@ class Engine:
                 "copy_clusters": sum(1 for _ in self.copies.clusters()),
                 "story_clusters": sum(1 for _ in self.stories.clusters()),
                 "matches": sum(len(m) for m in self._matches.values()) // 2,
-                "index_bytes": self._bands.nbytes(),
+                "index_bytes": self._doc_index.nbytes() + self._passage_index.nbytes() + self._story_index.nbytes(),
             }
 
     # -- internals ------------------------------------------------------------------------
@@ -327,13 +325,11 @@ class Engine:
             self.stories.replace_edges(node, edges)
 
     def _index_bands(self, node: int, doc: Document) -> None:
-        keys = []
         if len(doc.shingles):
-            keys += [doc.band_keys ^ _SALTS[0], np.unique(doc.passage_band_keys) ^ _SALTS[1]]
+            self._doc_index.add(node, doc.band_keys)
+            self._passage_index.add(node, np.unique(doc.passage_band_keys))
         if len(doc.story_terms):
-            keys.append(doc.story_band_keys ^ _SALTS[2])
-        if keys:
-            self._bands.add(node, np.concatenate(keys))
+            self._story_index.add(node, doc.story_band_keys)
 
     def _candidates(self, doc: Document, exclude: int | None) -> tuple[list[int], set[int]]:
         """Candidates ranked by weighted band hits, and those that share text (not only story terms)."""
@@ -342,23 +338,20 @@ class Engine:
             first = self._exact.get(doc.body_hash, [])[:1]
             if first:
                 found.append((np.array(first, np.uint32), np.array([1 << 20])))
-        groups = []  # (salted keys, bucket limit) of the bands to look up, weighted by `_WEIGHTS`
         if len(doc.shingles):
+            nodes, n = self._doc_index.query(doc.band_keys)
+            found.append((nodes, 4 * n))
             keys = doc.passage_band_keys
             if self._common.common:
                 # Passages inside common blocks would propose every page with the same chrome.
                 blocks = doc.block_hashes[doc.shingle_blocks[doc.passage_starts]]
                 common = self._common.common
                 keys = keys[[h not in common for h in blocks.tolist()]]
-            groups += [(doc.band_keys ^ _SALTS[0], None), (np.unique(keys) ^ _SALTS[1], None)]
-        if len(doc.story_terms):
-            groups.append((doc.story_band_keys ^ _SALTS[2], self.config.story_bucket_limit))
+            nodes, n = self._passage_index.query(np.unique(keys))
+            found.append((nodes, 2 * n))
         textual = np.concatenate([nodes for nodes, _ in found]) if found else np.empty(0, np.uint32)
-        if groups:
-            nodes, hits = self._bands.query_groups(groups)
-            if len(doc.shingles):
-                textual = np.concatenate([textual, nodes[hits[:, :2].any(axis=1)]])
-            found.append((nodes, hits @ _WEIGHTS[:len(groups)] if len(doc.shingles) else hits @ _WEIGHTS[2:]))
+        if len(doc.story_terms):
+            found.append(self._story_index.query(doc.story_band_keys, self.config.story_bucket_limit))
         if not found:
             return [], set()
         nodes, where = np.unique(np.concatenate([nodes for nodes, _ in found]), return_inverse=True)

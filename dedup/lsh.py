@@ -94,19 +94,9 @@ class BandIndex:
     def query(self, keys: np.ndarray, max_bucket: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Documents sharing at least one key with `keys` (ascending), and how many keys each
         shares. With `max_bucket`, keys held by more than that many entries are ignored."""
-        docs, hits = self.query_groups([(keys, max_bucket)])
-        return docs, hits[:, 0]
-
-    def query_groups(self, groups: list[tuple[np.ndarray, int | None]]) -> tuple[np.ndarray, np.ndarray]:
-        """`query` for several groups of keys at once (one search per level for all of them):
-        the documents sharing a key with any group (ascending), and ``hits[i, g]``, how many
-        keys of group g document i shares. Each group is ``(keys, max_bucket)``."""
-        lengths = [len(keys) for keys, _ in groups]
-        keys = np.concatenate([k.astype(_U64, copy=False) for k, _ in groups]) & _KEY_MASK
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]
-        group_of = np.repeat(np.arange(len(groups)), lengths)[order]
+        keys = np.sort(keys.astype(_U64, copy=False) & _KEY_MASK)
         n = len(keys)
+        # A key's entries run from key | 0 to the next key's first: one search per level finds both.
         probe = np.concatenate([keys, keys + _KEY_STEP])
         bounds = []
         for level in (self._recent, *self._levels):
@@ -116,29 +106,25 @@ class BandIndex:
                 if n and keys[-1] == _KEY_MASK:  # the next key wrapped to 0
                     hi[keys == _KEY_MASK] = len(level)
                 bounds.append((lo, hi, level))
-        limits = np.array([np.iinfo(np.int64).max if m is None else m for _, m in groups], np.int64)
-        if bounds and (limits < np.iinfo(np.int64).max).any():
+        if max_bucket is not None and bounds:
             sizes = sum(hi - lo for lo, hi, _ in bounds)
-            small = sizes <= limits[group_of]
-            group_of = group_of[small]
+            small = sizes <= max_bucket
             bounds = [(lo[small], hi[small], level) for lo, hi, level in bounds]
-        found, found_groups = [], []
+        found = []
         for lo, hi, level in bounds:
             counts = hi - lo
             total = int(counts.sum())
             if total:
+                # Positions of every entry in every matching bucket, in one vector.
                 starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
                 found.append(level[starts + np.arange(total)])
-                found_groups.append(np.repeat(group_of, counts))
         if not found:
-            return np.empty(0, np.uint32), np.empty((0, len(groups)), np.int64)
-        docs, where = np.unique((np.concatenate(found) & _DOC_MASK).astype(np.uint32), return_inverse=True)
-        cells = where * len(groups) + np.concatenate(found_groups)
-        hits = np.bincount(cells, minlength=len(docs) * len(groups)).reshape(len(docs), len(groups))
+            return np.empty(0, np.uint32), np.empty(0, np.int64)
+        docs, counts = np.unique((np.concatenate(found) & _DOC_MASK).astype(np.uint32), return_counts=True)
         if self._removed:
             live = ~np.isin(docs, np.fromiter(self._removed, np.uint32, len(self._removed)))
-            docs, hits = docs[live], hits[live]
-        return docs, hits
+            docs, counts = docs[live], counts[live]
+        return docs, counts
 
     def buckets(self, keys: np.ndarray) -> list[np.ndarray]:
         """The documents holding each of `keys` (ascending document numbers), one array per key."""

@@ -30,7 +30,7 @@ SNAPSHOT_NAME = "snapshot.pickle"
 # 3: clusters keep the merges that built them; 4: band indexes in levels; 5: sorted buffer;
 # 6: packed matches; 7: record positions of spilled documents in an array; 8: a block seen
 # once maps to its node, not a list).
-FORMAT = 11
+FORMAT = 10
 log = logging.getLogger("dedup.snapshot")
 
 

@@ -131,16 +131,3 @@ def test_the_band_index_refuses_document_numbers_it_cannot_pack():
         index.add(lsh.MAX_DOCUMENTS, _spread([6]))
     found, _ = index.query(_spread([5, 6]))
     assert found.tolist() == [lsh.MAX_DOCUMENTS - 1]  # the refused document left nothing behind
-
-
-def test_grouped_queries_count_each_groups_hits_and_limit_only_their_own_buckets():
-    index = BandIndex()
-    for doc in range(30):  # key 1 in every document, 2 in the even ones, 100 + doc in its own
-        index.add(doc, _spread([1, 100 + doc] + ([2] if doc % 2 == 0 else [])))
-    docs, hits = index.query_groups([(_spread([2, 104]), None), (_spread([1, 103]), 10)])
-    # Group 0 has no limit: key 2 (15 documents) counts; group 1's key 1 (30) is over its limit.
-    expected = {d: [int(d % 2 == 0) + int(d == 4), int(d == 3)] for d in range(30) if d % 2 == 0 or d == 3}
-    assert {d: h for d, h in zip(docs.tolist(), hits.tolist())} == expected
-    index.remove(4)
-    docs, hits = index.query_groups([(_spread([104]), None), (_spread([]), None)])
-    assert len(docs) == 0 and hits.shape == (0, 2)

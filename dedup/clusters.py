@@ -190,6 +190,7 @@ class Partition:
         changed edge changes both ends, so a cluster without a changed node kept its edges).
         """
         adj, cluster_of = self._adj, self._cluster
+        seeds = set(seeds)  # grows by the members of changed clusters
         merger = _Replay(adj)
         old_merges: set[int] = set()  # ids of the edges that merged last time
         brought: list[int] = []

@@ -257,44 +257,44 @@ def _restore_table(docs: list, infos: list) -> DocumentTable:
 def _encode(doc: Document) -> bytes:
     """One record: the screening prefix, then the rest (see `_SCREENING_PREFIX`)."""
     screening = [np.ascontiguousarray(getattr(doc, name), dtype) for name, dtype in _SCREENING_ARRAYS]
-    parts = [_SCREENING_PREFIX.pack(len(screening[0]), len(screening[2]), doc.story_norm)]
-    size = _SCREENING_PREFIX.size
     arrays = [np.ascontiguousarray(getattr(doc, name)) for name in _ARRAYS]
     layout = [(a.dtype.str, a.shape) for a in arrays]
     scalars = pickle.dumps(([getattr(doc, name) for name in _SCALARS], layout), protocol=pickle.HIGHEST_PROTOCOL)
-    for a in screening:
-        pad = -size % _ALIGN
-        parts += [b"\0" * pad, a.tobytes()]
-        size += pad + a.nbytes
-    pad = -size % _ALIGN
-    parts += [b"\0" * pad, _HEADER.pack(len(scalars)), scalars]
-    size += pad + _HEADER.size + len(scalars)
-    for a in arrays:
-        pad = -size % _ALIGN
-        parts += [b"\0" * pad, a.tobytes()]
-        size += pad + a.nbytes
+    parts = [_SCREENING_PREFIX.pack(len(screening[0]), len(screening[2]), doc.story_norm)]
+    size = _SCREENING_PREFIX.size
+    for part in [*screening, _HEADER.pack(len(scalars)) + scalars, *arrays]:
+        data = part if isinstance(part, bytes) else part.tobytes()
+        pad = -size % _ALIGN  # each part starts 8-byte aligned from the record's start
+        parts += [b"\0" * pad, data]
+        size += pad + len(data)
     return b"".join(parts)
+
+
+def _screening_layout(data: bytes) -> tuple[float, list[tuple[str, np.dtype, int, int]], int]:
+    """From the start of a record: the story norm, each screening array's (name, dtype, count,
+    offset), and where the prefix ends."""
+    terms, shingles, norm = _SCREENING_PREFIX.unpack_from(data)
+    at, arrays = _SCREENING_PREFIX.size, []
+    for count, (name, dtype) in zip((terms, terms, shingles), _SCREENING_ARRAYS):
+        at += -at % _ALIGN
+        arrays.append((name, dtype, count, at))
+        at += count * dtype.itemsize
+    return norm, arrays, at
 
 
 def _screening_size(data: bytes) -> int:
     """Bytes of the screening prefix of the record that `data` starts."""
-    terms, shingles, _ = _SCREENING_PREFIX.unpack_from(data)
-    size = _SCREENING_PREFIX.size
-    for count, (_, dtype) in zip((terms, terms, shingles), _SCREENING_ARRAYS):
-        size += -size % _ALIGN + count * dtype.itemsize
-    return size
+    return _screening_layout(data)[2]
 
 
 def _screening_fields(data: bytes) -> tuple[dict, int]:
     """The screening fields of the record `data` starts (views into it), and where they end."""
-    terms, shingles, norm = _SCREENING_PREFIX.unpack_from(data)
-    out, at = {"story_norm": norm}, _SCREENING_PREFIX.size
-    for count, (name, dtype) in zip((terms, terms, shingles), _SCREENING_ARRAYS):
-        at += -at % _ALIGN
+    norm, arrays, end = _screening_layout(data)
+    out = {"story_norm": norm}
+    for name, dtype, count, at in arrays:
         # Views into the record (read-only): nothing mutates a document's arrays in place.
         out[name] = np.frombuffer(data, dtype=dtype, count=count, offset=at)
-        at += count * dtype.itemsize
-    return out, at
+    return out, end
 
 
 def _decode(data: bytes) -> Document:

@@ -95,17 +95,7 @@ class BandIndex:
         """Documents sharing at least one key with `keys` (ascending), and how many keys each
         shares. With `max_bucket`, keys held by more than that many entries are ignored."""
         keys = np.sort(keys.astype(_U64, copy=False) & _KEY_MASK)
-        n = len(keys)
-        # A key's entries run from key | 0 to the next key's first: one search per level finds both.
-        probe = np.concatenate([keys, keys + _KEY_STEP])
-        bounds = []
-        for level in (self._recent, *self._levels):
-            if len(level):
-                found = np.searchsorted(level, probe)
-                lo, hi = found[:n], found[n:]
-                if n and keys[-1] == _KEY_MASK:  # the next key wrapped to 0
-                    hi[keys == _KEY_MASK] = len(level)
-                bounds.append((lo, hi, level))
+        bounds = self._bounds(keys)
         if max_bucket is not None and bounds:
             sizes = sum(hi - lo for lo, hi, _ in bounds)
             small = sizes <= max_bucket
@@ -130,19 +120,29 @@ class BandIndex:
         """The documents holding each of `keys` (ascending document numbers), one array per key."""
         keys = np.asarray(keys, _U64) & _KEY_MASK
         parts: list[list[np.ndarray]] = [[] for _ in range(len(keys))]
-        for level in (self._recent, *self._levels):
-            if len(level):
-                lo = np.searchsorted(level, keys)
-                hi = np.searchsorted(level, keys + _KEY_STEP)
-                hi[keys == _KEY_MASK] = len(level)  # the next key wrapped to 0
-                for i in np.flatnonzero(hi > lo).tolist():
-                    parts[i].append(level[lo[i]:hi[i]])
+        for lo, hi, level in self._bounds(keys):
+            for i in np.flatnonzero(hi > lo).tolist():
+                parts[i].append(level[lo[i]:hi[i]])
         removed = np.fromiter(self._removed, np.uint32, len(self._removed)) if self._removed else None
         out = []
         for found in parts:
             docs = np.sort((np.concatenate(found) & _DOC_MASK).astype(np.uint32)) if found else _NO_DOCS
             out.append(docs if removed is None else docs[~np.isin(docs, removed)])
         return out
+
+    def _bounds(self, keys: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """For each non-empty level: where each of `keys` (masked) starts and ends in it."""
+        n = len(keys)
+        # A key's entries run from key | 0 to the next key's first: one search per level finds both.
+        probe = np.concatenate([keys, keys + _KEY_STEP])
+        bounds = []
+        for level in (self._recent, *self._levels):
+            if len(level):
+                found = np.searchsorted(level, probe)
+                lo, hi = found[:n], found[n:]
+                hi[keys == _KEY_MASK] = len(level)  # the next key wrapped to 0
+                bounds.append((lo, hi, level))
+        return bounds
 
     def nbytes(self) -> int:
         """Bytes held by the sorted arrays."""

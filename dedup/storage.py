@@ -128,27 +128,30 @@ class LogStore:
     # -- reading ------------------------------------------------------------------------------
 
     def _scan(self) -> int:
-        """Bytes of whole, valid records at the start of the log."""
+        """Bytes of whole, valid records at the start of the log (checksums only: parsing
+        every record would cost more than the rest of a restart from a snapshot)."""
         valid = 0
-        for _, end in self._records():
+        for _, end in _frames(self._path):
             valid = end
         return valid
 
-    def _records(self) -> Iterator[tuple[dict, int]]:
-        return _read_log(self._path)
-
     def read(self, after: int = 0) -> Iterator[tuple[int, dict]]:
-        """Stored changes after position `after`, oldest first, each with its own position.
+        """Stored changes after position `after` (the end of a record, as `append` and `end`
+        return), oldest first, each with its own position. Reading starts at `after`: a
+        restart from a snapshot reads only the records the snapshot does not hold.
 
         This process is the log's only writer, so once replayed there is nothing new to read.
         """
         if after >= self._valid_bytes:
             return
-        for record, end in self._records():
+        end = after
+        for payload, end in _frames(self._path, start=after):
             if end > self._valid_bytes:
                 return
-            if end > after:
-                yield end, record
+            yield end, json.loads(payload)
+        if end < self._valid_bytes:  # what stopped the frames was not the tail
+            raise StoreFailure(f"{self._path}: position {after} is not the start of a record; "
+                               "remove the snapshot to replay the whole log")
 
     def replay(self) -> Iterator[dict]:
         """Every stored change, oldest first."""
@@ -207,17 +210,19 @@ class LogStore:
 def stored_records(directory: str | os.PathLike) -> Iterator[dict]:
     """The changes stored in a data directory, read-only and without its lock (for inspection
     and integrity checks). Raises `StoreFailure` if a record other than the last is damaged."""
-    for record, _ in _read_log(Path(directory) / LOG_NAME):
-        yield record
+    for payload, _ in _frames(Path(directory) / LOG_NAME):
+        yield json.loads(payload)
 
 
-def _read_log(path: Path) -> Iterator[tuple[dict, int]]:
-    """Whole, valid records of a log file with their end offsets; stops at a torn tail."""
+def _frames(path: Path, start: int = 0) -> Iterator[tuple[bytes, int]]:
+    """Payloads of the whole, valid records of a log file from byte `start` (where a record
+    begins), with their end offsets; stops at a torn tail."""
     if not path.exists():
         return
     size = path.stat().st_size
     with open(path, "rb") as handle:
-        at = 0
+        handle.seek(start)
+        at = start
         while True:
             header = handle.read(_HEADER.size)
             if len(header) < _HEADER.size:
@@ -231,7 +236,7 @@ def _read_log(path: Path) -> Iterator[tuple[dict, int]]:
                 if end == size:
                     return  # torn write at the tail
                 raise StoreFailure(f"{path} is damaged at byte {at} (checksum mismatch); restore it from a backup")
-            yield json.loads(payload), end
+            yield payload, end
             at = end
 
 

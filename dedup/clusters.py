@@ -21,6 +21,7 @@ import itertools
 import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from dedup.verify import COPY_RELATIONS, EXACT, NEAR_DUPLICATE, RELATIONS, SYNDICATED, VERSION, passage_spans
 
@@ -36,6 +37,15 @@ _MOSTLY = 0.6
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 _ORDER = operator.attrgetter("order")
+_NO_EDGES = MappingProxyType({})
+
+
+class _Adjacency(dict):
+    """node -> {other node: Edge}; a node without edges has no entry (most articles have no
+    copy, and an empty dict per article costs about 100 bytes) and reads as empty."""
+
+    def __missing__(self, node: int):
+        return _NO_EDGES
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +69,23 @@ class Edge:
 
 
 class Partition:
-    """Clusters of one level (copy or story) over nodes numbered by the caller."""
+    """Clusters of one level (copy or story) over nodes numbered by the caller.
+
+    Only clusters of two or more nodes are stored: a node not in `_cluster` is a cluster of
+    its own (most articles are), which costs nothing here.
+    """
 
     def __init__(self, relations: frozenset[str], body_chars: Callable[[int], int]) -> None:
         self._relations = relations
         self._body_chars = body_chars
-        self._adj: dict[int, dict[int, Edge]] = {}
-        self._cluster: dict[int, int] = {}  # node -> cluster number
+        self._adj = _Adjacency()
+        self._cluster: dict[int, int] = {}  # node -> cluster number, for clusters of 2 or more
         self._members: dict[int, list[int]] = {}  # cluster number -> sorted nodes
         self._history: dict[int, list[Edge]] = {}  # cluster number -> the merges that built it
         self._next_cluster = 0
+        # The nodes are 0 .. _size - 1 but for those removed (numbers are never reused).
+        self._size = 0
+        self._removed: set[int] = set()
         # Clustering is deferred until someone reads a cluster, so a batch of additions costs
         # one pass. `_added`: nodes given new edges since; `_dirty`: nodes whose edges were
         # replaced (their clusters' last merges no longer hold and are judged again).
@@ -76,7 +93,10 @@ class Partition:
         self._dirty: set[int] = set()
 
     def __contains__(self, node: int) -> bool:
-        return node in self._cluster
+        return 0 <= node < self._size and node not in self._removed
+
+    def __len__(self) -> int:
+        return self._size - len(self._removed)
 
     @property
     def relations(self) -> frozenset[str]:
@@ -84,9 +104,12 @@ class Partition:
         return self._relations
 
     def add_node(self, node: int) -> None:
-        self._adj.setdefault(node, {})
-        if node not in self._cluster:
-            self._set_cluster([node], [])
+        """Add `node`, a cluster of its own; nodes come in increasing numbers."""
+        if node in self:
+            return
+        if node < self._size:
+            raise ValueError(f"node {node} was removed; numbers are not reused")
+        self._size = node + 1
 
     def add_edges(self, edges: Iterable[Edge]) -> None:
         """Add matches (only those of this level's relations) of nodes whose other matches
@@ -94,28 +117,28 @@ class Partition:
         for e in edges:
             if e.relation not in self._relations or e.u == e.v:
                 continue
-            self._adj[e.u][e.v] = e
-            self._adj[e.v][e.u] = e
+            self._adj.setdefault(e.u, {})[e.v] = e
+            self._adj.setdefault(e.v, {})[e.u] = e
             self._added.add(e.u)
 
     def replace_edges(self, node: int, edges: Iterable[Edge]) -> None:
         """Replace all of `node`'s matches (after re-verification) and recluster."""
-        touched = {node} | set(self._adj.get(node, {}))
-        for other in list(self._adj.get(node, {})):
-            del self._adj[other][node]
-        self._adj[node] = {}
+        touched = {node} | set(self._adj[node])
+        for other in self._adj.pop(node, ()):
+            self._drop_edge(other, node)
         for e in edges:
             if e.relation in self._relations and e.u != e.v:
-                self._adj[e.u][e.v] = e
-                self._adj[e.v][e.u] = e
+                self._adj.setdefault(e.u, {})[e.v] = e
+                self._adj.setdefault(e.v, {})[e.u] = e
                 touched.update((e.u, e.v))
         self._dirty |= touched
 
     def remove_node(self, node: int) -> None:
         self._flush()
-        neighbours = set(self._adj.pop(node, {}))
-        for other in neighbours:
-            del self._adj[other][node]
+        for other in self._adj.pop(node, ()):
+            self._drop_edge(other, node)
+        if node in self:
+            self._removed.add(node)
         cluster = self._cluster.pop(node, None)
         if cluster is not None:
             members = [m for m in self._members.pop(cluster) if m != node]
@@ -126,24 +149,43 @@ class Partition:
 
     def members(self, node: int) -> list[int]:
         self._flush()
-        return self._members[self._cluster[node]]
+        if node not in self:
+            raise KeyError(node)
+        return self._clustered(node)[1]
 
     def neighbours(self, node: int) -> dict[int, Edge]:
-        return self._adj.get(node, {})
+        return self._adj[node]
 
     def clusters(self) -> Iterable[list[int]]:
+        """Every cluster, those of one node included."""
         self._flush()
-        return self._members.values()
+        yield from self._members.values()
+        for n in range(self._size):
+            if n not in self._cluster and n not in self._removed:
+                yield [n]
+
+    def _clustered(self, node: int) -> tuple[int | None, list[int], list[Edge]]:
+        """The number, members and merges of `node`'s cluster (number None: on its own)."""
+        number = self._cluster.get(node)
+        if number is None:
+            return None, [node], []
+        return number, self._members[number], self._history[number]
+
+    def _drop_edge(self, node: int, other: int) -> None:
+        edges = self._adj[node]
+        del edges[other]
+        if not edges:
+            del self._adj[node]
 
     def _flush(self) -> None:
         if not (self._dirty or self._added):
             return
-        seeds = {n for n in self._dirty | self._added if n in self._adj}
-        changed = {n for n in self._dirty if n in self._adj}
+        seeds = {n for n in self._dirty | self._added if n in self}
+        changed = {n for n in self._dirty if n in self}
         self._dirty, self._added = set(), set()
         # A replay costs more per judged edge than a pass from scratch: worth it while the
         # new nodes are a small part of what is clustered (an online add, not a bulk load).
-        if len(seeds) > _REPLAY_SHARE * len(self._cluster):
+        if len(seeds) > _REPLAY_SHARE * len(self):
             self._recluster(seeds)
         else:
             self._replay(seeds, changed)
@@ -189,7 +231,7 @@ class Partition:
         in as single nodes, all tainted, so that every one of its edges is judged again (a
         changed edge changes both ends, so a cluster without a changed node kept its edges).
         """
-        adj, cluster_of = self._adj, self._cluster
+        adj = self._adj
         seeds = set(seeds)  # grows by the members of changed clusters
         merger = _Replay(adj)
         old_merges: set[int] = set()  # ids of the edges that merged last time
@@ -197,11 +239,14 @@ class Partition:
         queue: list[tuple] = []
         tie = itertools.count()
 
-        def bring_in(number: int, now: tuple | None) -> None:
-            brought.append(number)
-            for n in self._members[number]:
+        def bring_in(node: int, now: tuple | None) -> None:
+            """Bring `node`'s last cluster into the pass."""
+            number, members, history = self._clustered(node)
+            if number is not None:
+                brought.append(number)
+            for n in members:
                 merger.add(n)
-            for e in sorted(self._history[number], key=_ORDER):
+            for e in sorted(history, key=_ORDER):
                 old_merges.add(id(e))
                 if now is not None and e.order < now:
                     merger.merge(merger.find(e.u), merger.find(e.v), e)
@@ -216,14 +261,15 @@ class Partition:
 
         for n in changed:
             if n not in merger.parent:
-                number = cluster_of[n]
-                brought.append(number)
-                for m in self._members[number]:
+                number, members, _ = self._clustered(n)
+                if number is not None:
+                    brought.append(number)
+                for m in members:
                     merger.add(m)
                     seeds.add(m)
         for n in seeds:
             if n not in merger.parent:
-                bring_in(cluster_of[n], None)
+                bring_in(n, None)
             merger.taint(n)  # not merged yet: each node is its own root
         judge_edges_of(seeds, None)
         last = None
@@ -234,7 +280,7 @@ class Partition:
             last = now
             for n in (e.u, e.v):
                 if n not in merger.parent:
-                    bring_in(cluster_of[n], now)
+                    bring_in(n, now)
             x, y = merger.find(e.u), merger.find(e.v)
             if x == y:
                 continue
@@ -263,6 +309,9 @@ class Partition:
                 self._history.pop(c, None)
 
     def _set_cluster(self, nodes: list[int], history: list[Edge]) -> None:
+        if len(nodes) == 1:
+            self._cluster.pop(nodes[0], None)  # on its own: nothing stored
+            return
         number = self._next_cluster
         self._next_cluster += 1
         ordered = sorted(nodes)

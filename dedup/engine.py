@@ -72,15 +72,14 @@ class Engine:
         self._passage_index = BandIndex()
         self._story_index = BandIndex()
         self._docs = DocumentTable()
-        self._seq: list[int] = []
         self._ids: dict[str, int] = {}
         self._exact: dict[int, list[int]] = {}  # body hash -> nodes with that body
-        self._matches: dict[int, dict[int, StoredMatch]] = {}  # both ways: one object per pair
+        # Both ways, one object per pair; nodes without matches (most) have no entry.
+        self._matches: dict[int, dict[int, StoredMatch]] = {}
         self.copies = Partition(COPY_LEVEL, self._body_chars)
         self.stories = Partition(STORY_LEVEL, self._body_chars)
         self._common = CommonBlocks(cfg.common_block_documents, self._same_story)
         self._lock = threading.RLock()
-        self._counter = 0
 
     def __getstate__(self) -> dict:
         """For snapshots: everything but the lock and the analyser's caches (rebuilt on load)."""
@@ -195,7 +194,7 @@ class Engine:
                 if not group:
                     del self._exact[doc.body_hash]
             for other in self._matches.pop(node, {}):
-                self._matches[other].pop(node, None)
+                self._unlink(other, node)
             self._common.remove(node)
             self.copies.remove_node(node)
             self.stories.remove_node(node)
@@ -211,7 +210,7 @@ class Engine:
             partition = self.copies if level == "copy" else self.stories
             members = partition.members(node)
             canonical = self._canonical(members)
-            ordered = [canonical] + [m for m in sorted(members, key=self._seq.__getitem__) if m != canonical]
+            ordered = [canonical] + [m for m in sorted(members) if m != canonical]  # numbers: arrival order
             return ClusterView(
                 id=self._docs.info(canonical).id,
                 level=level,
@@ -271,9 +270,7 @@ class Engine:
     def _insert(self, doc: Document) -> int:
         if self.room <= 0:
             raise IndexFull(lsh.MAX_DOCUMENTS)
-        node = self._docs.append(doc)
-        self._seq.append(self._counter)
-        self._counter += 1
+        node = self._docs.append(doc)  # numbered in arrival order, never reused
         self._ids[doc.id] = node
         flipped = self._common.add(node, _body_blocks(doc))
         if flipped:
@@ -284,11 +281,10 @@ class Engine:
             self._index_bands(node, doc)
         if group is not None:
             group.append(node)
-        self._matches[node] = {}
         edges = []
         for other, match in matches.items():
             stored = StoredMatch.of(match)
-            self._matches[node][other] = self._matches[other][node] = stored
+            self._link(node, other, stored)
             edges.append(_edge(node, other, stored, self.config.min_shared_tokens))
         self.copies.add_node(node)
         self.stories.add_node(node)
@@ -308,21 +304,32 @@ class Engine:
         """Verify the matches of `nodes` again after blocks they contain became common."""
         for node in sorted(nodes):
             doc = self._docs[node]
-            for other in list(self._matches[node]):
+            for other in list(self._matches.get(node, ())):
                 match = self._compare(doc, self._docs[other])
                 if match.relation is None:
-                    del self._matches[node][other]
-                    del self._matches[other][node]
+                    self._unlink(node, other)
+                    self._unlink(other, node)
                 else:
-                    self._matches[node][other] = self._matches[other][node] = StoredMatch.of(match)
+                    self._link(node, other, StoredMatch.of(match))
             # Each edge starts at the side its match was recorded from: no reoriented copies.
             edges = [
                 _edge(node, other, m, self.config.min_shared_tokens) if m.a == doc.id
                 else _edge(other, node, m, self.config.min_shared_tokens)
-                for other, m in self._matches[node].items()
+                for other, m in self._matches.get(node, {}).items()
             ]
             self.copies.replace_edges(node, edges)
             self.stories.replace_edges(node, edges)
+
+    def _link(self, node: int, other: int, match: StoredMatch) -> None:
+        self._matches.setdefault(node, {})[other] = match
+        self._matches.setdefault(other, {})[node] = match
+
+    def _unlink(self, node: int, other: int) -> None:
+        """Forget `node`'s match with `other` (one direction)."""
+        matches = self._matches[node]
+        matches.pop(other, None)
+        if not matches:
+            del self._matches[node]
 
     def _index_bands(self, node: int, doc: Document) -> None:
         if len(doc.shingles):
@@ -412,7 +419,7 @@ class Engine:
     def _canonical(self, members: Iterable[int]) -> int:
         def order(n: int):
             published = self._docs.info(n).published_at
-            return (published is None, published.timestamp() if published else 0.0, self._seq[n])
+            return (published is None, published.timestamp() if published else 0.0, n)
 
         return min(members, key=order)
 

@@ -30,8 +30,9 @@ SNAPSHOT_NAME = "snapshot.pickle"
 # 3: clusters keep the merges that built them; 4: band indexes in levels; 5: sorted buffer;
 # 6: packed matches; 7: record positions of spilled documents in an array; 8: a block seen
 # once maps to its node, not a list; 9: 8-byte band entries, records led by their screening
-# fields; 10: block commonness in a band index).
-FORMAT = 10
+# fields; 10: block commonness in a band index; 11: clusters of one node and nodes without
+# matches not stored, no arrival sequence).
+FORMAT = 11
 log = logging.getLogger("dedup.snapshot")
 
 

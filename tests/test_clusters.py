@@ -126,3 +126,26 @@ def test_a_merge_undone_by_a_new_node_frees_the_other_side_to_merge_elsewhere():
     partition.add_node(11)
     partition.add_edges([_rewrite(11, 0, 0.95)])
     assert sorted(map(sorted, partition.clusters())) == [[0, 1, 2, 3, 4, 5, 11], [6, 7, 9, 10], [8]]
+
+
+def test_nodes_on_their_own_are_clusters_without_stored_state_and_removal_is_final():
+    chars = dict.fromkeys(range(6), 100)
+    partition = Partition(STORY_LEVEL, chars.__getitem__)
+    for n in range(5):
+        partition.add_node(n)
+    partition.add_edges([_rewrite(1, 2, 0.9)])
+    assert sorted(map(sorted, partition.clusters())) == [[0], [1, 2], [3], [4]]
+    assert partition.members(3) == [3] and partition.members(2) == [1, 2]
+    assert partition._cluster.keys() == {1, 2} and partition._adj.keys() == {1, 2}
+
+    partition.remove_node(2)  # its partner is on its own again; nothing of 2 is left
+    partition.remove_node(4)
+    assert sorted(map(sorted, partition.clusters())) == [[0], [1], [3]]
+    assert 2 not in partition and 4 not in partition and len(partition) == 3
+    assert not partition._cluster and not partition._adj
+    with pytest.raises(KeyError):
+        partition.members(4)
+    with pytest.raises(ValueError, match="not reused"):
+        partition.add_node(4)
+    partition.add_node(5)
+    assert sorted(map(sorted, partition.clusters())) == [[0], [1], [3], [5]]

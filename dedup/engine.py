@@ -73,7 +73,9 @@ class Engine:
         self._story_index = BandIndex()
         self._docs = DocumentTable()
         self._ids: dict[str, int] = {}
-        self._exact: dict[int, list[int]] = {}  # body hash -> nodes with that body
+        # body hash -> the node with that body, or a list of the nodes when there are several
+        # (a list per article would cost ~80 bytes; most bodies are unique).
+        self._exact: dict[int, int | list[int]] = {}
         # Both ways, one object per pair; nodes without matches (most) have no entry.
         self._matches: dict[int, dict[int, StoredMatch]] = {}
         self.copies = Partition(COPY_LEVEL, self._body_chars)
@@ -187,12 +189,14 @@ class Engine:
             self._doc_index.remove(node)
             self._passage_index.remove(node)
             self._story_index.remove(node)
-            group = self._exact.get(doc.body_hash, [])
+            group = self._same_body(doc.body_hash)
             was_indexed = bool(group) and group[0] == node
             if node in group:
                 group.remove(node)
                 if not group:
                     del self._exact[doc.body_hash]
+                else:
+                    self._exact[doc.body_hash] = group if len(group) > 1 else group[0]
             for other in self._matches.pop(node, {}):
                 self._unlink(other, node)
             self._common.remove(node)
@@ -243,7 +247,7 @@ class Engine:
     # -- internals ------------------------------------------------------------------------
 
     def _body_chars(self, node: int) -> int:
-        return self._docs.info(node).body_chars
+        return self._docs.body_chars(node)
 
     def _node(self, article_id: str) -> int:
         check_id(article_id)
@@ -276,11 +280,16 @@ class Engine:
         if flipped:
             self._reverify({n for h in flipped for n in self._common.nodes_with(h) if n != node})
         matches = self._verify(doc, exclude=node)
-        group = self._exact.setdefault(doc.body_hash, []) if doc.n_body_tokens else None
-        if group is None or not group:
-            self._index_bands(node, doc)
-        if group is not None:
-            group.append(node)
+        twin = self._exact.get(doc.body_hash) if doc.n_body_tokens else None
+        if twin is None:
+            self._index_bands(node, doc)  # only the first of identical bodies is indexed
+        if doc.n_body_tokens:
+            if twin is None:
+                self._exact[doc.body_hash] = node
+            elif isinstance(twin, int):
+                self._exact[doc.body_hash] = [twin, node]
+            else:
+                twin.append(node)
         edges = []
         for other, match in matches.items():
             stored = StoredMatch.of(match)
@@ -342,7 +351,7 @@ class Engine:
         """Candidates ranked by weighted band hits, and those that share text (not only story terms)."""
         found: list[tuple[np.ndarray, np.ndarray]] = []  # (nodes, weighted hits) per source
         if doc.n_body_tokens:
-            first = self._exact.get(doc.body_hash, [])[:1]
+            first = self._same_body(doc.body_hash)[:1]
             if first:
                 found.append((np.array(first, np.uint32), np.array([1 << 20])))
         if len(doc.shingles):
@@ -411,10 +420,15 @@ class Engine:
             out[node] = match
             # The other members of an exact group have the same body, so the same match;
             # only the group's first member is in the LSH indexes.
-            for twin in self._exact.get(other.body_hash, [])[1:]:
+            for twin in self._same_body(other.body_hash)[1:]:
                 if twin != exclude and twin not in out:
                     out[twin] = dataclasses.replace(match, b=self._docs.info(twin).id)
         return out
+
+    def _same_body(self, body_hash: int) -> list[int]:
+        """The nodes whose body has this hash, first indexed first (a new list)."""
+        group = self._exact.get(body_hash)
+        return [] if group is None else [group] if isinstance(group, int) else list(group)
 
     def _canonical(self, members: Iterable[int]) -> int:
         def order(n: int):

@@ -31,8 +31,9 @@ SNAPSHOT_NAME = "snapshot.pickle"
 # 6: packed matches; 7: record positions of spilled documents in an array; 8: a block seen
 # once maps to its node, not a list; 9: 8-byte band entries, records led by their screening
 # fields; 10: block commonness in a band index; 11: clusters of one node and nodes without
-# matches not stored, no arrival sequence).
-FORMAT = 11
+# matches not stored, no arrival sequence; 12: document facts in columns, unique bodies
+# without a list).
+FORMAT = 12
 log = logging.getLogger("dedup.snapshot")
 
 

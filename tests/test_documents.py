@@ -78,6 +78,12 @@ def test_removed_documents_stay_removed_through_spilling_and_snapshots(tmp_path,
                     table_[node]
             else:
                 assert _same_document(table_[node], doc)
+        assert [table_.info(n) is None for n in range(len(docs))] == [n in (1, 3) for n in range(len(docs))]
+        assert table_.live_ids() == [d.id for n, d in enumerate(docs) if n not in (1, 3)]
+        info = table_.info(4)
+        assert (info.id, info.published_at, info.body_hash, info.body_chars) == (
+            docs[4].id, docs[4].published_at, docs[4].body_hash, docs[4].body_chars)
+        assert table_.body_chars(4) == docs[4].body_chars
     reopened.close()
 
 

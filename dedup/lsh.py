@@ -5,12 +5,14 @@ threshold and number of permutations, and two signatures are candidates exactly 
 band of `r` rows is equal in both, as in ``MinHashLSH``. What differs is the storage:
 datasketch's dict-of-sets costs several kilobytes per key, while one entry here is a 64-bit
 band key and a document number packed into one 64-bit integer in sorted numpy arrays (8 bytes),
-plus a small sorted buffer of recent inserts that is merged in bulk. Not thread-safe: callers
-serialise writes.
+plus a small sorted buffer of recent inserts that is merged in bulk; large merges run on a
+thread of their own. Not thread-safe: callers serialise every call.
 """
 from __future__ import annotations
 
 import functools
+import threading
+
 import numpy as np
 from datasketch.lsh import _optimal_param
 
@@ -20,6 +22,11 @@ _U64 = np.uint64
 _RECENT_ENTRIES = 1 << 12
 _FANOUT = 8
 _REMOVED_BEFORE_COMPACTION = 4096
+# Merges of more entries than this run on a background thread (numpy sorts and copies without
+# the GIL): one of 10 million entries takes ~0.1-0.5 s, which would stall the write that
+# triggered it. Meanwhile the buffer takes new entries, up to `_RECENT_LIMIT`.
+_BACKGROUND_ENTRIES = 1 << 20
+_RECENT_LIMIT = _RECENT_ENTRIES * 16
 # An entry is a band key's top 36 bits over a 28-bit document number, so entries sort by key
 # and then by document. 36 bits make a chance match of two different keys rare (about one
 # query key in 500 meets one at 150 million entries, proposing one extra candidate to verify).
@@ -65,15 +72,29 @@ class BandIndex:
     `_RECENT_ENTRIES` it is merged into levels of sorted arrays, level i holding at most
     `_RECENT_ENTRIES * _FANOUT**(i+1)` entries. An entry costs 8 bytes and is copied about
     `_FANOUT` times per level over its life. A query is one vectorised search per level.
+
+    A large merge runs on a thread (`_Merge`). Until it is installed, its inputs stay where
+    queries search them (the levels it merges, and the buffer it took as `_sealed`), and the
+    levels are not written; a pickled index holds those inputs, not the merge.
     """
 
     def __init__(self) -> None:
         self._levels: list[np.ndarray] = []  # sorted packed entries
         self._recent = np.empty(0, _U64)
         self._removed: set[int] = set()
+        self._merge: _Merge | None = None
+        self._sealed = np.empty(0, _U64)  # the buffer a running merge took
 
     def __len__(self) -> int:
-        return sum(len(level) for level in self._levels) + len(self._recent)
+        return sum(len(a) for a in self._arrays())
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_merge"] = None
+        if self._merge is not None:  # the merge's inputs are all there; keep the taken buffer
+            state["_recent"] = _merged([self._sealed, self._recent])
+        state["_sealed"] = np.empty(0, _U64)
+        return state
 
     def add(self, doc: int, keys: np.ndarray) -> None:
         """Index document number `doc` under each of `keys`."""
@@ -84,6 +105,8 @@ class BandIndex:
         self._recent = np.insert(self._recent, pos, entries)
         if len(self._recent) >= _RECENT_ENTRIES:
             self._flush()
+        elif self._merge is not None and self._merge.done():
+            self._install()
 
     def remove(self, doc: int) -> None:
         """Forget document number `doc` (queries skip it; its entries go at a compaction)."""
@@ -136,7 +159,7 @@ class BandIndex:
         # A key's entries run from key | 0 to the next key's first: one search per level finds both.
         probe = np.concatenate([keys, keys + _KEY_STEP])
         bounds = []
-        for level in (self._recent, *self._levels):
+        for level in self._arrays():
             if len(level):
                 found = np.searchsorted(level, probe)
                 lo, hi = found[:n], found[n:]
@@ -146,30 +169,93 @@ class BandIndex:
 
     def nbytes(self) -> int:
         """Bytes held by the sorted arrays."""
-        return sum(level.nbytes for level in (self._recent, *self._levels))
+        return sum(a.nbytes for a in self._arrays())
+
+    def wait(self) -> None:
+        """Finish and install a merge running in the background, if any."""
+        if self._merge is not None:
+            self._merge.wait()
+            self._install()
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        """Every sorted array a query searches."""
+        return (self._recent, self._sealed, *self._levels)
 
     def _flush(self) -> None:
-        """Merge the buffer, already sorted, down the levels."""
+        """Merge the buffer, already sorted, down the levels: into the first level that can
+        hold it with every level above it (which empty into it), or into a new level."""
+        if self._merge is not None:
+            if not self._merge.done() and len(self._recent) < _RECENT_LIMIT:
+                return  # the levels are being written; the buffer waits a little longer
+            self.wait()
         run, self._recent = self._recent, np.empty(0, _U64)
-        for level in range(len(self._levels) + 1):
-            if level == len(self._levels):
-                self._levels.append(run)
-                return
-            run = _merge_sorted(self._levels[level], run)
-            if len(run) <= _RECENT_ENTRIES * _FANOUT ** (level + 1):
-                self._levels[level] = run
-                return
-            self._levels[level] = run[:0]  # moved down, whole
+        total, target = len(run), 0
+        while target < len(self._levels):
+            total += len(self._levels[target])
+            if total <= _RECENT_ENTRIES * _FANOUT ** (target + 1):
+                break
+            target += 1
+        inputs = [run, *self._levels[:target + 1]]
+        if total > _BACKGROUND_ENTRIES:
+            self._sealed, self._merge = run, _Merge(inputs, target)
+        else:
+            self._place(_merged(inputs), target)
+
+    def _install(self) -> None:
+        merge, self._merge = self._merge, None
+        self._sealed = np.empty(0, _U64)
+        self._place(merge.result, merge.level)
+
+    def _place(self, merged: np.ndarray, target: int) -> None:
+        for level in range(min(target, len(self._levels))):
+            self._levels[level] = merged[:0]  # moved down, whole
+        if target == len(self._levels):
+            self._levels.append(merged)
+        else:
+            self._levels[target] = merged
 
     def _compact(self) -> None:
+        self.wait()
         gone = np.fromiter(self._removed, dtype=np.uint64, count=len(self._removed))
         self._levels = [level[~np.isin(level & _DOC_MASK, gone)] for level in self._levels]
         self._recent = self._recent[~np.isin(self._recent & _DOC_MASK, gone)]
         self._removed = set()
 
 
-def _merge_sorted(entries: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """Merge sorted `new` into sorted `entries`."""
-    if len(entries) == 0:
-        return new
-    return np.insert(entries, np.searchsorted(entries, new, side="right"), new)
+def _merged(arrays: list[np.ndarray]) -> np.ndarray:
+    """One sorted array of sorted `arrays` (numpy's stable sort is a timsort: it finds the
+    sorted runs and merges them in linear time)."""
+    arrays = [a for a in arrays if len(a)]
+    if len(arrays) <= 1:
+        return arrays[0] if arrays else np.empty(0, _U64)
+    merged = np.concatenate(arrays)
+    merged.sort(kind="stable")
+    return merged
+
+
+class _Merge:
+    """`_merged(inputs)` on a thread of its own, bound for level `level`."""
+
+    def __init__(self, inputs: list[np.ndarray], level: int) -> None:
+        self.level = level
+        self._inputs = inputs
+        self._result: np.ndarray | None = None
+        self._thread = threading.Thread(target=self._run, name="band-merge", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = _merged(self._inputs)
+        except BaseException:  # noqa: BLE001 - out of memory, say: `result` merges again and raises
+            pass
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    @property
+    def result(self) -> np.ndarray:
+        """The merged array (once `done`); merged here if the thread failed."""
+        return self._result if self._result is not None else _merged(self._inputs)

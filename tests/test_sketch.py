@@ -105,6 +105,53 @@ def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_remov
     assert len(index._levels) >= 2 and index.nbytes() == 8 * len(index)
 
 
+def test_queries_during_background_merges_and_pickles_of_them_answer_as_a_plain_dict(monkeypatch):
+    """Every merge of more than 300 entries runs on a thread that takes 20 ms, so most queries
+    meet one in flight: its inputs must still answer, and a pickle taken then must hold them."""
+    import pickle
+    import time
+
+    import dedup.lsh as lsh
+
+    monkeypatch.setattr(lsh, "_RECENT_ENTRIES", 64)
+    monkeypatch.setattr(lsh, "_BACKGROUND_ENTRIES", 300)
+    monkeypatch.setattr(lsh, "_REMOVED_BEFORE_COMPACTION", 9)
+    merged = lsh._merged
+    monkeypatch.setattr(lsh, "_merged", lambda arrays: (time.sleep(0.02), merged(arrays))[1]
+                        if sum(map(len, arrays)) > 300 else merged(arrays))
+    rng = np.random.default_rng(5)
+    index, plain, removed = BandIndex(), {}, set()
+    during = pickled = 0
+    for doc in range(900):
+        keys = rng.integers(0, 500, size=rng.integers(1, 12)).astype(np.uint64)
+        index.add(doc, _spread(keys))
+        for k in keys.tolist():
+            plain.setdefault(k, []).append(doc)
+        if rng.random() < 0.05:
+            gone = int(rng.integers(0, doc + 1))
+            index.remove(gone)
+            removed.add(gone)
+        during += index._merge is not None
+        searched = index
+        if index._merge is not None and rng.random() < 0.1:
+            searched = pickle.loads(pickle.dumps(index))
+            assert searched._merge is None and len(searched) == len(index)
+            pickled += 1
+        query = rng.integers(0, 500, size=8).astype(np.uint64)
+        expected: dict[int, int] = {}
+        for k in query.tolist():
+            for d in plain.get(k, ()):
+                if d not in removed:
+                    expected[d] = expected.get(d, 0) + 1
+        found, counts = searched.query(_spread(query))
+        assert dict(zip(found.tolist(), counts.tolist())) == expected
+        for k, docs in zip(query.tolist(), searched.buckets(_spread(query))):
+            assert docs.tolist() == sorted(d for d in plain.get(k, ()) if d not in removed)
+    assert during > 100 and pickled > 5
+    index.wait()
+    assert index._merge is None and not len(index._sealed) and index.nbytes() == 8 * len(index)
+
+
 def test_the_band_index_ignores_buckets_over_the_limit_and_handles_the_largest_key(monkeypatch):
     import dedup.lsh as lsh
 

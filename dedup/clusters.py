@@ -62,6 +62,9 @@ class Edge:
     # The runs both texts share, side `a` in `u`, packed (`dedup.verify.pack_passages`) and
     # usually the very bytes its stored match holds: an index keeps several edges per article.
     passages: bytes = b""
+    # The verified match the edge stands for (a `dedup.verify.StoredMatch`): an index keeps
+    # its matches here, in the story level's edges, not in a map of its own.
+    match: object = None
 
     def spans_of(self, node: int) -> list[tuple[int, int]]:
         """Character spans of `node`'s text that it shares with the other end."""
@@ -155,6 +158,9 @@ class Partition:
 
     def neighbours(self, node: int) -> dict[int, Edge]:
         return self._adj[node]
+
+    def edge_count(self) -> int:
+        return sum(len(edges) for edges in self._adj.values()) // 2
 
     def clusters(self) -> Iterable[list[int]]:
         """Every cluster, those of one node included."""

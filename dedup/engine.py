@@ -76,9 +76,8 @@ class Engine:
         # body hash -> the node with that body, or a list of the nodes when there are several
         # (a list per article would cost ~80 bytes; most bodies are unique).
         self._exact: dict[int, int | list[int]] = {}
-        # Both ways, one object per pair; nodes without matches (most) have no entry.
-        self._matches: dict[int, dict[int, StoredMatch]] = {}
         self.copies = Partition(COPY_LEVEL, self._body_chars)
+        # Every relation links stories, so the story level's edges hold every stored match.
         self.stories = Partition(STORY_LEVEL, self._body_chars)
         self._common = CommonBlocks(cfg.common_block_documents, self._same_story)
         self._lock = threading.RLock()
@@ -197,8 +196,6 @@ class Engine:
                     del self._exact[doc.body_hash]
                 else:
                     self._exact[doc.body_hash] = group if len(group) > 1 else group[0]
-            for other in self._matches.pop(node, {}):
-                self._unlink(other, node)
             self._common.remove(node)
             self.copies.remove_node(node)
             self.stories.remove_node(node)
@@ -231,8 +228,8 @@ class Engine:
         """Verify one indexed article against another (for explanations and reports)."""
         with self._lock:
             a, b = self._node(article_id), self._node(other_id)
-            stored = self._matches.get(a, {}).get(b)
-            return stored.match(seen_from=article_id) if stored else self._compare(self._docs[a], self._docs[b])
+            edge = self.stories.neighbours(a).get(b)
+            return edge.match.match(seen_from=article_id) if edge else self._compare(self._docs[a], self._docs[b])
 
     def stats(self) -> dict:
         with self._lock:
@@ -240,7 +237,7 @@ class Engine:
                 "articles": len(self._ids),
                 "copy_clusters": sum(1 for _ in self.copies.clusters()),
                 "story_clusters": sum(1 for _ in self.stories.clusters()),
-                "matches": sum(len(m) for m in self._matches.values()) // 2,
+                "matches": self.stories.edge_count(),
                 "index_bytes": self._doc_index.nbytes() + self._passage_index.nbytes() + self._story_index.nbytes(),
             }
 
@@ -290,11 +287,8 @@ class Engine:
                 self._exact[doc.body_hash] = [twin, node]
             else:
                 twin.append(node)
-        edges = []
-        for other, match in matches.items():
-            stored = StoredMatch.of(match)
-            self._link(node, other, stored)
-            edges.append(_edge(node, other, stored, self.config.min_shared_tokens))
+        edges = [_edge(node, other, StoredMatch.of(match), self.config.min_shared_tokens)
+                 for other, match in matches.items()]
         self.copies.add_node(node)
         self.stories.add_node(node)
         self.copies.add_edges(edges)
@@ -313,32 +307,19 @@ class Engine:
         """Verify the matches of `nodes` again after blocks they contain became common."""
         for node in sorted(nodes):
             doc = self._docs[node]
-            for other in list(self._matches.get(node, ())):
+            stored = {}
+            for other in list(self.stories.neighbours(node)):
                 match = self._compare(doc, self._docs[other])
-                if match.relation is None:
-                    self._unlink(node, other)
-                    self._unlink(other, node)
-                else:
-                    self._link(node, other, StoredMatch.of(match))
+                if match.relation is not None:
+                    stored[other] = StoredMatch.of(match)
             # Each edge starts at the side its match was recorded from: no reoriented copies.
             edges = [
                 _edge(node, other, m, self.config.min_shared_tokens) if m.a == doc.id
                 else _edge(other, node, m, self.config.min_shared_tokens)
-                for other, m in self._matches.get(node, {}).items()
+                for other, m in stored.items()
             ]
             self.copies.replace_edges(node, edges)
             self.stories.replace_edges(node, edges)
-
-    def _link(self, node: int, other: int, match: StoredMatch) -> None:
-        self._matches.setdefault(node, {})[other] = match
-        self._matches.setdefault(other, {})[node] = match
-
-    def _unlink(self, node: int, other: int) -> None:
-        """Forget `node`'s match with `other` (one direction)."""
-        matches = self._matches[node]
-        matches.pop(other, None)
-        if not matches:
-            del self._matches[node]
 
     def _index_bands(self, node: int, doc: Document) -> None:
         if len(doc.shingles):
@@ -441,7 +422,7 @@ class Engine:
         doc = self._docs.info(node)
         copy_members = self.copies.members(node)
         story_members = self.stories.members(node)
-        matches = (m.match(seen_from=doc.id) for m in self._matches.get(node, {}).values())
+        matches = (e.match.match(seen_from=doc.id) for e in self.stories.neighbours(node).values())
         matches = tuple(sorted(matches, key=lambda m: (_RANK[m.relation], -m.similarity, m.b)))
         canonical = self._canonical(copy_members)
         story_canonical = self._canonical(story_members)
@@ -516,7 +497,7 @@ def _edge(u: int, v: int, match: StoredMatch, min_tokens: int) -> Edge:
     runs long enough to say where the texts overlap (the match's own bytes when all are)."""
     similarity = match.similarity
     return Edge(u, v, match.relation, similarity, edge_order(match.relation, similarity, match.a, match.b),
-                long_passages(match.passages, min_tokens))
+                long_passages(match.passages, min_tokens), match)
 
 
 def _body_blocks(doc: Document) -> list[int]:

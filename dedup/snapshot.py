@@ -32,8 +32,9 @@ SNAPSHOT_NAME = "snapshot.pickle"
 # once maps to its node, not a list; 9: 8-byte band entries, records led by their screening
 # fields; 10: block commonness in a band index; 11: clusters of one node and nodes without
 # matches not stored, no arrival sequence; 12: document facts in columns, unique bodies
-# without a list; 13: band indexes note a merge in flight).
-FORMAT = 13
+# without a list; 13: band indexes note a merge in flight; 14: matches kept in the story
+# edges only).
+FORMAT = 14
 log = logging.getLogger("dedup.snapshot")
 
 

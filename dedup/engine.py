@@ -304,14 +304,20 @@ class Engine:
         return story_similarity(self._docs[a], self._docs[b]) >= self.config.rewrite
 
     def _reverify(self, nodes: set[int]) -> None:
-        """Verify the matches of `nodes` again after blocks they contain became common."""
+        """Verify the matches of `nodes` again after blocks they contain became common (a
+        pair of two such nodes once: the second finds the first's fresh match)."""
+        done: set[int] = set()
         for node in sorted(nodes):
             doc = self._docs[node]
             stored = {}
-            for other in list(self.stories.neighbours(node)):
+            for other, edge in list(self.stories.neighbours(node).items()):
+                if other in done:
+                    stored[other] = edge.match
+                    continue
                 match = self._compare(doc, self._docs[other])
                 if match.relation is not None:
                     stored[other] = StoredMatch.of(match)
+            done.add(node)
             # Each edge starts at the side its match was recorded from: no reoriented copies.
             edges = [
                 _edge(node, other, m, self.config.min_shared_tokens) if m.a == doc.id

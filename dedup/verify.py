@@ -92,7 +92,10 @@ class StoredMatch:
             return Match(a=self.a, b=self.b, relation=self.relation, similarity=similarity, jaccard=jaccard,
                          containment_a=ca, containment_b=cb, own_words=own, story=story,
                          shared_tokens=shared_tokens, passages=unpack_passages(self.passages))
-        passages = tuple(SharedPassage(f[2], f[3], f[0], f[1], f[4]) for f in _PASSAGE.iter_unpack(self.passages))
+        # In the reader's text order, as the recording side's are: the answer does not depend
+        # on which side recorded the match.
+        passages = tuple(SharedPassage(f[2], f[3], f[0], f[1], f[4])
+                         for f in sorted(_PASSAGE.iter_unpack(self.passages), key=lambda f: (f[2], f[3])))
         return Match(a=self.b, b=self.a, relation=self.relation, similarity=similarity, jaccard=jaccard,
                      containment_a=cb, containment_b=ca, own_words=own, story=story,
                      shared_tokens=shared_tokens, passages=passages)

@@ -192,10 +192,7 @@ class Engine:
             was_indexed = bool(group) and group[0] == node
             if node in group:
                 group.remove(node)
-                if not group:
-                    del self._exact[doc.body_hash]
-                else:
-                    self._exact[doc.body_hash] = group if len(group) > 1 else group[0]
+                self._keep_same_body(doc.body_hash, group)
             self._common.remove(node)
             self.copies.remove_node(node)
             self.stories.remove_node(node)
@@ -277,16 +274,11 @@ class Engine:
         if flipped:
             self._reverify({n for h in flipped for n in self._common.nodes_with(h) if n != node})
         matches = self._verify(doc, exclude=node)
-        twin = self._exact.get(doc.body_hash) if doc.n_body_tokens else None
-        if twin is None:
+        group = self._same_body(doc.body_hash) if doc.n_body_tokens else []
+        if not group:
             self._index_bands(node, doc)  # only the first of identical bodies is indexed
         if doc.n_body_tokens:
-            if twin is None:
-                self._exact[doc.body_hash] = node
-            elif isinstance(twin, int):
-                self._exact[doc.body_hash] = [twin, node]
-            else:
-                twin.append(node)
+            self._keep_same_body(doc.body_hash, group + [node])
         edges = [_edge(node, other, StoredMatch.of(match), self.config.min_shared_tokens)
                  for other, match in matches.items()]
         self.copies.add_node(node)
@@ -416,6 +408,12 @@ class Engine:
         """The nodes whose body has this hash, first indexed first (a new list)."""
         group = self._exact.get(body_hash)
         return [] if group is None else [group] if isinstance(group, int) else list(group)
+
+    def _keep_same_body(self, body_hash: int, nodes: list[int]) -> None:
+        if not nodes:
+            self._exact.pop(body_hash, None)
+        else:
+            self._exact[body_hash] = nodes[0] if len(nodes) == 1 else nodes
 
     def _canonical(self, members: Iterable[int]) -> int:
         def order(n: int):

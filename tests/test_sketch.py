@@ -75,6 +75,31 @@ def _spread(keys) -> np.ndarray:
         return np.asarray(keys, np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 
 
+def _add_at_random(index, plain, removed, rng, doc, keys_below, removals) -> None:
+    """Index `doc` under a few random (often shared) keys, in `index` and in the `plain` dict;
+    then, with probability `removals`, remove a random document so far."""
+    keys = rng.integers(0, keys_below, size=rng.integers(1, 12)).astype(np.uint64)
+    index.add(doc, _spread(keys))
+    for k in keys.tolist():
+        plain.setdefault(k, []).append(doc)
+    if rng.random() < removals:
+        gone = int(rng.integers(0, doc + 1))
+        index.remove(gone)
+        removed.add(gone)
+
+
+def _assert_answers_as_plain(index, plain, removed, query) -> None:
+    expected: dict[int, int] = {}
+    for k in query.tolist():
+        for d in plain.get(k, ()):
+            if d not in removed:
+                expected[d] = expected.get(d, 0) + 1
+    found, counts = index.query(_spread(query))
+    assert dict(zip(found.tolist(), counts.tolist())) == expected
+    for k, docs in zip(query.tolist(), index.buckets(_spread(query))):
+        assert docs.tolist() == sorted(d for d in plain.get(k, ()) if d not in removed)
+
+
 def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_removals(monkeypatch):
     """Small buffer and levels, so a few hundred documents go through every part of the layout."""
     import dedup.lsh as lsh
@@ -84,24 +109,8 @@ def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_remov
     rng = np.random.default_rng(11)
     index, plain, removed = BandIndex(), {}, set()
     for doc in range(600):
-        keys = rng.integers(0, 400, size=rng.integers(1, 12)).astype(np.uint64)  # shared keys
-        index.add(doc, _spread(keys))
-        for k in keys.tolist():
-            plain.setdefault(k, []).append(doc)
-        if rng.random() < 0.1:
-            gone = int(rng.integers(0, doc + 1))
-            index.remove(gone)
-            removed.add(gone)
-        query = rng.integers(0, 400, size=8).astype(np.uint64)
-        expected: dict[int, int] = {}
-        for k in query.tolist():
-            for d in plain.get(k, ()):
-                if d not in removed:
-                    expected[d] = expected.get(d, 0) + 1
-        found, counts = index.query(_spread(query))
-        assert dict(zip(found.tolist(), counts.tolist())) == expected
-        for k, docs in zip(query.tolist(), index.buckets(_spread(query))):
-            assert docs.tolist() == sorted(d for d in plain.get(k, ()) if d not in removed)
+        _add_at_random(index, plain, removed, rng, doc, keys_below=400, removals=0.1)
+        _assert_answers_as_plain(index, plain, removed, rng.integers(0, 400, size=8).astype(np.uint64))
     assert len(index._levels) >= 2 and index.nbytes() == 8 * len(index)
 
 
@@ -123,30 +132,14 @@ def test_queries_during_background_merges_and_pickles_of_them_answer_as_a_plain_
     index, plain, removed = BandIndex(), {}, set()
     during = pickled = 0
     for doc in range(900):
-        keys = rng.integers(0, 500, size=rng.integers(1, 12)).astype(np.uint64)
-        index.add(doc, _spread(keys))
-        for k in keys.tolist():
-            plain.setdefault(k, []).append(doc)
-        if rng.random() < 0.05:
-            gone = int(rng.integers(0, doc + 1))
-            index.remove(gone)
-            removed.add(gone)
+        _add_at_random(index, plain, removed, rng, doc, keys_below=500, removals=0.05)
         during += index._merge is not None
         searched = index
         if index._merge is not None and rng.random() < 0.1:
             searched = pickle.loads(pickle.dumps(index))
             assert searched._merge is None and len(searched) == len(index)
             pickled += 1
-        query = rng.integers(0, 500, size=8).astype(np.uint64)
-        expected: dict[int, int] = {}
-        for k in query.tolist():
-            for d in plain.get(k, ()):
-                if d not in removed:
-                    expected[d] = expected.get(d, 0) + 1
-        found, counts = searched.query(_spread(query))
-        assert dict(zip(found.tolist(), counts.tolist())) == expected
-        for k, docs in zip(query.tolist(), searched.buckets(_spread(query))):
-            assert docs.tolist() == sorted(d for d in plain.get(k, ()) if d not in removed)
+        _assert_answers_as_plain(searched, plain, removed, rng.integers(0, 500, size=8).astype(np.uint64))
     assert during > 100 and pickled > 5
     index.wait()
     assert index._merge is None and not len(index._sealed) and index.nbytes() == 8 * len(index)

@@ -16,6 +16,7 @@ members of each are linked. So one stray link or one compilation page cannot fus
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import operator
@@ -246,24 +247,47 @@ class Partition:
         tie = itertools.count()
 
         def bring_in(node: int, now: tuple | None) -> None:
-            """Bring `node`'s last cluster into the pass."""
+            """Bring `node`'s last cluster into the pass: as it was built up to `now`, with
+            its later merges queued (all of them when `now` is None)."""
             number, members, history = self._clustered(node)
-            if number is not None:
-                brought.append(number)
+            if number is None:
+                merger.add(node)
+                return
+            brought.append(number)
+            done = 0 if now is None else bisect.bisect_left(history, now, key=_ORDER)
+            if done == len(history):  # built before the pass reached it: one step
+                merger.add_built(members, history)
+                return
             for n in members:
                 merger.add(n)
-            for e in sorted(history, key=_ORDER):
+            for e in history[:done]:
+                merger.merge(merger.find(e.u), merger.find(e.v), e)
+            for e in history[done:]:
                 old_merges.add(id(e))
-                if now is not None and e.order < now:
-                    merger.merge(merger.find(e.u), merger.find(e.v), e)
-                else:
-                    heapq.heappush(queue, (e.order, next(tie), e))
+                heapq.heappush(queue, (e.order, next(tie), e))
 
-        def judge_edges_of(nodes: Iterable[int], now: tuple | None) -> None:
-            for n in nodes:
-                for e in adj[n].values():
-                    if now is None or e.order > now:
+        def taint_and_queue(root: int, now: tuple) -> None:
+            """Taint clean cluster `root` and queue its members' edges after `now`.
+
+            Edges to a tainted cluster are queued already: each tainted cluster's members
+            queued theirs when it was tainted (its own inner edges are never judged again).
+            One pass over the members' edges does both.
+            """
+            outward: dict[int, set[int]] = {}
+            root_of, tainted = merger.root, merger.tainted
+            for n in merger.members[root]:
+                for m, e in adj[n].items():
+                    other = root_of(m)
+                    if other == root:
+                        continue
+                    linked = outward.get(m)
+                    if linked is None:
+                        outward[m] = {n}
+                    else:
+                        linked.add(n)
+                    if e.order > now and (other is None or not tainted(other)):
                         heapq.heappush(queue, (e.order, next(tie), e))
+            merger.outward[root] = outward
 
         for n in changed:
             if n not in merger.parent:
@@ -277,7 +301,10 @@ class Partition:
             if n not in merger.parent:
                 bring_in(n, None)
             merger.taint(n)  # not merged yet: each node is its own root
-        judge_edges_of(seeds, None)
+        for n in seeds:
+            for m, e in adj[n].items():
+                if m not in seeds or n < m:
+                    heapq.heappush(queue, (e.order, next(tie), e))
         last = None
         while queue:
             now, _, e = heapq.heappop(queue)
@@ -295,13 +322,11 @@ class Partition:
                 merger.merge(x, y, e)  # an old merge of two untouched clusters
             elif _may_merge(e, x, y, merger, adj, self._body_chars):
                 if not (x_tainted and y_tainted):
-                    judge_edges_of(merger.members[y if x_tainted else x], now)
+                    taint_and_queue(y if x_tainted else x, now)
                 merger.merge(x, y, e)
             elif id(e) in old_merges and not (x_tainted and y_tainted):
                 # Last time these merged here; the untouched side now differs from then.
-                clean = y if x_tainted else x
-                merger.taint(clean)
-                judge_edges_of(merger.members[clean], now)
+                taint_and_queue(y if x_tainted else x, now)
         for number in brought:
             del self._members[number], self._history[number]
         for root, group in merger.members.items():
@@ -322,7 +347,7 @@ class Partition:
         self._next_cluster += 1
         ordered = sorted(nodes)
         self._members[number] = ordered
-        self._history[number] = history
+        self._history[number] = sorted(history, key=_ORDER)  # `_replay` bisects it
         for n in ordered:
             self._cluster[n] = number
 
@@ -389,6 +414,14 @@ class _Merger:
         self.parent[node] = node
         self.members[node] = [node]
         self.history[node] = []
+
+    def add_built(self, members: list[int], history: list[Edge]) -> None:
+        """Add a cluster whole, as `history` built it (no node of it is here yet)."""
+        root = members[0]
+        for n in members:
+            self.parent[n] = root
+        self.members[root] = list(members)
+        self.history[root] = list(history)
 
     def find(self, x: int) -> int:
         parent = self.parent

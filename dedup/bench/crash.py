@@ -30,6 +30,9 @@ from dedup.storage import record_article, stored_records
 from dedup.v1 import dedup_pb2 as pb
 from dedup.v1 import dedup_pb2_grpc as pb_grpc
 
+# A restarted server that does not answer a read within this is a finding, not a hang.
+_RPC_SECONDS = 30.0
+
 
 @dataclass(frozen=True)
 class TrialResult:
@@ -114,16 +117,22 @@ def _check(data_dir: str, port: int, acknowledged: list[str]) -> TrialResult:
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = pb_grpc.DedupStub(channel)
-            if stub.Stats(pb.StatsRequest()).articles != len(stored):
+            if stub.Stats(pb.StatsRequest(), timeout=_RPC_SECONDS).articles != len(stored):
                 problems.append("the restarted server holds a different number of articles")
             for article_id in stored:
-                served = stub.Get(pb.GetRequest(id=article_id)).result
+                served = stub.Get(pb.GetRequest(id=article_id), timeout=_RPC_SECONDS).result
                 expected = serial.get(article_id)
                 if (served.cluster, served.story) != (expected.cluster, expected.story):
                     problems.append(f"{article_id}: served clusters differ from a serial replay")
                     break
+    except grpc.RpcError as exc:
+        problems.append(f"the restarted server did not answer: {exc.code().name} {exc.details()}")
     finally:
         proc.send_signal(signal.SIGTERM)
-        if proc.wait(60) != 0:
-            problems.append("the server did not shut down cleanly")
+        try:
+            if proc.wait(60) != 0:
+                problems.append("the server did not shut down cleanly")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            problems.append("the server did not stop within 60 s of SIGTERM")
     return TrialResult(len(acknowledged), len(stored), tuple(problems))

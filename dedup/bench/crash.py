@@ -51,14 +51,33 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: str, port: int) -> subprocess.Popen:
+def start_server(data_dir: str, port: int, timeout: float = 120.0) -> subprocess.Popen:
+    """Start `dedup serve` and wait until it serves; a server that exits first, or does
+    not serve in `timeout` seconds, raises with the end of what it printed."""
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "dedup.cli", "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=log,
     )
+    deadline = time.monotonic() + timeout
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        grpc.channel_ready_future(channel).result(timeout=120)
-    return proc
+        ready = grpc.channel_ready_future(channel)
+        while True:
+            try:
+                ready.result(timeout=0.25)
+                return proc
+            except grpc.FutureTimeoutError:
+                pass
+            if proc.poll() is None and time.monotonic() < deadline:
+                continue
+            ready.cancel()
+            problem = (f"exited with status {proc.returncode}" if proc.poll() is not None
+                       else f"did not serve within {timeout:.0f} s")
+            proc.kill()
+            proc.wait()
+            log.seek(0)
+            printed = log.read().decode("utf-8", "replace").strip().splitlines()[-15:]
+            raise RuntimeError(f"the server on port {port} {problem}; it printed:\n" + "\n".join(printed))
 
 
 def run_trial(workload: Workload, rng: random.Random, clients: int = 3, data_dir: str | None = None) -> TrialResult:

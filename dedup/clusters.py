@@ -160,6 +160,10 @@ class Partition:
     def neighbours(self, node: int) -> dict[int, Edge]:
         return self._adj[node]
 
+    def adjacency(self) -> list[tuple[int, dict[int, Edge]]]:
+        """Each node with matches, and its matches (a list: safe to change the partition while walking it)."""
+        return list(self._adj.items())
+
     def edge_count(self) -> int:
         return sum(len(edges) for edges in self._adj.values()) // 2
 

@@ -90,3 +90,64 @@ def _mixed(hashes: np.ndarray) -> np.ndarray:
     constant is one-to-one, so even small or similar numbers stay apart."""
     with np.errstate(over="ignore"):
         return hashes * np.uint64(0x9E3779B97F4A7C15)
+
+
+class CommonTerms:
+    """Story terms found in a large share of the collection: a wire service's formula.
+
+    Story terms are weighted by their rarity in general English, so a collection's own
+    formula ("shr", "qtr", "revs" in earnings notices; "eurobond", "coupon" in bond issues)
+    weighs like a rare name, and every notice of one kind looks like a rewrite of every
+    other. A term counted in at least `share` of all documents seen, and in at least
+    `min_documents` of them, is common: once common it stays so, and shared common terms no
+    longer count as evidence of one story (see `verify.story_similarity`).
+
+    Counts are kept per hash bucket (a fixed 1 MB array, not a dict entry per term: names
+    and figures make the vocabulary grow with the collection). A rare term that shares a
+    bucket with a common one is treated as common, which costs a little evidence, never a
+    false match: with a few thousand common terms, under 2% of the others.
+    """
+
+    BUCKETS = 1 << 18
+
+    def __init__(self, share: float, min_documents: int) -> None:
+        self.share = share
+        self.min_documents = min_documents
+        self._documents = 0
+        self._counts = np.zeros(self.BUCKETS, np.uint32)
+        # Replaced, never mutated, when terms become common: verification caches by identity.
+        self.common = np.zeros(self.BUCKETS, bool)
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self.common))
+
+    def __getstate__(self) -> dict:
+        """Only the buckets in use: a small index gets a small snapshot."""
+        used = np.flatnonzero(self._counts).astype(np.uint32)
+        return {"share": self.share, "min_documents": self.min_documents, "documents": self._documents,
+                "used": used, "counts": self._counts[used], "common": np.flatnonzero(self.common).astype(np.uint32)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.share, self.min_documents, self._documents = state["share"], state["min_documents"], state["documents"]
+        self._counts = np.zeros(self.BUCKETS, np.uint32)
+        self._counts[state["used"]] = state["counts"]
+        self.common = np.zeros(self.BUCKETS, bool)
+        self.common[state["common"]] = True
+
+    def add(self, terms: np.ndarray) -> np.ndarray:
+        """Count one document's story terms; return the buckets that became common."""
+        self._documents += 1
+        buckets = np.unique(bucket_of(terms))
+        self._counts[buckets] += 1
+        needed = max(self.min_documents, self.share * self._documents)
+        flipped = buckets[(self._counts[buckets] >= needed) & ~self.common[buckets]]
+        if len(flipped):
+            common = self.common.copy()
+            common[flipped] = True
+            self.common = common
+        return flipped
+
+
+def bucket_of(terms: np.ndarray) -> np.ndarray:
+    """The `CommonTerms` bucket of each story term (a hash: its low bits will do)."""
+    return (terms & np.uint64(CommonTerms.BUCKETS - 1)).astype(np.intp)

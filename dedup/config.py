@@ -41,6 +41,10 @@ class Config:
     rewrite_short: float = 0.4  # added to `rewrite`, divided by sqrt(story terms): see verify
     # A block seen in at least this many unrelated documents is boilerplate.
     common_block_documents: int = 4
+    # A story term in at least this share of all documents, and in at least this many, is
+    # the collection's formula, not a story's: shared, it is no evidence of one story.
+    common_term_share: float = 0.02
+    common_term_documents: int = 50
     # At most this many candidates are verified per document, best first.
     max_candidates: int = 64
     # A story band shared by more indexed documents than this names a beat ("oil prices"),
@@ -59,7 +63,8 @@ class Config:
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 raise ValueError(f"{name} must be between 0 and 1 (exclusive), got {value}")
-        for name in ("near_duplicate", "syndicated", "version", "rewrite", "rewrite_short", "core_cohesion"):
+        for name in ("near_duplicate", "syndicated", "version", "rewrite", "rewrite_short", "core_cohesion",
+                     "common_term_share"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
@@ -69,7 +74,7 @@ class Config:
                 "a version shares less text than a syndicated copy"
             )
         for name in ("passage_tokens", "min_passage_tokens", "max_candidates", "max_text_bytes",
-                     "common_block_documents", "version_passages", "version_run_tokens", "min_shared_tokens",
+                     "common_block_documents", "common_term_documents", "version_passages", "version_run_tokens", "min_shared_tokens",
                      "story_bucket_limit"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

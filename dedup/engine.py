@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +26,8 @@ from dedup.documents import DocumentTable, FileReference, SpilledTable
 from dedup import lsh
 from dedup.errors import ConflictingArticle, IndexFull, UnknownArticle
 from dedup.lsh import BandIndex
-from dedup.commonness import CommonBlocks
-from dedup.verify import RELATIONS, Match, StoredMatch, compare, long_passages, story_similarity, worth_verifying
+from dedup.commonness import CommonBlocks, CommonTerms, bucket_of
+from dedup.verify import RELATIONS, REWRITE, Match, StoredMatch, compare, long_passages, story_similarity, worth_verifying
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 # Candidates proposed by story terms alone that are verified per article, best first.
@@ -80,6 +80,7 @@ class Engine:
         # Every relation links stories, so the story level's edges hold every stored match.
         self.stories = Partition(STORY_LEVEL, self._body_chars)
         self._common = CommonBlocks(cfg.common_block_documents, self._same_story)
+        self._common_terms = CommonTerms(cfg.common_term_share, cfg.common_term_documents)
         self._lock = threading.RLock()
 
     def __getstate__(self) -> dict:
@@ -273,6 +274,9 @@ class Engine:
         flipped = self._common.add(node, _body_blocks(doc))
         if flipped:
             self._reverify({n for h in flipped for n in self._common.nodes_with(h) if n != node})
+        formula = self._common_terms.add(doc.story_terms)
+        if len(formula):
+            self._recheck_rewrites(formula)
         matches = self._verify(doc, exclude=node)
         group = self._same_body(doc.body_hash) if doc.n_body_tokens else []
         if not group:
@@ -288,28 +292,44 @@ class Engine:
         return node
 
     def _compare(self, a: Document, b: Document) -> Match:
-        return compare(a, b, self.config, self._common.common)
+        return compare(a, b, self.config, self._common.common, self._common_terms.common)
 
     def _same_story(self, a: int, b: int) -> bool:
         # The plain threshold, not the one raised for short texts: a short excerpt of a
         # story must still count as related to the story's other copies.
         return story_similarity(self._docs[a], self._docs[b]) >= self.config.rewrite
 
-    def _reverify(self, nodes: set[int]) -> None:
-        """Verify the matches of `nodes` again after blocks they contain became common (a
-        pair of two such nodes once: the second finds the first's fresh match)."""
+    def _recheck_rewrites(self, formula: np.ndarray) -> None:
+        """Verify again the rewrite matches whose two documents both contain one of the story
+        terms (buckets) that just became common: those may no longer be the same story."""
+        holders = set()
+        for node, edges in self.stories.adjacency():
+            if any(e.relation == REWRITE for e in edges.values()):
+                terms = self._docs.screening(node).story_terms
+                if np.isin(bucket_of(terms), formula).any():
+                    holders.add(node)
+        self._reverify(holders, lambda other, edge: other in holders and edge.relation == REWRITE)
+
+    def _reverify(self, nodes: set[int], stale: Callable[[int, Edge], bool] | None = None) -> None:
+        """Verify again the matches of `nodes` (those that `stale` picks, given the other node
+        and the edge; all by default), after blocks or terms they contain became common. A
+        pair of two such nodes is compared once: the second finds the first's fresh match."""
         done: set[int] = set()
         for node in sorted(nodes):
             doc = self._docs[node]
             stored = {}
+            compared = False
             for other, edge in list(self.stories.neighbours(node).items()):
-                if other in done:
+                if other in done or (stale is not None and not stale(other, edge)):
                     stored[other] = edge.match
                     continue
+                compared = True
                 match = self._compare(doc, self._docs[other])
                 if match.relation is not None:
                     stored[other] = StoredMatch.of(match)
             done.add(node)
+            if not compared:
+                continue
             # Each edge starts at the side its match was recorded from: no reoriented copies.
             edges = [
                 _edge(node, other, m, self.config.min_shared_tokens) if m.a == doc.id

@@ -34,7 +34,7 @@ SNAPSHOT_NAME = "snapshot.pickle"
 # matches not stored, no arrival sequence; 12: document facts in columns, unique bodies
 # without a list; 13: band indexes note a merge in flight; 14: matches kept in the story
 # edges only).
-FORMAT = 15
+FORMAT = 16
 log = logging.getLogger("dedup.snapshot")
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dedup.analysis import Document, own_shingles
+from dedup.commonness import bucket_of
 from dedup.config import Config
 
 EXACT = "exact"
@@ -124,9 +125,11 @@ def long_passages(data: bytes, min_tokens: int) -> bytes:
     return b"".join(_PASSAGE.pack(*f) for f in fields if f[4] >= min_tokens)
 
 
-def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = frozenset()) -> Match:
-    """Verify `a` against `b` and decide their relation (None when unrelated)."""
-    story = story_similarity(a, b)
+def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = frozenset(),
+            common_terms: np.ndarray | None = None) -> Match:
+    """Verify `a` against `b` and decide their relation (None when unrelated). The
+    collection's common blocks are not compared, nor its common story terms counted."""
+    story = story_similarity(a, b, common_terms)
     a_body, a_set, a_own = _body(a, common_blocks)
     b_body, b_set, b_own = _body(b, common_blocks)
     if len(a_set) == 0 or len(b_set) == 0:
@@ -225,11 +228,19 @@ def rewrite_threshold(cfg: Config, a: Document, b: Document) -> float:
     return cfg.rewrite + cfg.rewrite_short / terms**0.5
 
 
-def story_similarity(a: Document, b: Document) -> float:
-    """Cosine similarity of the two documents' weighted story terms."""
+def story_similarity(a: Document, b: Document, common_terms: np.ndarray | None = None) -> float:
+    """Cosine similarity of the two documents' weighted story terms, where shared terms
+    that are common in the collection (`commonness.CommonTerms.common`) add nothing.
+
+    They stay in the norms: a term becoming common can only lower a similarity, so matches
+    found before it did are re-checked and no pair rejected before needs another look.
+    """
     if len(a.story_terms) == 0 or len(b.story_terms) == 0:
         return 0.0
     ia, ib = _matching_positions(a.story_terms, b.story_terms)
+    if common_terms is not None and len(ia):
+        specific = ~common_terms[bucket_of(a.story_terms[ia])]
+        ia, ib = ia[specific], ib[specific]
     if len(ia) == 0:
         return 0.0
     dot = float(np.dot(a.story_weights[ia], b.story_weights[ib]))

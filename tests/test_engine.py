@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import pickle
+import random
 from datetime import datetime, timezone
 
 import pytest
 
 from dedup.article import Article
+from dedup.config import Config
+from dedup.engine import Engine
 from dedup.errors import ConflictingArticle, InvalidArticle, UnknownArticle
 from dedup.verify import COPY_RELATIONS, Match, SharedPassage, StoredMatch, compare
 
@@ -164,3 +167,40 @@ def test_stored_matches_give_back_exactly_what_verification_found(engine, seed_a
         # Seen from the other side, the same runs in that side's text order.
         assert [(p.a_start, p.b_start, p.tokens) for p in mirrored.passages] == \
             sorted((p.b_start, p.a_start, p.tokens) for p in match.passages)
+
+
+def _earnings_notices(count: int, seed: int = 0) -> list[Article]:
+    """Earnings notices of made-up companies, cast in one wire formula with their own figures."""
+    rng = random.Random(seed)
+    names = ["Arbor", "Belden", "Corvex", "Dunmore", "Elkhart", "Fenwick", "Galvan", "Harlow", "Ingram",
+             "Jasper", "Kestrel", "Lomax", "Marden", "Norcross", "Oakridge", "Pellam", "Redfern", "Tolland"]
+    kinds = ["Industries", "Bancorp", "Holdings", "Resources", "Systems"]
+
+    def figure() -> str:
+        return str(rng.randint(10, 999))
+
+    notices = []
+    for i in range(count):
+        company = f"{rng.choice(names)} {rng.choice(names)} {rng.choice(kinds)}"
+        text = (f"{company} 4th qtr net\nShr {figure()} cts vs {figure()} cts\n"
+                f"Net {figure()},{figure()},000 vs {figure()},{figure()},000\n"
+                f"Revs {figure()}.{rng.randint(1, 9)} mln vs {figure()}.{rng.randint(1, 9)} mln\n"
+                f"Avg shrs {figure()},{figure()} vs {figure()},{figure()}\nReuter")
+        notices.append(Article(id=f"notice-{i}", text=text))
+    return notices
+
+
+def test_a_wire_formula_found_all_over_the_collection_is_no_evidence_of_one_story(seed_articles):
+    """Notices of different companies share their formula's terms ("shr", "qtr", "revs"), which
+    general English rarely uses: they pass for rewrites of one story until the collection
+    shows the formula everywhere; then the rewrite matches they made are dropped."""
+    notices = _earnings_notices(60)
+    blind = Engine(Config(common_term_documents=1_000_000))  # terms never turn common
+    assert max(blind.add(notice).story_size for notice in notices) >= 50
+    engine = Engine(Config(common_term_documents=10))
+    linked_early = [engine.add(notice).story_size for notice in notices]
+    assert max(linked_early[:9]) > 1  # before the formula turned common
+    assert max(engine.get(notice.id).story_size for notice in notices) <= 2
+    for article in seed_articles.values():  # real rewrites share more than a formula
+        engine.add(article)
+    assert set(engine.cluster("000", level="story").members) == set(seed_articles)

@@ -216,6 +216,7 @@ def test_overload_is_refused_fast_and_health_stays_serving(tmp_path, seed_articl
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # ~160 s on an idle 2-core machine; a loaded one needs more than the default 300
 def test_twenty_crash_trials_lose_nothing():
     rng = random.Random(7)
     workload = generated(120, seed=7)

@@ -93,29 +93,34 @@ def _mixed(hashes: np.ndarray) -> np.ndarray:
 
 
 class CommonTerms:
-    """Story terms found in a large share of the collection: a wire service's formula.
+    """Story terms found in a large share of the collection.
 
     Story terms are weighted by their rarity in general English, so a collection's own
     formula ("shr", "qtr", "revs" in earnings notices; "eurobond", "coupon" in bond issues)
-    weighs like a rare name, and every notice of one kind looks like a rewrite of every
-    other. A term counted in at least `share` of all documents seen, and in at least
-    `min_documents` of them, is common: once common it stays so, and shared common terms no
-    longer count as evidence of one story (see `verify.story_similarity`).
+    weighs like a rare name. A term counted in at least `share` of all documents seen, and in
+    at least `min_documents` of them, is common; once common it stays so (see
+    `verify.story_similarity` for what that changes).
+
+    The counts are reviewed each time the collection has grown by a tenth, not at every
+    document: each review that turns terms common costs a pass over the rewrite matches
+    (`Engine._recheck_rewrites`), and a few hundred terms turn common early in a collection.
 
     Counts are kept per hash bucket (a fixed 1 MB array, not a dict entry per term: names
     and figures make the vocabulary grow with the collection). A rare term that shares a
-    bucket with a common one is treated as common, which costs a little evidence, never a
-    false match: with a few thousand common terms, under 2% of the others.
+    bucket with a common one is treated as common: with a few thousand common terms, under 2%
+    of the others.
     """
 
     BUCKETS = 1 << 18
+    GROWTH = 1.1  # reviewed when the collection has grown by this factor since the last review
 
     def __init__(self, share: float, min_documents: int) -> None:
         self.share = share
         self.min_documents = min_documents
         self._documents = 0
+        self._next_review = min_documents
         self._counts = np.zeros(self.BUCKETS, np.uint32)
-        # Replaced, never mutated, when terms become common: verification caches by identity.
+        # Replaced, never mutated, when terms become common.
         self.common = np.zeros(self.BUCKETS, bool)
 
     def __len__(self) -> int:
@@ -125,22 +130,27 @@ class CommonTerms:
         """Only the buckets in use: a small index gets a small snapshot."""
         used = np.flatnonzero(self._counts).astype(np.uint32)
         return {"share": self.share, "min_documents": self.min_documents, "documents": self._documents,
-                "used": used, "counts": self._counts[used], "common": np.flatnonzero(self.common).astype(np.uint32)}
+                "next_review": self._next_review, "used": used, "counts": self._counts[used],
+                "common": np.flatnonzero(self.common).astype(np.uint32)}
 
     def __setstate__(self, state: dict) -> None:
-        self.share, self.min_documents, self._documents = state["share"], state["min_documents"], state["documents"]
+        self.share, self.min_documents = state["share"], state["min_documents"]
+        self._documents, self._next_review = state["documents"], state["next_review"]
         self._counts = np.zeros(self.BUCKETS, np.uint32)
         self._counts[state["used"]] = state["counts"]
         self.common = np.zeros(self.BUCKETS, bool)
         self.common[state["common"]] = True
 
     def add(self, terms: np.ndarray) -> np.ndarray:
-        """Count one document's story terms; return the buckets that became common."""
+        """Count one document's story terms; return the buckets that became common (only
+        at a review)."""
         self._documents += 1
-        buckets = np.unique(bucket_of(terms))
-        self._counts[buckets] += 1
+        self._counts[np.unique(bucket_of(terms))] += 1
+        if self._documents < self._next_review:
+            return np.empty(0, np.intp)
+        self._next_review = max(self._documents + 1, int(self._documents * self.GROWTH))
         needed = max(self.min_documents, self.share * self._documents)
-        flipped = buckets[(self._counts[buckets] >= needed) & ~self.common[buckets]]
+        flipped = np.flatnonzero((self._counts >= needed) & ~self.common)
         if len(flipped):
             common = self.common.copy()
             common[flipped] = True

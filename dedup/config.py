@@ -39,10 +39,13 @@ class Config:
     min_shared_tokens: int = 8
     rewrite: float = 0.27
     rewrite_short: float = 0.4  # added to `rewrite`, divided by sqrt(story terms): see verify
+    # A rewrite must also reach this similarity in the story terms not common in the
+    # collection: a shared formula is no evidence of one story.
+    rewrite_specific: float = 0.2
     # A block seen in at least this many unrelated documents is boilerplate.
     common_block_documents: int = 4
-    # A story term in at least this share of all documents, and in at least this many, is
-    # the collection's formula, not a story's: shared, it is no evidence of one story.
+    # A story term in at least this share of all documents seen, and in at least this many,
+    # is common in the collection (see `rewrite_specific`).
     common_term_share: float = 0.02
     common_term_documents: int = 50
     # At most this many candidates are verified per document, best first.
@@ -63,8 +66,8 @@ class Config:
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 raise ValueError(f"{name} must be between 0 and 1 (exclusive), got {value}")
-        for name in ("near_duplicate", "syndicated", "version", "rewrite", "rewrite_short", "core_cohesion",
-                     "common_term_share"):
+        for name in ("near_duplicate", "syndicated", "version", "rewrite", "rewrite_short", "rewrite_specific",
+                     "core_cohesion", "common_term_share"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")

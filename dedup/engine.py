@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -274,9 +274,9 @@ class Engine:
         flipped = self._common.add(node, _body_blocks(doc))
         if flipped:
             self._reverify({n for h in flipped for n in self._common.nodes_with(h) if n != node})
-        formula = self._common_terms.add(doc.story_terms)
-        if len(formula):
-            self._recheck_rewrites(formula)
+        turned_common = self._common_terms.add(doc.story_terms)
+        if len(turned_common):
+            self._recheck_rewrites(turned_common)
         matches = self._verify(doc, exclude=node)
         group = self._same_body(doc.body_hash) if doc.n_body_tokens else []
         if not group:
@@ -299,37 +299,42 @@ class Engine:
         # story must still count as related to the story's other copies.
         return story_similarity(self._docs[a], self._docs[b]) >= self.config.rewrite
 
-    def _recheck_rewrites(self, formula: np.ndarray) -> None:
-        """Verify again the rewrite matches whose two documents both contain one of the story
-        terms (buckets) that just became common: those may no longer be the same story."""
-        holders = set()
-        for node, edges in self.stories.adjacency():
-            if any(e.relation == REWRITE for e in edges.values()):
-                terms = self._docs.screening(node).story_terms
-                if np.isin(bucket_of(terms), formula).any():
-                    holders.add(node)
-        self._reverify(holders, lambda other, edge: other in holders and edge.relation == REWRITE)
+    def _recheck_rewrites(self, flipped: np.ndarray) -> None:
+        """Drop the rewrite matches that are no longer alike in their specific story terms
+        now that the terms in buckets `flipped` are common. Either side holding such a term
+        changes that similarity (its norm loses the term); the rest of a match does not
+        change. Pairs found unrelated before are not compared again (the similarity can rise
+        too): a review changes what later comparisons find, not what earlier ones missed."""
+        docs, common, bar = self._docs, self._common_terms.common, self.config.rewrite_specific
+        holds: dict[int, bool] = {}
 
-    def _reverify(self, nodes: set[int], stale: Callable[[int, Edge], bool] | None = None) -> None:
-        """Verify again the matches of `nodes` (those that `stale` picks, given the other node
-        and the edge; all by default), after blocks or terms they contain became common. A
-        pair of two such nodes is compared once: the second finds the first's fresh match."""
+        def holder(node: int) -> bool:
+            if node not in holds:
+                holds[node] = bool(np.isin(bucket_of(docs.screening(node).story_terms), flipped).any())
+            return holds[node]
+
+        for node, edges in self.stories.adjacency():
+            stale = [other for other, e in edges.items()
+                     if e.relation == REWRITE and node < other and (holder(node) or holder(other))
+                     and story_similarity(docs.screening(node), docs.screening(other), common) < bar]
+            if stale:  # rewrites link stories only: the copy level has none of these
+                self.stories.replace_edges(node, [e for other, e in edges.items() if other not in stale])
+
+    def _reverify(self, nodes: set[int]) -> None:
+        """Verify the matches of `nodes` again after blocks they contain became common (a
+        pair of two such nodes once: the second finds the first's fresh match)."""
         done: set[int] = set()
         for node in sorted(nodes):
             doc = self._docs[node]
             stored = {}
-            compared = False
             for other, edge in list(self.stories.neighbours(node).items()):
-                if other in done or (stale is not None and not stale(other, edge)):
+                if other in done:
                     stored[other] = edge.match
                     continue
-                compared = True
                 match = self._compare(doc, self._docs[other])
                 if match.relation is not None:
                     stored[other] = StoredMatch.of(match)
             done.add(node)
-            if not compared:
-                continue
             # Each edge starts at the side its match was recorded from: no reoriented copies.
             edges = [
                 _edge(node, other, m, self.config.min_shared_tokens) if m.a == doc.id

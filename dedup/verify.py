@@ -128,12 +128,14 @@ def long_passages(data: bytes, min_tokens: int) -> bytes:
 def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = frozenset(),
             common_terms: np.ndarray | None = None) -> Match:
     """Verify `a` against `b` and decide their relation (None when unrelated). The
-    collection's common blocks are not compared, nor its common story terms counted."""
-    story = story_similarity(a, b, common_terms)
+    collection's common blocks are not compared; a rewrite must also be alike in the story
+    terms that are not common in the collection (`common_terms`, see `story_similarity`)."""
+    story = story_similarity(a, b)
+    specific = story_similarity(a, b, common_terms) if common_terms is not None and story > 0 else story
     a_body, a_set, a_own = _body(a, common_blocks)
     b_body, b_set, b_own = _body(b, common_blocks)
     if len(a_set) == 0 or len(b_set) == 0:
-        return _decide(a, b, config, 0.0, 0.0, 0.0, 0.0, story, 0, ())
+        return _decide(a, b, config, 0.0, 0.0, 0.0, 0.0, story, specific, 0, ())
     shared = sorted_intersection(a_set, b_set)
     inter = len(shared)
     jaccard = inter / (len(a_set) + len(b_set) - inter)
@@ -141,7 +143,7 @@ def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = 
     shared_tokens = sum(p.tokens for p in passages)
     own = max(_share(a_own, shared), _share(b_own, shared))
     return _decide(
-        a, b, config, jaccard, inter / len(a_set), inter / len(b_set), own, story, shared_tokens, passages
+        a, b, config, jaccard, inter / len(a_set), inter / len(b_set), own, story, specific, shared_tokens, passages
     )
 
 
@@ -179,7 +181,7 @@ def _share(own: np.ndarray, shared: np.ndarray) -> float:
     return len(sorted_intersection(own, shared)) / len(own)
 
 
-def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, shared_tokens, passages) -> Match:
+def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, specific, shared_tokens, passages) -> Match:
     exact = a.body_hash == b.body_hash and a.n_body_tokens > 0
     contained = max(ca, cb)
     long_passages = [p for p in passages if p.tokens >= cfg.min_shared_tokens]
@@ -191,7 +193,7 @@ def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, shared_tokens, passa
         relation, score = SYNDICATED, contained
     elif own >= cfg.version and len(long_passages) >= cfg.version_passages and _has_run(a, b, cfg, long_passages):
         relation, score = VERSION, own
-    elif story >= rewrite_threshold(cfg, a, b):
+    elif story >= rewrite_threshold(cfg, a, b) and specific >= cfg.rewrite_specific:
         relation, score = REWRITE, story
     else:
         relation, score = None, max(contained, story)
@@ -229,22 +231,31 @@ def rewrite_threshold(cfg: Config, a: Document, b: Document) -> float:
 
 
 def story_similarity(a: Document, b: Document, common_terms: np.ndarray | None = None) -> float:
-    """Cosine similarity of the two documents' weighted story terms, where shared terms
-    that are common in the collection (`commonness.CommonTerms.common`) add nothing.
+    """Cosine similarity of the two documents' weighted story terms; with `common_terms`
+    (`commonness.CommonTerms.common`), of their terms that are not common in the collection.
 
-    They stay in the norms: a term becoming common can only lower a similarity, so matches
-    found before it did are re-checked and no pair rejected before needs another look.
+    Terms are weighted by their rarity in general English, so a wire's own formula ("shr",
+    "qtr", "revs") weighs like a rare name and makes every earnings notice look like a
+    rewrite of every other. Left without the collection's common terms, two notices of
+    different companies share almost nothing; two reports of one event still share its
+    names and figures.
     """
     if len(a.story_terms) == 0 or len(b.story_terms) == 0:
         return 0.0
     ia, ib = _matching_positions(a.story_terms, b.story_terms)
-    if common_terms is not None and len(ia):
-        specific = ~common_terms[bucket_of(a.story_terms[ia])]
-        ia, ib = ia[specific], ib[specific]
+    if common_terms is None:
+        if len(ia) == 0:
+            return 0.0
+        return float(np.dot(a.story_weights[ia], b.story_weights[ib])) / (a.story_norm * b.story_norm)
+    a_specific = ~common_terms[bucket_of(a.story_terms)]
+    keep = a_specific[ia]
+    ia, ib = ia[keep], ib[keep]
     if len(ia) == 0:
         return 0.0
+    wa = a.story_weights[a_specific]
+    wb = b.story_weights[~common_terms[bucket_of(b.story_terms)]]
     dot = float(np.dot(a.story_weights[ia], b.story_weights[ib]))
-    return dot / (a.story_norm * b.story_norm)
+    return dot / float(np.sqrt(np.dot(wa, wa) * np.dot(wb, wb)))
 
 
 def worth_verifying(doc: Document, others: Sequence, cfg: Config) -> np.ndarray:

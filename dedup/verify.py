@@ -131,11 +131,10 @@ def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = 
     collection's common blocks are not compared; a rewrite must also be alike in the story
     terms that are not common in the collection (`common_terms`, see `story_similarity`)."""
     story = story_similarity(a, b)
-    specific = story_similarity(a, b, common_terms) if common_terms is not None and story > 0 else story
     a_body, a_set, a_own = _body(a, common_blocks)
     b_body, b_set, b_own = _body(b, common_blocks)
     if len(a_set) == 0 or len(b_set) == 0:
-        return _decide(a, b, config, 0.0, 0.0, 0.0, 0.0, story, specific, 0, ())
+        return _decide(a, b, config, 0.0, 0.0, 0.0, 0.0, story, common_terms, 0, ())
     shared = sorted_intersection(a_set, b_set)
     inter = len(shared)
     jaccard = inter / (len(a_set) + len(b_set) - inter)
@@ -143,7 +142,7 @@ def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = 
     shared_tokens = sum(p.tokens for p in passages)
     own = max(_share(a_own, shared), _share(b_own, shared))
     return _decide(
-        a, b, config, jaccard, inter / len(a_set), inter / len(b_set), own, story, specific, shared_tokens, passages
+        a, b, config, jaccard, inter / len(a_set), inter / len(b_set), own, story, common_terms, shared_tokens, passages
     )
 
 
@@ -181,7 +180,7 @@ def _share(own: np.ndarray, shared: np.ndarray) -> float:
     return len(sorted_intersection(own, shared)) / len(own)
 
 
-def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, specific, shared_tokens, passages) -> Match:
+def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, common_terms, shared_tokens, passages) -> Match:
     exact = a.body_hash == b.body_hash and a.n_body_tokens > 0
     contained = max(ca, cb)
     long_passages = [p for p in passages if p.tokens >= cfg.min_shared_tokens]
@@ -193,7 +192,8 @@ def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, specific, shared_tok
         relation, score = SYNDICATED, contained
     elif own >= cfg.version and len(long_passages) >= cfg.version_passages and _has_run(a, b, cfg, long_passages):
         relation, score = VERSION, own
-    elif story >= rewrite_threshold(cfg, a, b) and specific >= cfg.rewrite_specific:
+    elif story >= rewrite_threshold(cfg, a, b) and (
+            common_terms is None or story_similarity(a, b, common_terms) >= cfg.rewrite_specific):
         relation, score = REWRITE, story
     else:
         relation, score = None, max(contained, story)

@@ -301,21 +301,24 @@ class Engine:
 
     def _recheck_rewrites(self, flipped: np.ndarray) -> None:
         """Drop the rewrite matches that are no longer alike in their specific story terms
-        now that the terms in buckets `flipped` are common. Either side holding such a term
-        changes that similarity (its norm loses the term); the rest of a match does not
-        change. Pairs found unrelated before are not compared again (the similarity can rise
-        too): a review changes what later comparisons find, not what earlier ones missed."""
+        now that the terms in buckets `flipped` are common; the rest of a match does not
+        change. That similarity falls only where the two documents share such a term (a term
+        only one of them holds leaves its norm, which raises it), so only pairs that both
+        hold one are compared. Pairs found unrelated before are not compared again: a review
+        changes what later comparisons find, not what earlier ones missed."""
         docs, common, bar = self._docs, self._common_terms.common, self.config.rewrite_specific
+        turned = np.zeros(len(common), bool)
+        turned[flipped] = True
         holds: dict[int, bool] = {}
 
         def holder(node: int) -> bool:
             if node not in holds:
-                holds[node] = bool(np.isin(bucket_of(docs.screening(node).story_terms), flipped).any())
+                holds[node] = bool(turned[bucket_of(docs.screening(node).story_terms)].any())
             return holds[node]
 
         for node, edges in self.stories.adjacency():
             stale = [other for other, e in edges.items()
-                     if e.relation == REWRITE and node < other and (holder(node) or holder(other))
+                     if e.relation == REWRITE and node < other and holder(node) and holder(other)
                      and story_similarity(docs.screening(node), docs.screening(other), common) < bar]
             if stale:  # rewrites link stories only: the copy level has none of these
                 self.stories.replace_edges(node, [e for other, e in edges.items() if other not in stale])

@@ -24,6 +24,8 @@ THRESHOLD_FLAGS = {
     "version": "share of one body's own words found in the other at or above which they are versions",
     "rewrite": "story-term cosine similarity at or above which two long articles tell the same story",
     "rewrite_short": "raises the rewrite threshold for short texts by this over the square root of their terms",
+    "rewrite_specific": "a rewrite must also reach this cosine over the story terms not common in the "
+                        "collection, so a wire's formula is not a story (0 turns it off)",
 }
 
 

@@ -205,3 +205,19 @@ def test_a_wire_formula_found_all_over_the_collection_is_no_evidence_of_one_stor
     for article in seed_articles.values():  # real rewrites share more than a formula
         engine.add(article)
     assert set(engine.cluster("000", level="story").members) == set(seed_articles)
+
+
+def test_a_pickled_engine_turns_terms_common_when_the_original_would():
+    notices = _earnings_notices(80, seed=1)
+    config = Config(common_term_documents=10)
+    straight = Engine(config)
+    for notice in notices:
+        straight.add(notice)
+    first = Engine(config)
+    for notice in notices[:35]:
+        first.add(notice)
+    resumed = pickle.loads(pickle.dumps(first))
+    for notice in notices[35:]:
+        resumed.add(notice)
+    assert len(resumed._common_terms) == len(straight._common_terms) > 0
+    assert [resumed.get(n.id) for n in notices] == [straight.get(n.id) for n in notices]

@@ -271,27 +271,11 @@ class Partition:
                 heapq.heappush(queue, (e.order, next(tie), e))
 
         def taint_and_queue(root: int, now: tuple) -> None:
-            """Taint clean cluster `root` and queue its members' edges after `now`.
-
-            Edges to a tainted cluster are queued already: each tainted cluster's members
-            queued theirs when it was tainted (its own inner edges are never judged again).
-            One pass over the members' edges does both.
-            """
-            outward: dict[int, set[int]] = {}
-            root_of, tainted = merger.root, merger.tainted
-            for n in merger.members[root]:
-                for m, e in adj[n].items():
-                    other = root_of(m)
-                    if other == root:
-                        continue
-                    linked = outward.get(m)
-                    if linked is None:
-                        outward[m] = {n}
-                    else:
-                        linked.add(n)
-                    if e.order > now and (other is None or not tainted(other)):
-                        heapq.heappush(queue, (e.order, next(tie), e))
-            merger.outward[root] = outward
+            """Taint clean cluster `root` and queue its members' edges after `now` (edges
+            to a tainted cluster are queued already: its members queued theirs when it was
+            tainted; its own inner edges are never judged again)."""
+            for e in merger.taint(root, after=now):
+                heapq.heappush(queue, (e.order, next(tie), e))
 
         for n in changed:
             if n not in merger.parent:
@@ -514,22 +498,29 @@ class _Replay(_Merger):
     def tainted(self, root: int) -> bool:
         return root in self.outward
 
-    def taint(self, root: int) -> None:
-        if root not in self.outward:
-            self.outward[root] = self._outward_of(root)
-
-    def _outward_of(self, root: int) -> dict[int, set[int]]:
+    def taint(self, root: int, after: tuple | None = None) -> list[Edge]:
+        """Taint `root`: keep its outward links from now on. With `after`, return its
+        members' edges after that order to nodes outside every tainted cluster (one pass
+        over the edges does both)."""
+        if root in self.outward:
+            return []
         out: dict[int, set[int]] = {}
-        root_of, adj = self.root, self._adj
+        later: list[Edge] = []
+        root_of, tainted, adj = self.root, self.tainted, self._adj
         for n in self.members[root]:
-            for m in adj[n]:
-                if root_of(m) != root:
-                    linked = out.get(m)
-                    if linked is None:
-                        out[m] = {n}
-                    else:
-                        linked.add(n)
-        return out
+            for m, e in adj[n].items():
+                other = root_of(m)
+                if other == root:
+                    continue
+                linked = out.get(m)
+                if linked is None:
+                    out[m] = {n}
+                else:
+                    linked.add(n)
+                if after is not None and e.order > after and (other is None or not tainted(other)):
+                    later.append(e)
+        self.outward[root] = out
+        return later
 
     def _linked(self, x: int, y: int) -> tuple[int, int]:
         if x not in self.outward or (y in self.outward and len(self.members[x]) < len(self.members[y])):

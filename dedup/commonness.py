@@ -120,7 +120,6 @@ class CommonTerms:
         self._documents = 0
         self._next_review = min_documents
         self._counts = np.zeros(self.BUCKETS, np.uint32)
-        # Replaced, never mutated, when terms become common.
         self.common = np.zeros(self.BUCKETS, bool)
 
     def __len__(self) -> int:
@@ -151,10 +150,7 @@ class CommonTerms:
         self._next_review = max(self._documents + 1, int(self._documents * self.GROWTH))
         needed = max(self.min_documents, self.share * self._documents)
         flipped = np.flatnonzero((self._counts >= needed) & ~self.common)
-        if len(flipped):
-            common = self.common.copy()
-            common[flipped] = True
-            self.common = common
+        self.common[flipped] = True
         return flipped
 
 

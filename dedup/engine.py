@@ -309,17 +309,18 @@ class Engine:
         docs, common, bar = self._docs, self._common_terms.common, self.config.rewrite_specific
         turned = np.zeros(len(common), bool)
         turned[flipped] = True
-        holds: dict[int, bool] = {}
+        holders: dict[int, object] = {}  # node -> its screening fields if it holds such a term, else None
 
-        def holder(node: int) -> bool:
-            if node not in holds:
-                holds[node] = bool(turned[bucket_of(docs.screening(node).story_terms)].any())
-            return holds[node]
+        def holding(node: int):
+            if node not in holders:
+                screening = docs.screening(node)
+                holders[node] = screening if turned[bucket_of(screening.story_terms)].any() else None
+            return holders[node]
 
         for node, edges in self.stories.adjacency():
             stale = [other for other, e in edges.items()
-                     if e.relation == REWRITE and node < other and holder(node) and holder(other)
-                     and story_similarity(docs.screening(node), docs.screening(other), common) < bar]
+                     if e.relation == REWRITE and node < other and (a := holding(node)) is not None
+                     and (b := holding(other)) is not None and story_similarity(a, b, common) < bar]
             if stale:  # rewrites link stories only: the copy level has none of these
                 self.stories.replace_edges(node, [e for other, e in edges.items() if other not in stale])
 

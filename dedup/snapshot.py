@@ -33,7 +33,7 @@ SNAPSHOT_NAME = "snapshot.pickle"
 # fields; 10: block commonness in a band index; 11: clusters of one node and nodes without
 # matches not stored, no arrival sequence; 12: document facts in columns, unique bodies
 # without a list; 13: band indexes note a merge in flight; 14: matches kept in the story
-# edges only).
+# edges only; 15: cluster histories sorted; 16: the collection's common story terms).
 FORMAT = 16
 log = logging.getLogger("dedup.snapshot")
 

@@ -78,6 +78,14 @@ def test_spawned_run_completes_without_errors(tmp_path, capsys):
     assert "<svg" in page and "dedup-bench" in page
 
 
+@pytest.mark.slow
+def test_a_run_that_ends_inside_its_warm_up_says_nothing_was_measured(capsys):
+    assert main(["--spawn", "--mode", "add", "--count", "10", "--warmup", "60", "--stories", "10", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["measured"] == 0
+    assert "every request fell in the 60 s warm-up" in captured.err and "--warmup 0" in captured.err
+
+
 @pytest.mark.parametrize("argv", [["--count", "5000"], ["--rate", "150", "--duration", "30"], ["--duration", "5"]])
 def test_the_default_workload_is_large_enough_that_no_article_is_sent_twice(argv):
     """Past its end a workload is resent as exact copies, which makes a long run measure ever

@@ -88,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = LoadRunner(stub, workload, spec, metadata, progress=None if args.json else sys.stderr).run()
         quality = duplicate_quality(stub, result.added, metadata) if workload.truth else None
     summary = reports.summary(result, spec, workload.description, quality)
+    if summary["requests"] and not summary["measured"]:
+        print(f"dedup-bench: every request fell in the {spec.warmup:g} s warm-up, so nothing was measured; "
+              "send more (--count, --duration) or shorten it (--warmup 0)", file=sys.stderr)
     print(json.dumps(summary, indent=2) if args.json else reports.text(summary))
     if args.report:
         Path(args.report).write_text(reports.html_page(summary, result), encoding="utf-8")

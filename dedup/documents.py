@@ -96,6 +96,12 @@ class DocInfos:
     def body_chars(self, node: int) -> int:
         return self._chars[node]
 
+    def id_of(self, node: int) -> str | None:
+        return self._ids[node]
+
+    def published_at(self, node: int) -> datetime | None:
+        return self._published[node]
+
     def remove(self, node: int) -> None:
         self._ids[node] = self._published[node] = None
 
@@ -142,6 +148,13 @@ class DocumentTable:
 
     def body_chars(self, node: int) -> int:
         return self._infos.body_chars(node)
+
+    def id_of(self, node: int) -> str | None:
+        """The article id of `node` (None if removed), without building its `DocInfo`."""
+        return self._infos.id_of(node)
+
+    def published_at(self, node: int) -> datetime | None:
+        return self._infos.published_at(node)
 
     def screening(self, node: int) -> Document | Screening:
         """What `verify.worth_verifying` reads of node's document (here, the document)."""

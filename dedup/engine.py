@@ -404,8 +404,8 @@ class Engine:
         cut = np.partition(hits, len(hits) - keep)[len(hits) - keep]
         above = np.flatnonzero(hits > cut)
         tied = np.flatnonzero(hits == cut)
-        info = self._docs.info
-        ids = [info(n).id for n in nodes[tied].tolist()]
+        id_of = self._docs.id_of
+        ids = [id_of(n) for n in nodes[tied].tolist()]
         chosen = heapq.nsmallest(keep - len(above), range(len(tied)), key=ids.__getitem__)
         return np.concatenate([above, tied[chosen]])
 
@@ -446,7 +446,7 @@ class Engine:
 
     def _canonical(self, members: Iterable[int]) -> int:
         def order(n: int):
-            published = self._docs.info(n).published_at
+            published = self._docs.published_at(n)
             return (published is None, published.timestamp() if published else 0.0, n)
 
         return min(members, key=order)

@@ -16,6 +16,11 @@ import threading
 import numpy as np
 from datasketch.lsh import _optimal_param
 
+try:  # the query compiled (setup.py builds it where a C compiler is at hand)
+    from dedup import _bandsearch
+except ImportError:  # pragma: no cover - depends on the install
+    _bandsearch = None
+
 _U64 = np.uint64
 # BandIndex layout: entries in the sorted buffer before it is merged into the levels, the
 # growth factor between levels, and removed documents whose entries are dropped together.
@@ -100,9 +105,13 @@ class BandIndex:
         """Index document number `doc` under each of `keys`."""
         if not 0 <= doc < MAX_DOCUMENTS:
             raise ValueError(f"a band index holds document numbers below {MAX_DOCUMENTS:,}, got {doc:,}")
-        entries = np.sort((keys.astype(_U64, copy=False) & _KEY_MASK) | _U64(doc))
-        pos = np.searchsorted(self._recent, entries, side="right")
-        self._recent = np.insert(self._recent, pos, entries)
+        if _bandsearch is not None:
+            merged = _bandsearch.insert(self._recent, np.ascontiguousarray(keys, _U64), int(_KEY_MASK), doc)
+            self._recent = np.frombuffer(merged, _U64)
+        else:
+            entries = np.sort((keys.astype(_U64, copy=False) & _KEY_MASK) | _U64(doc))
+            pos = np.searchsorted(self._recent, entries, side="right")
+            self._recent = np.insert(self._recent, pos, entries)
         if len(self._recent) >= _RECENT_ENTRIES:
             self._flush()
         elif self._merge is not None and self._merge.done():
@@ -118,6 +127,20 @@ class BandIndex:
         """Documents sharing at least one key with `keys` (ascending), and how many keys each
         shares. With `max_bucket`, keys held by more than that many entries are ignored."""
         keys = np.sort(keys.astype(_U64, copy=False) & _KEY_MASK)
+        if _bandsearch is not None:
+            found, hits = _bandsearch.query(
+                self._arrays(), keys, int(_KEY_STEP), int(_KEY_MASK), int(_DOC_MASK), -1 if max_bucket is None else max_bucket
+            )
+            docs, counts = np.frombuffer(found, np.uint32), np.frombuffer(hits, np.int64)
+        else:
+            docs, counts = self._query_numpy(keys, max_bucket)
+        if self._removed:
+            live = ~np.isin(docs, np.fromiter(self._removed, np.uint32, len(self._removed)))
+            docs, counts = docs[live], counts[live]
+        return docs, counts
+
+    def _query_numpy(self, keys: np.ndarray, max_bucket: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """`query` for sorted masked `keys`, before removed documents are dropped."""
         bounds = self._bounds(keys)
         if max_bucket is not None and bounds:
             sizes = sum(hi - lo for lo, hi, _ in bounds)
@@ -133,11 +156,7 @@ class BandIndex:
                 found.append(level[starts + np.arange(total)])
         if not found:
             return np.empty(0, np.uint32), np.empty(0, np.int64)
-        docs, counts = np.unique((np.concatenate(found) & _DOC_MASK).astype(np.uint32), return_counts=True)
-        if self._removed:
-            live = ~np.isin(docs, np.fromiter(self._removed, np.uint32, len(self._removed)))
-            docs, counts = docs[live], counts[live]
-        return docs, counts
+        return np.unique((np.concatenate(found) & _DOC_MASK).astype(np.uint32), return_counts=True)
 
     def buckets(self, keys: np.ndarray) -> list[np.ndarray]:
         """The documents holding each of `keys` (ascending document numbers), one array per key."""

@@ -1,6 +1,8 @@
 """Sketches and LSH parameters are datasketch's: same signatures, same banding."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from datasketch import LeanMinHash, MinHash, MinHashLSH
@@ -49,6 +51,7 @@ def test_banding_parameters_are_datasketchs(threshold):
     assert lsh_params(threshold, 128) == (lsh.b, lsh.r)
 
 
+@pytest.mark.usefixtures("band_search")
 def test_band_index_finds_what_datasketch_lsh_finds():
     sketcher = Sketcher(128, 1)
     rng = np.random.default_rng(5)
@@ -73,6 +76,20 @@ def _spread(keys) -> np.ndarray:
     by an odd constant), so their top bits, which the index keeps, differ."""
     with np.errstate(over="ignore"):
         return np.asarray(keys, np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def band_search(request, monkeypatch):
+    """Run a band-index test with the compiled query and insert, then with numpy's."""
+    import dedup.lsh as lsh
+
+    if request.param == "numpy":
+        monkeypatch.setattr(lsh, "_bandsearch", None)
+    elif lsh._bandsearch is None:
+        if os.environ.get("DEDUP_REQUIRE_COMPILED"):
+            pytest.fail("dedup._bandsearch was not built, and DEDUP_REQUIRE_COMPILED is set (as in CI)")
+        pytest.skip("dedup._bandsearch was not built (no C compiler at install time)")
+    return request.param
 
 
 def _add_at_random(index, plain, removed, rng, doc, keys_below, removals) -> None:
@@ -100,6 +117,7 @@ def _assert_answers_as_plain(index, plain, removed, query) -> None:
         assert docs.tolist() == sorted(d for d in plain.get(k, ()) if d not in removed)
 
 
+@pytest.mark.usefixtures("band_search")
 def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_removals(monkeypatch):
     """Small buffer and levels, so a few hundred documents go through every part of the layout."""
     import dedup.lsh as lsh
@@ -114,6 +132,7 @@ def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_remov
     assert len(index._levels) >= 2 and index.nbytes() == 8 * len(index)
 
 
+@pytest.mark.usefixtures("band_search")
 def test_queries_during_background_merges_and_pickles_of_them_answer_as_a_plain_dict(monkeypatch):
     """Every merge of more than 300 entries runs on a thread that takes 20 ms, so most queries
     meet one in flight: its inputs must still answer, and a pickle taken then must hold them."""
@@ -145,6 +164,7 @@ def test_queries_during_background_merges_and_pickles_of_them_answer_as_a_plain_
     assert index._merge is None and not len(index._sealed) and index.nbytes() == 8 * len(index)
 
 
+@pytest.mark.usefixtures("band_search")
 def test_the_band_index_ignores_buckets_over_the_limit_and_handles_the_largest_key(monkeypatch):
     import dedup.lsh as lsh
 
@@ -162,6 +182,7 @@ def test_the_band_index_ignores_buckets_over_the_limit_and_handles_the_largest_k
     assert len(found) == 40 and counts[0] == 3 and counts[5] == 2 and counts[1] == 1
 
 
+@pytest.mark.usefixtures("band_search")
 def test_the_band_index_refuses_document_numbers_it_cannot_pack():
     import dedup.lsh as lsh
 
@@ -171,3 +192,14 @@ def test_the_band_index_refuses_document_numbers_it_cannot_pack():
         index.add(lsh.MAX_DOCUMENTS, _spread([6]))
     found, _ = index.query(_spread([5, 6]))
     assert found.tolist() == [lsh.MAX_DOCUMENTS - 1]  # the refused document left nothing behind
+
+
+def test_the_compiled_band_search_refuses_arrays_that_are_not_64_bit():
+    from dedup import lsh
+
+    if lsh._bandsearch is None:
+        pytest.skip("dedup._bandsearch was not built")
+    with pytest.raises(ValueError, match="64-bit"):
+        lsh._bandsearch.query([np.zeros(3, np.uint32)], np.zeros(2, np.uint64), 1, 2, 3, -1)
+    with pytest.raises(ValueError, match="64-bit"):
+        lsh._bandsearch.insert(np.zeros(2, np.uint64), np.zeros(3, np.uint8), 1, 2)

@@ -1,0 +1,301 @@
+/* The band index's query and insert, each in one compiled pass (see dedup/lsh.py, BandIndex).
+ *
+ * The numpy form costs ~50 array operations per query, most of them on a few hundred
+ * numbers, so interpreter and allocation overhead outweigh the searches themselves.  This
+ * does the same work in one call: for each sorted query key, find its bucket in every sorted
+ * level (a binary search that starts where the previous key's bucket started), drop keys held
+ * by more than `max_bucket` entries, gather the document numbers of every remaining bucket,
+ * and count how many buckets each document was found in.  The GIL is released meanwhile.
+ *
+ * Built as an optional extension: dedup/lsh.py falls back to numpy when it is missing, and
+ * tests compare the two on the same indexes.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* First position in a[lo:n] whose value is >= x. */
+static Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t lo, Py_ssize_t n, uint64_t x)
+{
+    Py_ssize_t count = n - lo;
+    while (count > 0) {
+        Py_ssize_t half = count / 2;
+        if (a[lo + half] < x) {
+            lo += half + 1;
+            count -= half + 1;
+        } else {
+            count = half;
+        }
+    }
+    return lo;
+}
+
+/* First position in a[lo:n] whose value is >= x, for x usually found close after lo (a
+ * bucket's end, a few entries after its start): doubling steps, then a binary search. */
+static Py_ssize_t gallop(const uint64_t *a, Py_ssize_t lo, Py_ssize_t n, uint64_t x)
+{
+    Py_ssize_t step = 1, hi = lo;
+    while (hi < n && a[hi] < x) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    return lower_bound(a, lo, hi < n ? hi : n, x);
+}
+
+/* Sort `v` (values below 2**32) with a least-significant-digit radix sort, using `tmp` of the
+ * same length; byte passes in which every value has the same digit are skipped. */
+static void radix_sort_u32(uint32_t *v, uint32_t *tmp, Py_ssize_t n)
+{
+    if (n < 2)
+        return;
+    if (n <= 32) {
+        for (Py_ssize_t i = 1; i < n; i++) {
+            uint32_t x = v[i];
+            Py_ssize_t j = i;
+            while (j > 0 && v[j - 1] > x) {
+                v[j] = v[j - 1];
+                j--;
+            }
+            v[j] = x;
+        }
+        return;
+    }
+    uint32_t *src = v, *dst = tmp;
+    for (int shift = 0; shift < 32; shift += 8) {
+        Py_ssize_t count[256] = {0};
+        for (Py_ssize_t i = 0; i < n; i++)
+            count[(src[i] >> shift) & 0xFF]++;
+        if (count[(src[0] >> shift) & 0xFF] == n)
+            continue; /* one digit everywhere: this pass would not move anything */
+        Py_ssize_t pos = 0;
+        for (int d = 0; d < 256; d++) {
+            Py_ssize_t c = count[d];
+            count[d] = pos;
+            pos += c;
+        }
+        for (Py_ssize_t i = 0; i < n; i++)
+            dst[count[(src[i] >> shift) & 0xFF]++] = src[i];
+        uint32_t *swap = src;
+        src = dst;
+        dst = swap;
+    }
+    if (src != v)
+        memcpy(v, src, (size_t)n * sizeof(uint32_t));
+}
+
+typedef struct {
+    Py_buffer *levels;
+    Py_ssize_t n_levels;
+    const uint64_t *keys;
+    Py_ssize_t n_keys;
+    uint64_t key_step, key_mask, doc_mask;
+    Py_ssize_t max_bucket; /* < 0: no limit */
+} Query;
+
+/* The query's work, without the GIL.  Fills `docs` (ascending, distinct) and `counts`;
+ * returns their length, or -1 when out of memory. */
+static Py_ssize_t run_query(const Query *q, uint32_t **docs_out, int64_t **counts_out)
+{
+    Py_ssize_t nk = q->n_keys, nl = q->n_levels;
+    Py_ssize_t *lo = malloc(sizeof(Py_ssize_t) * (size_t)(nk * nl + 1));
+    Py_ssize_t *hi = malloc(sizeof(Py_ssize_t) * (size_t)(nk * nl + 1));
+    Py_ssize_t *size = calloc((size_t)nk + 1, sizeof(Py_ssize_t));
+    uint32_t *docs = NULL, *tmp = NULL;
+    int64_t *counts = NULL;
+    Py_ssize_t total = 0, n_out = -1;
+    if (!lo || !hi || !size)
+        goto done;
+    for (Py_ssize_t l = 0; l < nl; l++) {
+        const uint64_t *a = q->levels[l].buf;
+        Py_ssize_t n = q->levels[l].len / (Py_ssize_t)sizeof(uint64_t), start = 0;
+        for (Py_ssize_t k = 0; k < nk; k++) {
+            uint64_t key = q->keys[k];
+            Py_ssize_t first = lower_bound(a, start, n, key);
+            Py_ssize_t end = key == q->key_mask ? n : gallop(a, first, n, key + q->key_step);
+            lo[l * nk + k] = first;
+            hi[l * nk + k] = end;
+            size[k] += end - first;
+            start = first; /* keys ascend; an equal next key starts here again */
+        }
+    }
+    for (Py_ssize_t k = 0; k < nk; k++) {
+        if (q->max_bucket >= 0 && size[k] > q->max_bucket)
+            size[k] = 0; /* too common a key: ignored */
+        total += size[k];
+    }
+    docs = malloc(sizeof(uint32_t) * (size_t)(total + 1));
+    tmp = malloc(sizeof(uint32_t) * (size_t)(total + 1));
+    counts = malloc(sizeof(int64_t) * (size_t)(total + 1));
+    if (!docs || !tmp || !counts)
+        goto done;
+    Py_ssize_t filled = 0;
+    for (Py_ssize_t l = 0; l < nl; l++) {
+        const uint64_t *a = q->levels[l].buf;
+        for (Py_ssize_t k = 0; k < nk; k++) {
+            if (!size[k])
+                continue;
+            for (Py_ssize_t i = lo[l * nk + k]; i < hi[l * nk + k]; i++)
+                docs[filled++] = (uint32_t)(a[i] & q->doc_mask);
+        }
+    }
+    radix_sort_u32(docs, tmp, total);
+    n_out = 0;
+    for (Py_ssize_t i = 0; i < total; i++) {
+        if (n_out && docs[n_out - 1] == docs[i]) {
+            counts[n_out - 1]++;
+        } else {
+            docs[n_out] = docs[i];
+            counts[n_out++] = 1;
+        }
+    }
+    *docs_out = docs;
+    *counts_out = counts;
+    docs = NULL;
+    counts = NULL;
+done:
+    free(lo);
+    free(hi);
+    free(size);
+    free(docs);
+    free(tmp);
+    free(counts);
+    return n_out;
+}
+
+PyDoc_STRVAR(query_doc,
+"query(levels, keys, key_step, key_mask, doc_mask, max_bucket) -> (docs, counts)\n\n"
+"levels: sorted uint64 arrays of packed entries; keys: sorted uint64 query keys, masked.\n"
+"Returns two bytearrays: the distinct document numbers found (uint32, ascending) and how\n"
+"many buckets held each (int64).  max_bucket < 0 means no limit.");
+
+static PyObject *query(PyObject *self, PyObject *args)
+{
+    PyObject *level_seq, *result = NULL;
+    Py_buffer keys = {0};
+    unsigned long long key_step, key_mask, doc_mask;
+    Py_ssize_t max_bucket;
+    if (!PyArg_ParseTuple(args, "Oy*KKKn", &level_seq, &keys, &key_step, &key_mask, &doc_mask, &max_bucket))
+        return NULL;
+    PyObject *seq = PySequence_Fast(level_seq, "levels must be a sequence of arrays");
+    if (!seq) {
+        PyBuffer_Release(&keys);
+        return NULL;
+    }
+    Py_ssize_t nl = PySequence_Fast_GET_SIZE(seq), got = 0;
+    Py_buffer *levels = PyMem_Calloc((size_t)nl + 1, sizeof(Py_buffer));
+    if (!levels) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; got < nl; got++) {
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, got), &levels[got], PyBUF_C_CONTIGUOUS) < 0)
+            goto done;
+        if (levels[got].len % (Py_ssize_t)sizeof(uint64_t)) {
+            got++;
+            PyErr_SetString(PyExc_ValueError, "a level must hold 64-bit entries");
+            goto done;
+        }
+    }
+    if (keys.len % (Py_ssize_t)sizeof(uint64_t)) {
+        PyErr_SetString(PyExc_ValueError, "keys must be 64-bit");
+        goto done;
+    }
+    Query q = {levels, nl, keys.buf, keys.len / (Py_ssize_t)sizeof(uint64_t),
+               key_step, key_mask, doc_mask, max_bucket};
+    uint32_t *docs = NULL;
+    int64_t *counts = NULL;
+    Py_ssize_t n;
+    Py_BEGIN_ALLOW_THREADS
+    n = run_query(&q, &docs, &counts);
+    Py_END_ALLOW_THREADS
+    if (n < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    PyObject *d = PyByteArray_FromStringAndSize((const char *)docs, n * (Py_ssize_t)sizeof(uint32_t));
+    PyObject *c = PyByteArray_FromStringAndSize((const char *)counts, n * (Py_ssize_t)sizeof(int64_t));
+    free(docs);
+    free(counts);
+    if (d && c)
+        result = PyTuple_Pack(2, d, c);
+    Py_XDECREF(d);
+    Py_XDECREF(c);
+done:
+    for (Py_ssize_t i = 0; i < got; i++)
+        PyBuffer_Release(&levels[i]);
+    PyMem_Free(levels);
+    Py_DECREF(seq);
+    PyBuffer_Release(&keys);
+    return result;
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+PyDoc_STRVAR(insert_doc,
+"insert(recent, keys, key_mask, doc) -> bytearray\n\n"
+"recent: sorted uint64 entries; keys: uint64 band keys of document number `doc`.\n"
+"Returns recent with one entry (key & key_mask | doc) per key merged in, still sorted.");
+
+static PyObject *insert(PyObject *self, PyObject *args)
+{
+    Py_buffer recent = {0}, keys = {0};
+    unsigned long long key_mask, doc;
+    PyObject *out = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*KK", &recent, &keys, &key_mask, &doc))
+        return NULL;
+    if (recent.len % (Py_ssize_t)sizeof(uint64_t) || keys.len % (Py_ssize_t)sizeof(uint64_t)) {
+        PyErr_SetString(PyExc_ValueError, "entries and keys must be 64-bit");
+        goto done;
+    }
+    Py_ssize_t n_old = recent.len / (Py_ssize_t)sizeof(uint64_t), n_new = keys.len / (Py_ssize_t)sizeof(uint64_t);
+    out = PyByteArray_FromStringAndSize(NULL, (n_old + n_new) * (Py_ssize_t)sizeof(uint64_t));
+    uint64_t *fresh = PyMem_Malloc(sizeof(uint64_t) * (size_t)(n_new + 1));
+    if (!out || !fresh) {
+        Py_CLEAR(out);
+        PyMem_Free(fresh);
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    const uint64_t *old = recent.buf, *k = keys.buf;
+    uint64_t *merged = (uint64_t *)PyByteArray_AS_STRING(out);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n_new; i++)
+        fresh[i] = (k[i] & key_mask) | doc;
+    qsort(fresh, (size_t)n_new, sizeof(uint64_t), compare_u64);
+    Py_ssize_t i = 0, j = 0, o = 0;
+    while (i < n_old && j < n_new)
+        merged[o++] = old[i] <= fresh[j] ? old[i++] : fresh[j++];
+    while (i < n_old)
+        merged[o++] = old[i++];
+    while (j < n_new)
+        merged[o++] = fresh[j++];
+    Py_END_ALLOW_THREADS
+    PyMem_Free(fresh);
+done:
+    PyBuffer_Release(&recent);
+    PyBuffer_Release(&keys);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"query", query, METH_VARARGS, query_doc},
+    {"insert", insert, METH_VARARGS, insert_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_bandsearch", "The band index's query and insert, compiled.", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__bandsearch(void)
+{
+    return PyModule_Create(&module);
+}

@@ -1,9 +1,10 @@
 """The compiled part of dedup: optional, so an install without a C compiler still works
-(dedup/lsh.py then runs the same query in numpy)."""
+(dedup/lsh.py and dedup/verify.py then do the same in numpy)."""
 from setuptools import Extension, setup
 
 setup(
     ext_modules=[
         Extension("dedup._bandsearch", ["dedup/_bandsearch.c"], extra_compile_args=["-O3"], optional=True),
+        Extension("dedup._setops", ["dedup/_setops.c"], extra_compile_args=["-O3"], optional=True),
     ],
 )

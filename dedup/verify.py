@@ -16,6 +16,11 @@ from dedup.analysis import Document, own_shingles
 from dedup.commonness import bucket_of
 from dedup.config import Config
 
+try:  # the sorted-set loops compiled (setup.py builds them where a C compiler is at hand)
+    from dedup import _setops
+except ImportError:  # pragma: no cover - depends on the install
+    _setops = None
+
 EXACT = "exact"
 NEAR_DUPLICATE = "near_duplicate"
 SYNDICATED = "syndicated"
@@ -292,15 +297,29 @@ def _stacked(arrays: list[np.ndarray], aligned: list[np.ndarray] | None = None):
     return np.concatenate(arrays), (np.concatenate(aligned) if aligned else None), owner
 
 
+# The sorted-set operations below take uint64 hashes (shingles, story terms); `_setops` does
+# each in one compiled pass, numpy in several array operations with the same answers.
+
+
+def _compiled(*arrays: np.ndarray) -> bool:
+    return _setops is not None and all(a.dtype == np.uint64 for a in arrays)
+
+
 def _lookup(sorted_set: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of `values` in `sorted_set` (sorted, distinct, not empty) and which are there."""
+    """Where each of `values` is in `sorted_set` (sorted, distinct, not empty), and which are
+    there; positions are meaningful only where they are."""
+    if _compiled(sorted_set, values):
+        at = np.frombuffer(_setops.positions_in(sorted_set, values), np.int64)
+        return at, at >= 0
     at = np.searchsorted(sorted_set, values)
     at[at == len(sorted_set)] = 0
     return at, sorted_set[at] == values
 
 
 def sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Common values of two sorted arrays of distinct values (binary search, no re-sorting)."""
+    """Common values of two sorted arrays of distinct values (no re-sorting)."""
+    if _compiled(a, b):
+        return a[np.frombuffer(_setops.common_positions(a, b)[0], np.int64)]
     if len(a) > len(b):
         a, b = b, a
     if len(a) == 0:
@@ -312,15 +331,16 @@ def sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _members(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     """Whether each of `values` is in `sorted_set` (sorted, distinct, not empty)."""
-    at = np.searchsorted(sorted_set, values)
-    at[at == len(sorted_set)] = 0
-    return sorted_set[at] == values
+    return _lookup(sorted_set, values)[1]
 
 
 def _matching_positions(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions in `a` and in `b` of their common values (both sorted, distinct)."""
     if len(a) == 0 or len(b) == 0:
         return np.empty(0, np.intp), np.empty(0, np.intp)
+    if _compiled(a, b):
+        ia, ib = _setops.common_positions(a, b)
+        return np.frombuffer(ia, np.int64), np.frombuffer(ib, np.int64)
     at = np.searchsorted(b, a)
     at[at == len(b)] = 0
     hit = b[at] == a

@@ -1,0 +1,74 @@
+"""The compiled parts (`dedup._setops`, `dedup._bandsearch`) answer exactly as the numpy code
+they replace, which still runs where they could not be built."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dedup.lsh as lsh
+import dedup.verify as verify
+from dedup.config import Config
+from dedup.engine import Engine
+from dedup.synthetic import generate
+
+if verify._setops is None or lsh._bandsearch is None:
+    if os.environ.get("DEDUP_REQUIRE_COMPILED"):
+        raise RuntimeError("dedup's C extensions were not built, and DEDUP_REQUIRE_COMPILED is set (as in CI)")
+    pytest.skip("dedup's C extensions were not built (no C compiler at install time)", allow_module_level=True)
+
+# Small values so that sets overlap; the top of the range so that sign and width bugs show.
+_values = st.lists(st.one_of(st.integers(0, 60), st.integers(2**64 - 8, 2**64 - 1)), max_size=80)
+
+
+def _set(values) -> np.ndarray:
+    return np.unique(np.array(values, np.uint64))
+
+
+def _both(monkeypatch, function, *args):
+    compiled = function(*args)
+    with monkeypatch.context() as m:
+        m.setattr(verify, "_setops", None)
+        plain = function(*args)
+    return compiled, plain
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=_values, b=_values, wide=st.integers(0, 3000))
+def test_set_operations_answer_as_numpy(a, b, wide):
+    monkeypatch = pytest.MonkeyPatch()
+    # `wide` extra values make one set much larger than the other (the searching branch).
+    a, b = _set(a), _set(b + list(range(100, 100 + wide)))
+    for x, y in ((a, b), (b, a)):
+        compiled, plain = _both(monkeypatch, verify.sorted_intersection, x, y)
+        assert compiled.dtype == np.uint64 and compiled.tolist() == plain.tolist()
+        (ia, ib), (pa, pb) = _both(monkeypatch, verify._matching_positions, x, y)
+        assert ia.tolist() == pa.tolist() and ib.tolist() == pb.tolist()
+    if len(b):
+        values = np.array(list(a) + list(a[::-1]), np.uint64)  # ascending, then descending
+        (at, hit), (p_at, p_hit) = _both(monkeypatch, verify._lookup, b, values)
+        assert hit.tolist() == p_hit.tolist() and at[hit].tolist() == p_at[p_hit].tolist()
+
+
+def test_set_operations_refuse_values_that_are_not_64_bit():
+    with pytest.raises(ValueError, match="64-bit"):
+        verify._setops.common_positions(np.zeros(3, np.uint32), np.zeros(2, np.uint64))
+    with pytest.raises(ValueError, match="64-bit"):
+        verify._setops.positions_in(np.zeros(2, np.uint64), np.zeros(3, np.uint8))
+
+
+def test_an_engine_without_the_compiled_parts_gives_the_same_answers(seed_articles, topic_articles, monkeypatch):
+    generated = generate(list(seed_articles.values()) + list(topic_articles.values()), seed=3)
+
+    def answers() -> list:
+        engine = Engine(Config())
+        return [engine.add(article) for article in generated.articles]
+
+    compiled = answers()
+    monkeypatch.setattr(verify, "_setops", None)
+    monkeypatch.setattr(lsh, "_bandsearch", None)
+    assert answers() == compiled
+    assert any(r.matches for r in compiled) and len(compiled) >= 16

@@ -86,8 +86,61 @@ static void radix_sort_u32(uint32_t *v, uint32_t *tmp, Py_ssize_t n)
         memcpy(v, src, (size_t)n * sizeof(uint32_t));
 }
 
+/* A level's directory: for a level of n entries, 2**bits + 1 positions (bits chosen so that
+ * about 16 entries fall between two), where dir[d] is the first entry whose top `bits` bits
+ * are >= d.  Band keys are hashes, spread evenly, so a key's bucket is found by a search among
+ * ~16 entries (two cache lines) instead of a binary search of the whole level: on levels of
+ * millions of entries, most of whose probes would miss the cache. */
+static int directory_shift(Py_ssize_t directory_bytes)
+{
+    Py_ssize_t slots = directory_bytes / (Py_ssize_t)sizeof(uint32_t) - 1;
+    int bits = 0;
+    while (((Py_ssize_t)1 << bits) < slots)
+        bits++;
+    return 64 - bits;
+}
+
+PyDoc_STRVAR(directory_doc,
+"directory(level, bits) -> bytearray\n\n"
+"The directory of a sorted uint64 level: 2**bits + 1 uint32 positions, position d being the\n"
+"first entry whose top `bits` bits are >= d (the last is the level's length).");
+
+static PyObject *directory(PyObject *self, PyObject *args)
+{
+    Py_buffer level;
+    int bits;
+    if (!PyArg_ParseTuple(args, "y*i", &level, &bits))
+        return NULL;
+    Py_ssize_t n = level.len / (Py_ssize_t)sizeof(uint64_t);
+    if (level.len % (Py_ssize_t)sizeof(uint64_t) || bits < 1 || bits > 32 || n > (Py_ssize_t)UINT32_MAX) {
+        PyBuffer_Release(&level);
+        PyErr_SetString(PyExc_ValueError, "a directory needs a level of 64-bit entries (under 2**32) and 1 to 32 bits");
+        return NULL;
+    }
+    Py_ssize_t slots = ((Py_ssize_t)1 << bits) + 1;
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, slots * (Py_ssize_t)sizeof(uint32_t));
+    if (out) {
+        const uint64_t *a = level.buf;
+        uint32_t *dir = (uint32_t *)PyByteArray_AS_STRING(out);
+        int shift = 64 - bits;
+        Py_ssize_t d = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_ssize_t top = (Py_ssize_t)(a[i] >> shift);
+            while (d <= top)
+                dir[d++] = (uint32_t)i;
+        }
+        while (d < slots)
+            dir[d++] = (uint32_t)n;
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&level);
+    return out;
+}
+
 typedef struct {
     Py_buffer *levels;
+    Py_buffer *directories; /* per level; .buf NULL where the level has none */
     Py_ssize_t n_levels;
     const uint64_t *keys;
     Py_ssize_t n_keys;
@@ -111,9 +164,17 @@ static Py_ssize_t run_query(const Query *q, uint32_t **docs_out, int64_t **count
     for (Py_ssize_t l = 0; l < nl; l++) {
         const uint64_t *a = q->levels[l].buf;
         Py_ssize_t n = q->levels[l].len / (Py_ssize_t)sizeof(uint64_t), start = 0;
+        const uint32_t *dir = q->directories[l].buf;
+        int shift = dir ? directory_shift(q->directories[l].len) : 0;
         for (Py_ssize_t k = 0; k < nk; k++) {
             uint64_t key = q->keys[k];
-            Py_ssize_t first = lower_bound(a, start, n, key);
+            Py_ssize_t first;
+            if (dir) {
+                uint64_t d = key >> shift;
+                first = lower_bound(a, dir[d], dir[d + 1], key);
+            } else {
+                first = lower_bound(a, start, n, key);
+            }
             Py_ssize_t end = key == q->key_mask ? n : gallop(a, first, n, key + q->key_step);
             lo[l * nk + k] = first;
             hi[l * nk + k] = end;
@@ -166,44 +227,64 @@ done:
 }
 
 PyDoc_STRVAR(query_doc,
-"query(levels, keys, key_step, key_mask, doc_mask, max_bucket) -> (docs, counts)\n\n"
-"levels: sorted uint64 arrays of packed entries; keys: sorted uint64 query keys, masked.\n"
+"query(levels, directories, keys, key_step, key_mask, doc_mask, max_bucket) -> (docs, counts)\n\n"
+"levels: sorted uint64 arrays of packed entries, each with its `directory` or None;\n"
+"keys: sorted uint64 query keys, masked.\n"
 "Returns two bytearrays: the distinct document numbers found (uint32, ascending) and how\n"
 "many buckets held each (int64).  max_bucket < 0 means no limit.");
 
 static PyObject *query(PyObject *self, PyObject *args)
 {
-    PyObject *level_seq, *result = NULL;
+    PyObject *level_seq, *directory_seq, *result = NULL;
     Py_buffer keys = {0};
     unsigned long long key_step, key_mask, doc_mask;
     Py_ssize_t max_bucket;
-    if (!PyArg_ParseTuple(args, "Oy*KKKn", &level_seq, &keys, &key_step, &key_mask, &doc_mask, &max_bucket))
+    if (!PyArg_ParseTuple(args, "OOy*KKKn", &level_seq, &directory_seq, &keys, &key_step, &key_mask, &doc_mask,
+                          &max_bucket))
         return NULL;
     PyObject *seq = PySequence_Fast(level_seq, "levels must be a sequence of arrays");
-    if (!seq) {
-        PyBuffer_Release(&keys);
-        return NULL;
+    PyObject *dseq = seq ? PySequence_Fast(directory_seq, "directories must be a sequence") : NULL;
+    Py_ssize_t nl = seq ? PySequence_Fast_GET_SIZE(seq) : 0, got = 0;
+    Py_buffer *levels = NULL, *directories = NULL;
+    if (!dseq)
+        goto done;
+    if (PySequence_Fast_GET_SIZE(dseq) != nl) {
+        PyErr_SetString(PyExc_ValueError, "one directory (or None) per level");
+        goto done;
     }
-    Py_ssize_t nl = PySequence_Fast_GET_SIZE(seq), got = 0;
-    Py_buffer *levels = PyMem_Calloc((size_t)nl + 1, sizeof(Py_buffer));
-    if (!levels) {
+    levels = PyMem_Calloc((size_t)nl + 1, sizeof(Py_buffer));
+    directories = PyMem_Calloc((size_t)nl + 1, sizeof(Py_buffer));
+    if (!levels || !directories) {
         PyErr_NoMemory();
         goto done;
     }
     for (; got < nl; got++) {
+        PyObject *dir = PySequence_Fast_GET_ITEM(dseq, got);
         if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, got), &levels[got], PyBUF_C_CONTIGUOUS) < 0)
             goto done;
+        if (dir != Py_None && PyObject_GetBuffer(dir, &directories[got], PyBUF_C_CONTIGUOUS) < 0) {
+            PyBuffer_Release(&levels[got]);
+            goto done;
+        }
         if (levels[got].len % (Py_ssize_t)sizeof(uint64_t)) {
             got++;
             PyErr_SetString(PyExc_ValueError, "a level must hold 64-bit entries");
             goto done;
+        }
+        if (directories[got].buf) {
+            Py_ssize_t slots = directories[got].len / (Py_ssize_t)sizeof(uint32_t) - 1;
+            if (slots < 2 || (slots & (slots - 1)) || directories[got].len % (Py_ssize_t)sizeof(uint32_t)) {
+                got++;
+                PyErr_SetString(PyExc_ValueError, "a directory must hold 2**bits + 1 uint32 positions");
+                goto done;
+            }
         }
     }
     if (keys.len % (Py_ssize_t)sizeof(uint64_t)) {
         PyErr_SetString(PyExc_ValueError, "keys must be 64-bit");
         goto done;
     }
-    Query q = {levels, nl, keys.buf, keys.len / (Py_ssize_t)sizeof(uint64_t),
+    Query q = {levels, directories, nl, keys.buf, keys.len / (Py_ssize_t)sizeof(uint64_t),
                key_step, key_mask, doc_mask, max_bucket};
     uint32_t *docs = NULL;
     int64_t *counts = NULL;
@@ -224,10 +305,15 @@ static PyObject *query(PyObject *self, PyObject *args)
     Py_XDECREF(d);
     Py_XDECREF(c);
 done:
-    for (Py_ssize_t i = 0; i < got; i++)
+    for (Py_ssize_t i = 0; i < got; i++) {
         PyBuffer_Release(&levels[i]);
+        if (directories[i].obj)
+            PyBuffer_Release(&directories[i]);
+    }
     PyMem_Free(levels);
-    Py_DECREF(seq);
+    PyMem_Free(directories);
+    Py_XDECREF(seq);
+    Py_XDECREF(dseq);
     PyBuffer_Release(&keys);
     return result;
 }
@@ -288,6 +374,7 @@ done:
 static PyMethodDef methods[] = {
     {"query", query, METH_VARARGS, query_doc},
     {"insert", insert, METH_VARARGS, insert_doc},
+    {"directory", directory, METH_VARARGS, directory_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -41,6 +41,10 @@ _DOC_MASK = _U64(MAX_DOCUMENTS - 1)
 _KEY_MASK = ~_DOC_MASK
 _KEY_STEP = _U64(MAX_DOCUMENTS)
 _NO_DOCS = np.empty(0, np.uint32)
+# Levels of at least this many entries get a directory (see `_bandsearch.directory`): one
+# position (4 bytes) per ~`_DIRECTORY_SPAN` entries, about 3% over the entries' 8 bytes each.
+_DIRECTORY_MIN = 1 << 14
+_DIRECTORY_SPAN = 16
 _BAND_MIX = _U64(0x9E3779B97F4A7C15)
 _ROW_MIX = _U64(0xBF58476D1CE4E5B9)
 
@@ -85,6 +89,7 @@ class BandIndex:
 
     def __init__(self) -> None:
         self._levels: list[np.ndarray] = []  # sorted packed entries
+        self._directories: list[bytearray | None] = []  # per level, built when first searched
         self._recent = np.empty(0, _U64)
         self._removed: set[int] = set()
         self._merge: _Merge | None = None
@@ -99,7 +104,12 @@ class BandIndex:
         if self._merge is not None:  # the merge's inputs are all there; keep the taken buffer
             state["_recent"] = _merged([self._sealed, self._recent])
         state["_sealed"] = np.empty(0, _U64)
+        del state["_directories"]  # rebuilt from the levels when first needed
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._directories = [None] * len(self._levels)
 
     def add(self, doc: int, keys: np.ndarray) -> None:
         """Index document number `doc` under each of `keys`."""
@@ -129,7 +139,8 @@ class BandIndex:
         keys = np.sort(keys.astype(_U64, copy=False) & _KEY_MASK)
         if _bandsearch is not None:
             found, hits = _bandsearch.query(
-                self._arrays(), keys, int(_KEY_STEP), int(_KEY_MASK), int(_DOC_MASK), -1 if max_bucket is None else max_bucket
+                self._arrays(), [None, None, *self._level_directories()], keys,
+                int(_KEY_STEP), int(_KEY_MASK), int(_DOC_MASK), -1 if max_bucket is None else max_bucket,
             )
             docs, counts = np.frombuffer(found, np.uint32), np.frombuffer(hits, np.int64)
         else:
@@ -196,6 +207,16 @@ class BandIndex:
             self._merge.wait()
             self._install()
 
+    def _level_directories(self) -> list[bytearray | None]:
+        """Each level's directory (None for small levels), built for levels new since the last
+        query: a level is never changed once placed, only replaced."""
+        directories = self._directories
+        for i, level in enumerate(self._levels):
+            if directories[i] is None and len(level) >= _DIRECTORY_MIN:
+                bits = max(1, int(len(level) // _DIRECTORY_SPAN - 1).bit_length())
+                directories[i] = _bandsearch.directory(level, bits)
+        return directories
+
     def _arrays(self) -> tuple[np.ndarray, ...]:
         """Every sorted array a query searches."""
         return (self._recent, self._sealed, *self._levels)
@@ -228,15 +249,19 @@ class BandIndex:
     def _place(self, merged: np.ndarray, target: int) -> None:
         for level in range(min(target, len(self._levels))):
             self._levels[level] = merged[:0]  # moved down, whole
+            self._directories[level] = None
         if target == len(self._levels):
             self._levels.append(merged)
+            self._directories.append(None)
         else:
             self._levels[target] = merged
+            self._directories[target] = None
 
     def _compact(self) -> None:
         self.wait()
         gone = np.fromiter(self._removed, dtype=np.uint64, count=len(self._removed))
         self._levels = [level[~np.isin(level & _DOC_MASK, gone)] for level in self._levels]
+        self._directories = [None] * len(self._levels)
         self._recent = self._recent[~np.isin(self._recent & _DOC_MASK, gone)]
         self._removed = set()
 

@@ -89,6 +89,9 @@ def band_search(request, monkeypatch):
         if os.environ.get("DEDUP_REQUIRE_COMPILED"):
             pytest.fail("dedup._bandsearch was not built, and DEDUP_REQUIRE_COMPILED is set (as in CI)")
         pytest.skip("dedup._bandsearch was not built (no C compiler at install time)")
+    else:  # levels of these small indexes get directories too
+        monkeypatch.setattr(lsh, "_DIRECTORY_MIN", 8)
+        monkeypatch.setattr(lsh, "_DIRECTORY_SPAN", 2)
     return request.param
 
 
@@ -200,6 +203,24 @@ def test_the_compiled_band_search_refuses_arrays_that_are_not_64_bit():
     if lsh._bandsearch is None:
         pytest.skip("dedup._bandsearch was not built")
     with pytest.raises(ValueError, match="64-bit"):
-        lsh._bandsearch.query([np.zeros(3, np.uint32)], np.zeros(2, np.uint64), 1, 2, 3, -1)
+        lsh._bandsearch.query([np.zeros(3, np.uint32)], [None], np.zeros(2, np.uint64), 1, 2, 3, -1)
+    with pytest.raises(ValueError, match="one directory"):
+        lsh._bandsearch.query([np.zeros(3, np.uint64)], [], np.zeros(2, np.uint64), 1, 2, 3, -1)
+    with pytest.raises(ValueError, match="2\\*\\*bits"):
+        lsh._bandsearch.query([np.zeros(3, np.uint64)], [bytearray(16)], np.zeros(2, np.uint64), 1, 2, 3, -1)
     with pytest.raises(ValueError, match="64-bit"):
         lsh._bandsearch.insert(np.zeros(2, np.uint64), np.zeros(3, np.uint8), 1, 2)
+
+
+@pytest.mark.parametrize("bits", [1, 4, 10])
+def test_a_level_directory_points_at_the_first_entry_of_each_top_bits_value(bits):
+    from dedup import lsh
+
+    if lsh._bandsearch is None:
+        pytest.skip("dedup._bandsearch was not built")
+    rng = np.random.default_rng(bits)
+    level = np.sort(rng.integers(0, 2**64 - 1, size=3000, dtype=np.uint64, endpoint=True))
+    level[:5] = 0  # the first bucket holds entries; some buckets are empty for 10 bits
+    directory = np.frombuffer(lsh._bandsearch.directory(level, bits), np.uint32)
+    firsts = np.searchsorted(level >> np.uint64(64 - bits), np.arange(2**bits + 1, dtype=np.uint64))
+    assert directory.tolist() == firsts.tolist()

@@ -99,6 +99,14 @@ class DocInfos:
     def id_of(self, node: int) -> str | None:
         return self._ids[node]
 
+    def body_hashes(self, nodes: np.ndarray) -> np.ndarray:
+        """The body hashes of `nodes`, in one vector."""
+        view = np.frombuffer(self._hashes, np.uint64)  # must not outlive this call: appends resize
+        try:
+            return view[nodes]
+        finally:
+            del view
+
     def published_at(self, node: int) -> datetime | None:
         return self._published[node]
 
@@ -155,6 +163,9 @@ class DocumentTable:
 
     def published_at(self, node: int) -> datetime | None:
         return self._infos.published_at(node)
+
+    def body_hashes(self, nodes: np.ndarray) -> np.ndarray:
+        return self._infos.body_hashes(nodes)
 
     def screening(self, node: int) -> Document | Screening:
         """What `verify.worth_verifying` reads of node's document (here, the document)."""

@@ -10,7 +10,6 @@ Thread-safe: one lock serialises changes and reads of the index.
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -397,16 +396,27 @@ class Engine:
         return nodes.tolist(), textual_nodes
 
     def _best(self, nodes: np.ndarray, hits: np.ndarray, keep: int) -> np.ndarray:
-        """Positions of the `keep` nodes with most hits (ties by article id, so independent of
-        arrival order). Only the nodes tied at the cut need their ids looked up."""
+        """Positions of the `keep` nodes with most hits. Ties at the cut (story bands often
+        leave dozens) go to the smallest body hash, then article id: a choice that does not
+        depend on arrival order, and is made in numpy where ids would be compared one by one."""
         if len(nodes) <= keep:
             return np.arange(len(nodes))
         cut = np.partition(hits, len(hits) - keep)[len(hits) - keep]
         above = np.flatnonzero(hits > cut)
         tied = np.flatnonzero(hits == cut)
-        id_of = self._docs.id_of
-        ids = [id_of(n) for n in nodes[tied].tolist()]
-        chosen = heapq.nsmallest(keep - len(above), range(len(tied)), key=ids.__getitem__)
+        need = keep - len(above)
+        hashes = self._docs.body_hashes(nodes[tied])
+        order = np.argsort(hashes)
+        if need < len(order) and hashes[order[need - 1]] == hashes[order[need]]:
+            # Equal bodies across the cut (rare: only one of them is in the band indexes).
+            last = hashes[order[need - 1]]
+            below = np.flatnonzero(hashes < last)
+            equal = np.flatnonzero(hashes == last).tolist()
+            id_of = self._docs.id_of
+            equal.sort(key=lambda i: id_of(int(nodes[tied[i]])))
+            chosen = np.concatenate([below, np.array(equal[:need - len(below)], np.intp)])
+        else:
+            chosen = order[:need]
         return np.concatenate([above, tied[chosen]])
 
     def _verify(self, doc: Document, exclude: int | None) -> dict[int, Match]:

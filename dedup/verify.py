@@ -301,8 +301,11 @@ def _stacked(arrays: list[np.ndarray], aligned: list[np.ndarray] | None = None):
 # each in one compiled pass, numpy in several array operations with the same answers.
 
 
-def _compiled(*arrays: np.ndarray) -> bool:
-    return _setops is not None and all(a.dtype == np.uint64 for a in arrays)
+_U64 = np.dtype(np.uint64)
+
+
+def _compiled(a: np.ndarray, b: np.ndarray) -> bool:
+    return _setops is not None and (a.dtype is _U64 or a.dtype == _U64) and (b.dtype is _U64 or b.dtype == _U64)
 
 
 def _lookup(sorted_set: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -188,15 +188,14 @@ class Analyzer:
 
     def _hash_tokens(self, keys: list[str]) -> np.ndarray:
         cache = self._token_hashes
-        out = np.empty(len(keys), dtype=_U64)
-        for i, key in enumerate(keys):
-            h = cache.get(key)
+        hashes = [cache.get(key) for key in keys]
+        for i, h in enumerate(hashes):
             if h is None:
-                h = token_hash(key)
+                key = keys[i]
+                hashes[i] = h = token_hash(key)
                 if len(cache) < 4_000_000:
                     cache[key] = h
-            out[i] = h
-        return out
+        return np.array(hashes, dtype=_U64)
 
     def _passages(self, text, token_ends, body_tokens, token_block, n_shingles) -> np.ndarray:
         """Cut the body's shingles into passages: blocks, long ones split at sentence ends."""
@@ -222,9 +221,8 @@ class Analyzer:
 
     def _story_terms(self, keys: list[str], body_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         weights: dict[str, float] = {}
-        term = self.weigher.term
-        for i in body_tokens.tolist():
-            found = term(keys[i])
+        # Each distinct word once: a stem's weight is the largest of its words'.
+        for found in self.weigher.terms({keys[i] for i in body_tokens.tolist()}):
             if found is not None:
                 stem, weight = found
                 if weight > weights.get(stem, 0.0):

@@ -113,8 +113,7 @@ def _mark_periphery(
     where: dict[str, list[int]] = {}
     for rank, i in enumerate(body):
         block_terms: dict[str, float] = {}
-        for key in keys[i]:
-            term = weigher.term(key)
+        for term in weigher.terms(keys[i]):
             if term is not None:
                 stem, weight = term
                 if weight > block_terms.get(stem, 0.0):

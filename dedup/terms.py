@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable
 
 import Stemmer
 import wordfreq
@@ -52,6 +53,19 @@ class TermWeigher:
         if len(self._cache) < 2_000_000:
             self._cache[key] = result
         return result
+
+    def terms(self, keys: Iterable[str]) -> list[tuple[str, float] | None]:
+        """`term` of each of `keys` (one call for a block or a body, not one per token)."""
+        cache, compute = self._cache, self._compute
+        out = []
+        for key in keys:
+            hit = cache.get(key, False)
+            if hit is False:
+                hit = compute(key)
+                if len(cache) < 2_000_000:
+                    cache[key] = hit
+            out.append(hit)
+        return out
 
     def _compute(self, key: str) -> tuple[str, float] | None:
         if key.endswith("'s"):

@@ -1,0 +1,203 @@
+"""The embedded index at scale: throughput as it grows, memory per article, restart times.
+
+    python benchmarks/scale.py --articles 1000000 [--batch 100] [--snapshot-every 20000]
+                               [--max-minutes 90] [--dir DATA_DIR]
+
+A child process opens the embedded index as `dedup serve` does (durable log, documents spilled
+to the data directory, periodic snapshots from a forked writer, analysis on a pool of one
+worker per core) and adds fresh generated articles (dedup-bench's generator, arrival order,
+a new seed every 10,000 stories, so no article repeats another's id or text) in
+`add_many` batches, as `AddStream` commits them. Every `--window` articles it reports the
+window's articles per second and its resident memory. Then the parent:
+
+1. kills it with SIGKILL (a crash) and times a restart to a usable index: the last periodic
+   snapshot loaded, the log after it replayed (re-analysed on the pool);
+2. closes that index cleanly (a final snapshot) and times a restart from it.
+
+No gRPC: this measures the engine and its store; `benchmarks/service.py` measures the service.
+Stops adding at `--max-minutes` if the fill is slower than planned, and reports the size
+reached. Prints a table and writes benchmarks/out/scale.{md,json}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from published import publish  # benchmarks/published.py
+
+ROOT = Path(__file__).resolve().parents[1]
+STORIES_PER_SEED = 10_000
+
+
+def _rss_bytes(pid: int | str = "self") -> int:
+    with open(f"/proc/{pid}/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _articles(count: int):
+    """Fresh generated articles, `STORIES_PER_SEED` stories at a time."""
+    from dedup.bench.workload import generated
+
+    seed, made = 0, 0
+    while made < count:
+        for article in generated(STORIES_PER_SEED, seed=seed).articles:
+            if made == count:
+                return
+            yield article
+            made += 1
+        seed += 1
+
+
+def fill(directory: str, articles: int, batch: int, window: int, snapshot_every: int, deadline: float) -> None:
+    """The child: fill the index, one JSON line per window on stdout, then wait to be killed."""
+    sys.path.insert(0, str(ROOT))
+    from dedup.batch import start_analysis_pool
+    from dedup.config import Config
+    from dedup.index import Index
+
+    config = Config()
+    pool = start_analysis_pool(config, os.cpu_count() or 1)
+    index = Index.open(directory, config, analysis_pool=pool, snapshot_every=snapshot_every)
+    empty = _rss_bytes()
+    print(json.dumps({"empty_rss_bytes": empty}), flush=True)
+    done, started, pending = 0, time.perf_counter(), []
+    window_start = started
+    for article in _articles(articles):
+        pending.append(article)
+        if len(pending) < batch:
+            continue
+        for outcome in index.add_many(pending):
+            if outcome.error is not None:
+                raise SystemExit(f"add failed: {outcome.error}")
+        done += len(pending)
+        pending = []
+        if done % window == 0:
+            now = time.perf_counter()
+            print(json.dumps({"articles": done, "seconds": round(now - started, 1),
+                              "window_rate": round(window / (now - window_start), 1),
+                              "rss_bytes": _rss_bytes()}), flush=True)
+            window_start = now
+            if now > deadline:
+                break
+    print(json.dumps({"filled": done}), flush=True)
+    time.sleep(3600)  # the parent kills this process: a crash, with the index as it stands
+
+
+def restart(directory: str) -> dict:
+    """In a fresh process: open the index (snapshot + log tail), then close it cleanly."""
+    sys.path.insert(0, str(ROOT))
+    from dedup.batch import start_analysis_pool
+    from dedup.config import Config
+    from dedup.index import Index
+
+    config = Config()
+    started = time.perf_counter()
+    pool = start_analysis_pool(config, os.cpu_count() or 1)
+    index = Index.open(directory, config, analysis_pool=pool)
+    opened = time.perf_counter() - started
+    count = len(index.engine)
+    rss = _rss_bytes()
+    started = time.perf_counter()
+    index.close()
+    pool.shutdown()
+    return {"open_seconds": round(opened, 1), "articles": count, "rss_bytes": rss,
+            "close_seconds": round(time.perf_counter() - started, 1)}
+
+
+def _child(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=100, help="articles per add_many (an AddStream commit)")
+    parser.add_argument("--window", type=int, default=10_000)
+    parser.add_argument("--snapshot-every", type=int, default=20_000, help="as dedup serve's option")
+    parser.add_argument("--max-minutes", type=float, default=90.0, help="stop adding after this long")
+    parser.add_argument("--dir", help="data directory (default: a temporary one, removed after)")
+    parser.add_argument("--fill", help=argparse.SUPPRESS)
+    parser.add_argument("--restart", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.fill:
+        fill(args.fill, args.articles, args.batch, args.window, args.snapshot_every,
+             time.perf_counter() + 60 * args.max_minutes)
+        return 0
+    if args.restart:
+        print(json.dumps(restart(args.restart)))
+        return 0
+    if args.window % args.batch:
+        parser.error("--window must be a multiple of --batch")
+
+    directory = Path(args.dir or tempfile.mkdtemp(prefix="dedup-scale-"))
+    progress = ROOT / "benchmarks" / "out" / "scale.progress.jsonl"
+    progress.parent.mkdir(exist_ok=True)
+    filler = _child("--fill", str(directory), "--articles", str(args.articles), "--batch", str(args.batch),
+                    "--window", str(args.window), "--snapshot-every", str(args.snapshot_every),
+                    "--max-minutes", str(args.max_minutes))
+    windows, empty, filled = [], 0, 0
+    with open(progress, "w") as log:
+        for line in filler.stdout:
+            log.write(line)
+            log.flush()
+            row = json.loads(line)
+            if "empty_rss_bytes" in row:
+                empty = row["empty_rss_bytes"]
+            elif "filled" in row:
+                filled = row["filled"]
+                break
+            else:
+                windows.append(row)
+                print(f"{row['articles']:>9,} articles  {row['window_rate']:>6.1f}/s  "
+                      f"RSS {row['rss_bytes'] / 2**20:,.0f} MB", file=sys.stderr, flush=True)
+    filler.send_signal(signal.SIGKILL)
+    filler.wait()
+    if filler.returncode != -signal.SIGKILL:
+        raise SystemExit(f"the filling process failed (exit {filler.returncode}); see {progress}")
+    sizes = {f.name: f.stat().st_size for f in directory.iterdir() if f.is_file()}
+    crash = json.loads(_child("--restart", str(directory)).communicate()[0].strip().splitlines()[-1])
+    clean = json.loads(_child("--restart", str(directory)).communicate()[0].strip().splitlines()[-1])
+    snapshot_bytes = (directory / "snapshot.pickle").stat().st_size
+    if not args.dir:
+        shutil.rmtree(directory, ignore_errors=True)
+
+    last = windows[-1]
+    first = windows[0]
+    per_article = (last["rss_bytes"] - empty) / last["articles"]
+    lines = [
+        f"Fill: {filled:,} articles in {last['seconds']:,.0f} s, batches of {args.batch}, "
+        f"snapshot every {args.snapshot_every:,} records",
+        "",
+        "| articles | window articles/s | RSS MB |",
+        "|---|---|---|",
+        *[f"| {w['articles']:,} | {w['window_rate']:,.1f} | {w['rss_bytes'] / 2**20:,.0f} |" for w in windows],
+        "",
+        f"- throughput, last window against the first: {last['window_rate']:,.1f} / {first['window_rate']:,.1f} "
+        f"= **{last['window_rate'] / first['window_rate']:.2f}x**",
+        f"- resident memory per article at {last['articles']:,}: **{per_article:,.0f} bytes** "
+        f"(RSS {last['rss_bytes'] / 2**20:,.0f} MB over the empty index's {empty / 2**20:,.0f} MB; "
+        f"analysis workers not counted)",
+        f"- restart after SIGKILL (last periodic snapshot + log tail re-analysed): **{crash['open_seconds']} s** "
+        f"({crash['articles']:,} articles)",
+        f"- restart after a clean stop (final snapshot only): **{clean['open_seconds']} s** "
+        f"({clean['articles']:,} articles); snapshot {snapshot_bytes / 2**20:,.0f} MB",
+        "- data directory at the crash: " + ", ".join(f"{name} {size / 2**20:,.0f} MB" for name, size in sorted(sizes.items())),
+    ]
+    publish("scale", "\n".join(lines), {
+        "articles": filled, "batch": args.batch, "snapshot_every": args.snapshot_every, "windows": windows,
+        "empty_rss_bytes": empty, "rss_bytes_per_article": per_article, "restart_after_crash": crash,
+        "restart_after_clean_stop": clean, "snapshot_bytes": snapshot_bytes, "files_at_crash": sizes,
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

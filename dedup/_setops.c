@@ -136,7 +136,94 @@ static PyObject *common_positions(PyObject *self, PyObject *args)
     return result;
 }
 
+PyDoc_STRVAR(overlaps_doc,
+"overlaps(sorted_set, set_weights, arrays, weights) -> bytearray\n\n"
+"For each of `arrays` (uint64, each sorted and distinct), the sum over its values found in\n"
+"`sorted_set` (uint64, sorted, distinct) of weight * set weight (float32 weights, aligned\n"
+"with their values, multiplied and summed in double precision in the array's order), or,\n"
+"with `set_weights` and `weights` None, how many of its values are there. float64 values.");
+
+static PyObject *overlaps(PyObject *self, PyObject *args)
+{
+    PyObject *set_obj, *set_weights_obj, *arrays_obj, *weights_obj, *out = NULL;
+    Py_buffer set, set_weights = {0};
+    if (!PyArg_ParseTuple(args, "OOOO", &set_obj, &set_weights_obj, &arrays_obj, &weights_obj))
+        return NULL;
+    int weighted = set_weights_obj != Py_None;
+    if (weighted != (weights_obj != Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "give both weights or neither");
+        return NULL;
+    }
+    if (u64_buffer(set_obj, &set, "sorted_set") < 0)
+        return NULL;
+    PyObject *arrays = PySequence_Fast(arrays_obj, "arrays must be a sequence");
+    PyObject *weights = arrays && weighted ? PySequence_Fast(weights_obj, "weights must be a sequence") : NULL;
+    if (!arrays || (weighted && !weights))
+        goto done;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(arrays);
+    if (weighted) {
+        if (PySequence_Fast_GET_SIZE(weights) != count) {
+            PyErr_SetString(PyExc_ValueError, "one weights array per array");
+            goto done;
+        }
+        if (PyObject_GetBuffer(set_weights_obj, &set_weights, PyBUF_C_CONTIGUOUS) < 0)
+            goto done;
+        if (set_weights.len != set.len / 2) {
+            PyErr_SetString(PyExc_ValueError, "set_weights must be float32, one per value of sorted_set");
+            goto done;
+        }
+    }
+    out = PyByteArray_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(double));
+    if (!out)
+        goto done;
+    const uint64_t *s = set.buf;
+    const float *sw = set_weights.buf;
+    Py_ssize_t n = set.len / (Py_ssize_t)sizeof(uint64_t);
+    double *result = (double *)PyByteArray_AS_STRING(out);
+    for (Py_ssize_t a = 0; a < count; a++) {
+        Py_buffer values, w = {0};
+        if (u64_buffer(PySequence_Fast_GET_ITEM(arrays, a), &values, "arrays") < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        Py_ssize_t m = values.len / (Py_ssize_t)sizeof(uint64_t);
+        if (weighted) {
+            if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(weights, a), &w, PyBUF_C_CONTIGUOUS) < 0
+                || w.len != m * (Py_ssize_t)sizeof(float)) {
+                if (w.obj)
+                    PyBuffer_Release(&w);
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "weights must be float32, one per value");
+                PyBuffer_Release(&values);
+                Py_CLEAR(out);
+                goto done;
+            }
+        }
+        const uint64_t *v = values.buf;
+        const float *vw = w.buf;
+        double total = 0.0;
+        Py_ssize_t start = 0;
+        for (Py_ssize_t i = 0; i < m && start < n; i++) {
+            start = lower_bound(s, start, n, v[i]);
+            if (start < n && s[start] == v[i])
+                total += weighted ? (double)vw[i] * (double)sw[start] : 1.0;
+        }
+        result[a] = total;
+        if (weighted)
+            PyBuffer_Release(&w);
+        PyBuffer_Release(&values);
+    }
+done:
+    if (set_weights.obj)
+        PyBuffer_Release(&set_weights);
+    PyBuffer_Release(&set);
+    Py_XDECREF(arrays);
+    Py_XDECREF(weights);
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"overlaps", overlaps, METH_VARARGS, overlaps_doc},
     {"positions_in", positions_in, METH_VARARGS, positions_in_doc},
     {"common_positions", common_positions, METH_VARARGS, common_positions_doc},
     {NULL, NULL, 0, NULL},

@@ -53,11 +53,40 @@ def test_set_operations_answer_as_numpy(a, b, wide):
         assert hit.tolist() == p_hit.tolist() and at[hit].tolist() == p_at[p_hit].tolist()
 
 
+@settings(max_examples=200, deadline=None)
+@given(base=_values, others=st.lists(_values, max_size=6), seed=st.integers(0, 2**32 - 1))
+def test_overlaps_sum_as_numpy_would(base, others, seed):
+    """`overlaps` is what `worth_verifying` sums: products in double precision, in each
+    array's order (numpy's bincount adds in the same order, so the sums are equal, not close)."""
+    rng = np.random.default_rng(seed)
+    base = _set(base)
+    arrays = [_set(o) for o in others]
+    base_w = rng.random(len(base), dtype=np.float32)
+    weights = [rng.random(len(a), dtype=np.float32) for a in arrays]
+    dots = np.frombuffer(verify._setops.overlaps(base, base_w, arrays, weights), np.float64)
+    counts = np.frombuffer(verify._setops.overlaps(base, None, arrays, None), np.float64)
+    for a, w, dot, count in zip(arrays, weights, dots.tolist(), counts.tolist()):
+        at = {v: i for i, v in enumerate(base.tolist())}
+        expected = 0.0
+        for v, x in zip(a.tolist(), w.tolist()):
+            if v in at:
+                expected += float(np.float64(x) * np.float64(base_w[at[v]]))
+        assert dot == expected and count == sum(v in at for v in a.tolist())
+    assert len(dots) == len(arrays)
+
+
 def test_set_operations_refuse_values_that_are_not_64_bit():
     with pytest.raises(ValueError, match="64-bit"):
         verify._setops.common_positions(np.zeros(3, np.uint32), np.zeros(2, np.uint64))
     with pytest.raises(ValueError, match="64-bit"):
         verify._setops.positions_in(np.zeros(2, np.uint64), np.zeros(3, np.uint8))
+    ones = np.ones(2, np.uint64)
+    with pytest.raises(ValueError, match="float32"):
+        verify._setops.overlaps(ones, np.ones(2, np.float64), [ones], [np.ones(2, np.float32)])
+    with pytest.raises(ValueError, match="float32"):
+        verify._setops.overlaps(ones, np.ones(2, np.float32), [ones], [np.ones(3, np.float32)])
+    with pytest.raises(ValueError, match="both weights"):
+        verify._setops.overlaps(ones, None, [ones], [np.ones(2, np.float32)])
 
 
 def test_an_engine_without_the_compiled_parts_gives_the_same_answers(seed_articles, topic_articles, monkeypatch):

@@ -212,9 +212,8 @@ class BandIndex:
         query: a level is never changed once placed, only replaced."""
         directories = self._directories
         for i, level in enumerate(self._levels):
-            if directories[i] is None and len(level) >= _DIRECTORY_MIN:
-                bits = max(1, int(len(level) // _DIRECTORY_SPAN - 1).bit_length())
-                directories[i] = _bandsearch.directory(level, bits)
+            if directories[i] is None:
+                directories[i] = _directory(level)
         return directories
 
     def _arrays(self) -> tuple[np.ndarray, ...]:
@@ -245,6 +244,7 @@ class BandIndex:
         merge, self._merge = self._merge, None
         self._sealed = np.empty(0, _U64)
         self._place(merge.result, merge.level)
+        self._directories[merge.level] = merge.directory
 
     def _place(self, merged: np.ndarray, target: int) -> None:
         for level in range(min(target, len(self._levels))):
@@ -266,6 +266,14 @@ class BandIndex:
         self._removed = set()
 
 
+def _directory(level: np.ndarray) -> bytearray | None:
+    """The level's directory for the compiled query, None for a small level (or without it)."""
+    if _bandsearch is None or len(level) < _DIRECTORY_MIN:
+        return None
+    bits = max(1, int(len(level) // _DIRECTORY_SPAN - 1).bit_length())
+    return _bandsearch.directory(level, bits)
+
+
 def _merged(arrays: list[np.ndarray]) -> np.ndarray:
     """One sorted array of sorted `arrays` (numpy's stable sort is a timsort: it finds the
     sorted runs and merges them in linear time)."""
@@ -278,18 +286,20 @@ def _merged(arrays: list[np.ndarray]) -> np.ndarray:
 
 
 class _Merge:
-    """`_merged(inputs)` on a thread of its own, bound for level `level`."""
+    """`_merged(inputs)` and its directory on a thread of its own, bound for level `level`."""
 
     def __init__(self, inputs: list[np.ndarray], level: int) -> None:
         self.level = level
         self._inputs = inputs
         self._result: np.ndarray | None = None
+        self.directory: bytearray | None = None  # built here too: a pass over the whole level
         self._thread = threading.Thread(target=self._run, name="band-merge", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
             self._result = _merged(self._inputs)
+            self.directory = _directory(self._result)
         except BaseException:  # noqa: BLE001 - out of memory, say: `result` merges again and raises
             pass
 

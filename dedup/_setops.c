@@ -222,7 +222,107 @@ done:
     return out;
 }
 
+typedef struct {
+    uint64_t value;
+    Py_ssize_t position;
+} Placed;
+
+static int compare_placed(const void *x, const void *y)
+{
+    const Placed *a = x, *b = y;
+    if (a->value != b->value)
+        return (a->value > b->value) - (a->value < b->value);
+    return (a->position > b->position) - (a->position < b->position);
+}
+
+PyDoc_STRVAR(shared_runs_doc,
+"shared_runs(a, b, shared) -> (bytearray, bytearray, bytearray)\n\n"
+"The maximal runs of consecutive values of `a` (uint64, in text order) that are in `shared`\n"
+"(uint64, sorted, distinct): for each run, its first and last position in `a`, and the\n"
+"first position in `b` (uint64, in text order) of the run's first value (-1 if none).\n"
+"int64 values.");
+
+static PyObject *shared_runs(PyObject *self, PyObject *args)
+{
+    PyObject *a_obj, *b_obj, *shared_obj, *result = NULL;
+    Py_buffer a, b, shared;
+    if (!PyArg_ParseTuple(args, "OOO", &a_obj, &b_obj, &shared_obj))
+        return NULL;
+    if (u64_buffer(a_obj, &a, "a") < 0)
+        return NULL;
+    if (u64_buffer(b_obj, &b, "b") < 0) {
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    if (u64_buffer(shared_obj, &shared, "shared") < 0) {
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&b);
+        return NULL;
+    }
+    const uint64_t *x = a.buf, *y = b.buf, *s = shared.buf;
+    Py_ssize_t n = a.len / 8, m = b.len / 8, ns = shared.len / 8, runs = 0;
+    int64_t *lo = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
+    int64_t *hi = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
+    int64_t *first_in_b = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
+    Placed *placed = PyMem_Malloc(sizeof(Placed) * (size_t)(m + 1));
+    if (!lo || !hi || !first_in_b || !placed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t p = lower_bound(s, 0, ns, x[i]);
+        if (p == ns || s[p] != x[i])
+            continue;
+        if (runs && hi[runs - 1] == i - 1) {
+            hi[runs - 1] = i;
+        } else {
+            lo[runs] = hi[runs] = i;
+            runs++;
+        }
+    }
+    if (runs) {
+        /* b's values with their positions, sorted: a value's first position comes first. */
+        for (Py_ssize_t j = 0; j < m; j++) {
+            placed[j].value = y[j];
+            placed[j].position = j;
+        }
+        qsort(placed, (size_t)m, sizeof(Placed), compare_placed);
+        for (Py_ssize_t r = 0; r < runs; r++) {
+            uint64_t v = x[lo[r]];
+            Py_ssize_t left = 0, count = m;
+            while (count > 0) {
+                Py_ssize_t half = count / 2;
+                if (placed[left + half].value < v) {
+                    left += half + 1;
+                    count -= half + 1;
+                } else {
+                    count = half;
+                }
+            }
+            first_in_b[r] = left < m && placed[left].value == v ? placed[left].position : -1;
+        }
+    }
+    PyObject *l = PyByteArray_FromStringAndSize((const char *)lo, runs * 8);
+    PyObject *h = PyByteArray_FromStringAndSize((const char *)hi, runs * 8);
+    PyObject *f = PyByteArray_FromStringAndSize((const char *)first_in_b, runs * 8);
+    if (l && h && f)
+        result = PyTuple_Pack(3, l, h, f);
+    Py_XDECREF(l);
+    Py_XDECREF(h);
+    Py_XDECREF(f);
+done:
+    PyMem_Free(lo);
+    PyMem_Free(hi);
+    PyMem_Free(first_in_b);
+    PyMem_Free(placed);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&shared);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"shared_runs", shared_runs, METH_VARARGS, shared_runs_doc},
     {"overlaps", overlaps, METH_VARARGS, overlaps_doc},
     {"positions_in", positions_in, METH_VARARGS, positions_in_doc},
     {"common_positions", common_positions, METH_VARARGS, common_positions_doc},

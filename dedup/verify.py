@@ -365,26 +365,28 @@ def _shared_passages(a: Document, b: Document, a_sh, b_sh, shared, cfg: Config) 
         # Boilerplate blocks were left out: positions no longer line up with the body, so
         # runs are found on the full bodies and kept only where the filtered sets agree.
         a_sh, b_sh = a.shingles, b.shingles
-    k = cfg.shingle_size
-    in_b = _members(a_sh, shared)
-    if not in_b.any():
-        return ()
-    idx = np.flatnonzero(in_b)
-    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-    starts = np.concatenate(([0], breaks))
-    ends = np.concatenate((breaks - 1, [len(idx) - 1]))
-    # Where each run's first shingle first occurs in `b`: a stable sort keeps, among equal
-    # shingles, the earliest position first.
-    order = np.argsort(b_sh, kind="stable")
-    b_first = order[np.searchsorted(b_sh[order], a_sh[idx[starts]])].tolist()
-    passages = []
-    a_n = len(a.body_tokens)
-    b_n = len(b.body_tokens)
-    for lo, hi, b_lo in zip(idx[starts].tolist(), idx[ends].tolist(), b_first):
-        a_tok_end = min(a_n, hi + k)
-        tokens = a_tok_end - lo
-        b_tok_end = min(b_n, b_lo + tokens)
-        a_start, a_end = a.token_span(lo, a_tok_end)
-        b_start, b_end = b.token_span(b_lo, b_tok_end)
-        passages.append(SharedPassage(a_start, a_end, b_start, b_end, tokens))
-    return tuple(passages)
+    if _compiled(a_sh, b_sh):
+        lo, hi, b_lo = (np.frombuffer(x, np.int64) for x in _setops.shared_runs(a_sh, b_sh, shared))
+        if len(lo) == 0:
+            return ()
+    else:
+        in_b = _members(a_sh, shared)
+        if not in_b.any():
+            return ()
+        idx = np.flatnonzero(in_b)
+        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+        lo = idx[np.concatenate(([0], breaks))]
+        hi = idx[np.concatenate((breaks - 1, [len(idx) - 1]))]
+        # Where each run's first shingle first occurs in `b`: a stable sort keeps, among equal
+        # shingles, the earliest position first.
+        order = np.argsort(b_sh, kind="stable")
+        b_lo = order[np.searchsorted(b_sh[order], a_sh[lo])]
+    # Each run as a span of body tokens in both documents, then of characters.
+    a_tok_end = np.minimum(len(a.body_tokens), hi + cfg.shingle_size)
+    tokens = a_tok_end - lo
+    b_tok_end = np.minimum(len(b.body_tokens), b_lo + tokens)
+    a_start = a.token_starts[a.body_tokens[lo]].tolist()
+    a_end = a.token_ends[a.body_tokens[a_tok_end - 1]].tolist()
+    b_start = b.token_starts[b.body_tokens[b_lo]].tolist()
+    b_end = b.token_ends[b.body_tokens[b_tok_end - 1]].tolist()
+    return tuple(map(SharedPassage, a_start, a_end, b_start, b_end, tokens.tolist()))

@@ -75,6 +75,27 @@ def test_overlaps_sum_as_numpy_would(base, others, seed):
     assert len(dots) == len(arrays)
 
 
+@settings(max_examples=200, deadline=None)
+@given(a=st.lists(st.integers(0, 12), max_size=60), b=st.lists(st.integers(0, 12), max_size=60))
+def test_shared_runs_are_numpys(a, b):
+    """Runs of `a` (in text order, with repeats) whose values `b` holds, and where in `b` each
+    run's first value first occurs."""
+    a, b = np.array(a, np.uint64), np.array(b, np.uint64)
+    shared = np.intersect1d(a, b)
+    lo, hi, b_first = (np.frombuffer(x, np.int64).tolist() for x in verify._setops.shared_runs(a, b, shared))
+    runs, i = [], 0
+    while i < len(a):
+        if a[i] in shared:
+            j = i
+            while j + 1 < len(a) and a[j + 1] in shared:
+                j += 1
+            runs.append((i, j, int(np.flatnonzero(b == a[i])[0])))
+            i = j + 1
+        else:
+            i += 1
+    assert list(zip(lo, hi, b_first)) == runs
+
+
 def test_set_operations_refuse_values_that_are_not_64_bit():
     with pytest.raises(ValueError, match="64-bit"):
         verify._setops.common_positions(np.zeros(3, np.uint32), np.zeros(2, np.uint64))

@@ -371,7 +371,111 @@ done:
     return out;
 }
 
+typedef struct {
+    uint32_t doc;
+    uint32_t textual;
+    int64_t hits;
+} Found;
+
+static int compare_found(const void *x, const void *y)
+{
+    uint32_t a = ((const Found *)x)->doc, b = ((const Found *)y)->doc;
+    return (a > b) - (a < b);
+}
+
+PyDoc_STRVAR(merge_found_doc,
+"merge_found(docs, hits, textual) -> (docs, hits, textual)\n\n"
+"Several queries' answers as one: `docs` a list of uint32 arrays, `hits` the int64 hits\n"
+"aligned with them, the first `textual` of them from text (not story) indexes.  Returns the\n"
+"distinct documents (uint32, ascending), their summed hits (int64) and whether a textual\n"
+"source found each (uint8), as bytearrays.");
+
+static PyObject *merge_found(PyObject *self, PyObject *args)
+{
+    PyObject *docs_obj, *hits_obj, *result = NULL;
+    Py_ssize_t textual;
+    if (!PyArg_ParseTuple(args, "OOn", &docs_obj, &hits_obj, &textual))
+        return NULL;
+    PyObject *docs = PySequence_Fast(docs_obj, "docs must be a sequence");
+    PyObject *hits = docs ? PySequence_Fast(hits_obj, "hits must be a sequence") : NULL;
+    Found *all = NULL;
+    if (!hits)
+        goto done;
+    Py_ssize_t sources = PySequence_Fast_GET_SIZE(docs), total = 0, filled = 0;
+    if (PySequence_Fast_GET_SIZE(hits) != sources) {
+        PyErr_SetString(PyExc_ValueError, "one hits array per docs array");
+        goto done;
+    }
+    for (int pass = 0; pass < 2; pass++) { /* count, then fill */
+        for (Py_ssize_t i = 0; i < sources; i++) {
+            Py_buffer d, h;
+            if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(docs, i), &d, PyBUF_C_CONTIGUOUS) < 0)
+                goto done;
+            if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(hits, i), &h, PyBUF_C_CONTIGUOUS) < 0) {
+                PyBuffer_Release(&d);
+                goto done;
+            }
+            Py_ssize_t n = d.len / (Py_ssize_t)sizeof(uint32_t);
+            int ok = d.len % (Py_ssize_t)sizeof(uint32_t) == 0 && h.len == n * (Py_ssize_t)sizeof(int64_t);
+            if (ok && pass == 0) {
+                total += n;
+            } else if (ok) {
+                const uint32_t *dv = d.buf;
+                const int64_t *hv = h.buf;
+                for (Py_ssize_t j = 0; j < n; j++) {
+                    all[filled].doc = dv[j];
+                    all[filled].textual = i < textual;
+                    all[filled++].hits = hv[j];
+                }
+            }
+            PyBuffer_Release(&d);
+            PyBuffer_Release(&h);
+            if (!ok) {
+                PyErr_SetString(PyExc_ValueError, "docs must be uint32 arrays and hits int64 arrays of the same length");
+                goto done;
+            }
+        }
+        if (pass == 0 && !(all = PyMem_Malloc(sizeof(Found) * (size_t)(total + 1)))) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    qsort(all, (size_t)total, sizeof(Found), compare_found);
+    Py_ssize_t n_out = 0;
+    for (Py_ssize_t i = 0; i < total; i++) {
+        if (n_out && all[n_out - 1].doc == all[i].doc) {
+            all[n_out - 1].hits += all[i].hits;
+            all[n_out - 1].textual |= all[i].textual;
+        } else {
+            all[n_out++] = all[i];
+        }
+    }
+    PyObject *d = PyByteArray_FromStringAndSize(NULL, n_out * (Py_ssize_t)sizeof(uint32_t));
+    PyObject *h = PyByteArray_FromStringAndSize(NULL, n_out * (Py_ssize_t)sizeof(int64_t));
+    PyObject *t = PyByteArray_FromStringAndSize(NULL, n_out);
+    if (d && h && t) {
+        uint32_t *dv = (uint32_t *)PyByteArray_AS_STRING(d);
+        int64_t *hv = (int64_t *)PyByteArray_AS_STRING(h);
+        char *tv = PyByteArray_AS_STRING(t);
+        for (Py_ssize_t i = 0; i < n_out; i++) {
+            dv[i] = all[i].doc;
+            hv[i] = all[i].hits;
+            tv[i] = (char)all[i].textual;
+        }
+        result = PyTuple_Pack(3, d, h, t);
+    }
+    Py_XDECREF(d);
+    Py_XDECREF(h);
+    Py_XDECREF(t);
+done:
+    PyMem_Free(all);
+    Py_XDECREF(docs);
+    Py_XDECREF(hits);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"merge_found", merge_found, METH_VARARGS, merge_found_doc},
     {"query", query, METH_VARARGS, query_doc},
     {"insert", insert, METH_VARARGS, insert_doc},
     {"directory", directory, METH_VARARGS, directory_doc},

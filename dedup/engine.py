@@ -372,25 +372,22 @@ class Engine:
                 keys = keys[[h not in common for h in blocks.tolist()]]
             nodes, n = self._passage_index.query(np.unique(keys))
             found.append((nodes, 2 * n))
-        textual = np.concatenate([nodes for nodes, _ in found]) if found else np.empty(0, np.uint32)
+        textual = len(found)
         if len(doc.story_terms):
             found.append(self._story_index.query(doc.story_band_keys, self.config.story_bucket_limit))
         if not found:
             return [], set()
-        nodes, where = np.unique(np.concatenate([nodes for nodes, _ in found]), return_inverse=True)
-        hits = np.bincount(where, weights=np.concatenate([n for _, n in found])).astype(np.int64)
+        nodes, hits, shares_text = lsh.merge_found(found, textual)
         if exclude is not None:
             keep = nodes != exclude
-            nodes, hits = nodes[keep], hits[keep]
-        shares_text = np.isin(nodes, textual)
+            nodes, hits, shares_text = nodes[keep], hits[keep], shares_text[keep]
         # Story terms alone propose many pages of the same beat: keep the best few of those.
         story_only = np.flatnonzero(~shares_text)
         if len(story_only) > _STORY_CANDIDATES:
-            drop = np.ones(len(nodes), bool)
-            drop[np.flatnonzero(shares_text)] = False
-            drop[story_only[self._best(nodes[story_only], hits[story_only], _STORY_CANDIDATES)]] = False
-            nodes, hits = nodes[~drop], hits[~drop]
-        textual_nodes = set(nodes[np.isin(nodes, textual)].tolist())
+            keep = shares_text.copy()
+            keep[story_only[self._best(nodes[story_only], hits[story_only], _STORY_CANDIDATES)]] = True
+            nodes, hits, shares_text = nodes[keep], hits[keep], shares_text[keep]
+        textual_nodes = set(nodes[shares_text].tolist())
         if len(nodes) > self.config.max_candidates:
             nodes = nodes[self._best(nodes, hits, self.config.max_candidates)]
         return nodes.tolist(), textual_nodes

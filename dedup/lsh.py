@@ -73,6 +73,18 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return h
 
 
+def merge_found(found: list[tuple[np.ndarray, np.ndarray]], textual: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Several `BandIndex.query` answers (documents, hits) as one: the distinct documents
+    (ascending), their summed hits, and whether one of the first `textual` answers had each."""
+    if _bandsearch is not None:
+        docs, hits, text = _bandsearch.merge_found([d for d, _ in found], [h for _, h in found], textual)
+        return np.frombuffer(docs, np.uint32), np.frombuffer(hits, np.int64), np.frombuffer(text, np.bool_)
+    docs, where = np.unique(np.concatenate([d for d, _ in found]), return_inverse=True)
+    hits = np.bincount(where, weights=np.concatenate([h for _, h in found])).astype(np.int64)
+    text = np.isin(docs, np.concatenate([d for d, _ in found[:textual]])) if textual else np.zeros(len(docs), bool)
+    return docs.astype(np.uint32, copy=False), hits, text
+
+
 class BandIndex:
     """Maps band keys to the numbers of the documents that have them.
 

@@ -96,6 +96,23 @@ def test_shared_runs_are_numpys(a, b):
     assert list(zip(lo, hi, b_first)) == runs
 
 
+@settings(max_examples=200, deadline=None)
+@given(sources=st.lists(st.lists(st.tuples(st.integers(0, 30), st.integers(1, 1 << 21)), max_size=20,
+                                 unique_by=lambda t: t[0]), max_size=4),
+       textual=st.integers(0, 4))
+def test_merged_query_answers_are_numpys(sources, textual):
+    found = [(np.array([d for d, _ in s], np.uint32), np.array([h for _, h in s], np.int64)) for s in sources]
+    textual = min(textual, len(found))
+    if not found:
+        return
+    compiled = lsh.merge_found(found, textual)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(lsh, "_bandsearch", None)
+        plain = lsh.merge_found(found, textual)
+    for c, p in zip(compiled, plain):
+        assert c.dtype == p.dtype and c.tolist() == p.tolist()
+
+
 def test_set_operations_refuse_values_that_are_not_64_bit():
     with pytest.raises(ValueError, match="64-bit"):
         verify._setops.common_positions(np.zeros(3, np.uint32), np.zeros(2, np.uint64))

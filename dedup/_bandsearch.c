@@ -278,6 +278,13 @@ static PyObject *query(PyObject *self, PyObject *args)
                 PyErr_SetString(PyExc_ValueError, "a directory must hold 2**bits + 1 uint32 positions");
                 goto done;
             }
+            /* A directory ends with its level's length: one built for another level would
+             * send the searches out of this one. */
+            if (((const uint32_t *)directories[got].buf)[slots] != (uint32_t)(levels[got].len / 8)) {
+                got++;
+                PyErr_SetString(PyExc_ValueError, "a directory does not match its level");
+                goto done;
+            }
         }
     }
     if (keys.len % (Py_ssize_t)sizeof(uint64_t)) {

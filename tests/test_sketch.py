@@ -208,6 +208,9 @@ def test_the_compiled_band_search_refuses_arrays_that_are_not_64_bit():
         lsh._bandsearch.query([np.zeros(3, np.uint64)], [], np.zeros(2, np.uint64), 1, 2, 3, -1)
     with pytest.raises(ValueError, match="2\\*\\*bits"):
         lsh._bandsearch.query([np.zeros(3, np.uint64)], [bytearray(16)], np.zeros(2, np.uint64), 1, 2, 3, -1)
+    stale = lsh._bandsearch.directory(np.zeros(5, np.uint64), 2)
+    with pytest.raises(ValueError, match="does not match"):
+        lsh._bandsearch.query([np.zeros(3, np.uint64)], [stale], np.zeros(2, np.uint64), 1, 2, 3, -1)
     with pytest.raises(ValueError, match="64-bit"):
         lsh._bandsearch.insert(np.zeros(2, np.uint64), np.zeros(3, np.uint8), 1, 2)
 

@@ -4,7 +4,9 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("dedup._bandsearch", ["dedup/_bandsearch.c"], extra_compile_args=["-O3"], optional=True),
-        Extension("dedup._setops", ["dedup/_setops.c"], extra_compile_args=["-O3"], optional=True),
+        Extension("dedup._bandsearch", ["dedup/_bandsearch.c"], depends=["dedup/_sorted.h"],
+                  extra_compile_args=["-O3"], optional=True),
+        Extension("dedup._setops", ["dedup/_setops.c"], depends=["dedup/_sorted.h"],
+                  extra_compile_args=["-O3"], optional=True),
     ],
 )

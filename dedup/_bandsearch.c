@@ -13,24 +13,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+
+#include "_sorted.h"
 #include <stdlib.h>
 #include <string.h>
-
-/* First position in a[lo:n] whose value is >= x. */
-static Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t lo, Py_ssize_t n, uint64_t x)
-{
-    Py_ssize_t count = n - lo;
-    while (count > 0) {
-        Py_ssize_t half = count / 2;
-        if (a[lo + half] < x) {
-            lo += half + 1;
-            count -= half + 1;
-        } else {
-            count = half;
-        }
-    }
-    return lo;
-}
 
 /* First position in a[lo:n] whose value is >= x, for x usually found close after lo (a
  * bucket's end, a few entries after its start): doubling steps, then a binary search. */

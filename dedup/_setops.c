@@ -9,6 +9,8 @@
 #include <Python.h>
 #include <stdint.h>
 
+#include "_sorted.h"
+
 static int u64_buffer(PyObject *obj, Py_buffer *view, const char *what)
 {
     if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS) < 0)
@@ -21,20 +23,28 @@ static int u64_buffer(PyObject *obj, Py_buffer *view, const char *what)
     return 0;
 }
 
-/* First position in a[lo:n] whose value is >= x. */
-static Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t lo, Py_ssize_t n, uint64_t x)
+/* The call's `count` arguments as 64-bit buffers, named `names` in errors; on failure none
+ * is held. */
+static int u64_arguments(PyObject *args, Py_buffer *views, const char *const *names, Py_ssize_t count)
 {
-    Py_ssize_t count = n - lo;
-    while (count > 0) {
-        Py_ssize_t half = count / 2;
-        if (a[lo + half] < x) {
-            lo += half + 1;
-            count -= half + 1;
-        } else {
-            count = half;
+    if (PyTuple_GET_SIZE(args) != count) {
+        PyErr_Format(PyExc_TypeError, "expected %zd arguments, got %zd", count, PyTuple_GET_SIZE(args));
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (u64_buffer(PyTuple_GET_ITEM(args, i), &views[i], names[i]) < 0) {
+            while (i--)
+                PyBuffer_Release(&views[i]);
+            return -1;
         }
     }
-    return lo;
+    return 0;
+}
+
+static void release_all(Py_buffer *views, Py_ssize_t count)
+{
+    for (Py_ssize_t i = 0; i < count; i++)
+        PyBuffer_Release(&views[i]);
 }
 
 PyDoc_STRVAR(positions_in_doc,
@@ -44,16 +54,12 @@ PyDoc_STRVAR(positions_in_doc,
 
 static PyObject *positions_in(PyObject *self, PyObject *args)
 {
-    PyObject *set_obj, *values_obj, *out = NULL;
-    Py_buffer set, values;
-    if (!PyArg_ParseTuple(args, "OO", &set_obj, &values_obj))
+    static const char *const names[] = {"sorted_set", "values"};
+    Py_buffer views[2];
+    if (u64_arguments(args, views, names, 2) < 0)
         return NULL;
-    if (u64_buffer(set_obj, &set, "sorted_set") < 0)
-        return NULL;
-    if (u64_buffer(values_obj, &values, "values") < 0) {
-        PyBuffer_Release(&set);
-        return NULL;
-    }
+    Py_buffer set = views[0], values = views[1];
+    PyObject *out;
     Py_ssize_t n = set.len / (Py_ssize_t)sizeof(uint64_t), m = values.len / (Py_ssize_t)sizeof(uint64_t);
     out = PyByteArray_FromStringAndSize(NULL, m * (Py_ssize_t)sizeof(int64_t));
     if (out) {
@@ -69,8 +75,7 @@ static PyObject *positions_in(PyObject *self, PyObject *args)
             at[i] = p < n && s[p] == v[i] ? p : -1;
         }
     }
-    PyBuffer_Release(&set);
-    PyBuffer_Release(&values);
+    release_all(views, 2);
     return out;
 }
 
@@ -81,16 +86,12 @@ PyDoc_STRVAR(common_positions_doc,
 
 static PyObject *common_positions(PyObject *self, PyObject *args)
 {
-    PyObject *a_obj, *b_obj, *result = NULL;
-    Py_buffer a, b;
-    if (!PyArg_ParseTuple(args, "OO", &a_obj, &b_obj))
+    static const char *const names[] = {"a", "b"};
+    Py_buffer views[2];
+    if (u64_arguments(args, views, names, 2) < 0)
         return NULL;
-    if (u64_buffer(a_obj, &a, "a") < 0)
-        return NULL;
-    if (u64_buffer(b_obj, &b, "b") < 0) {
-        PyBuffer_Release(&a);
-        return NULL;
-    }
+    Py_buffer a = views[0], b = views[1];
+    PyObject *result = NULL;
     Py_ssize_t n = a.len / (Py_ssize_t)sizeof(uint64_t), m = b.len / (Py_ssize_t)sizeof(uint64_t);
     Py_ssize_t most = n < m ? n : m;
     PyObject *ia = PyByteArray_FromStringAndSize(NULL, most * (Py_ssize_t)sizeof(int64_t));
@@ -131,8 +132,7 @@ static PyObject *common_positions(PyObject *self, PyObject *args)
     }
     Py_XDECREF(ia);
     Py_XDECREF(ib);
-    PyBuffer_Release(&a);
-    PyBuffer_Release(&b);
+    release_all(views, 2);
     return result;
 }
 
@@ -244,21 +244,12 @@ PyDoc_STRVAR(shared_runs_doc,
 
 static PyObject *shared_runs(PyObject *self, PyObject *args)
 {
-    PyObject *a_obj, *b_obj, *shared_obj, *result = NULL;
-    Py_buffer a, b, shared;
-    if (!PyArg_ParseTuple(args, "OOO", &a_obj, &b_obj, &shared_obj))
+    static const char *const names[] = {"a", "b", "shared"};
+    Py_buffer views[3];
+    if (u64_arguments(args, views, names, 3) < 0)
         return NULL;
-    if (u64_buffer(a_obj, &a, "a") < 0)
-        return NULL;
-    if (u64_buffer(b_obj, &b, "b") < 0) {
-        PyBuffer_Release(&a);
-        return NULL;
-    }
-    if (u64_buffer(shared_obj, &shared, "shared") < 0) {
-        PyBuffer_Release(&a);
-        PyBuffer_Release(&b);
-        return NULL;
-    }
+    Py_buffer a = views[0], b = views[1], shared = views[2];
+    PyObject *result = NULL;
     const uint64_t *x = a.buf, *y = b.buf, *s = shared.buf;
     Py_ssize_t n = a.len / 8, m = b.len / 8, ns = shared.len / 8, runs = 0;
     int64_t *lo = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
@@ -315,9 +306,7 @@ done:
     PyMem_Free(hi);
     PyMem_Free(first_in_b);
     PyMem_Free(placed);
-    PyBuffer_Release(&a);
-    PyBuffer_Release(&b);
-    PyBuffer_Release(&shared);
+    release_all(views, 3);
     return result;
 }
 

@@ -78,12 +78,6 @@ class Document:
                 lines.append(self.text[self.token_starts[lo]:self.token_ends[hi - 1]])
         return "\n".join(lines)
 
-    def token_span(self, first_body_token: int, end_body_token: int) -> tuple[int, int]:
-        """Character span in `text` of body tokens ``[first, end)``."""
-        first = self.body_tokens[first_body_token]
-        last = self.body_tokens[end_body_token - 1]
-        return int(self.token_starts[first]), int(self.token_ends[last])
-
 
 class Analyzer:
     """Turns articles into `Document`s; holds the caches that make that fast."""

@@ -100,12 +100,8 @@ class DocInfos:
         return self._ids[node]
 
     def body_hashes(self, nodes: np.ndarray) -> np.ndarray:
-        """The body hashes of `nodes`, in one vector."""
-        view = np.frombuffer(self._hashes, np.uint64)  # must not outlive this call: appends resize
-        try:
-            return view[nodes]
-        finally:
-            del view
+        """The body hashes of `nodes`, in one vector (a copy: a view kept would stop appends)."""
+        return np.frombuffer(self._hashes, np.uint64)[nodes]
 
     def published_at(self, node: int) -> datetime | None:
         return self._published[node]

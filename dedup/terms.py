@@ -44,18 +44,9 @@ class TermWeigher:
         self._stem = _stemmer(language).stemWord
         self._cache: dict[str, tuple[str, float] | None] = {}
 
-    def term(self, key: str) -> tuple[str, float] | None:
-        """Return ``(stem, weight)`` for a folded token, or None if it carries no topic."""
-        hit = self._cache.get(key, False)
-        if hit is not False:
-            return hit
-        result = self._compute(key)
-        if len(self._cache) < 2_000_000:
-            self._cache[key] = result
-        return result
-
     def terms(self, keys: Iterable[str]) -> list[tuple[str, float] | None]:
-        """`term` of each of `keys` (one call for a block or a body, not one per token)."""
+        """``(stem, weight)`` of each folded token of `keys`, or None for one that carries no
+        topic (one call for a block or a body, not one per token)."""
         cache, compute = self._cache, self._compute
         out = []
         for key in keys:

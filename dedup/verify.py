@@ -308,8 +308,6 @@ def _stacked(arrays: list[np.ndarray], aligned: list[np.ndarray] | None = None):
 
 # The sorted-set operations below take uint64 hashes (shingles, story terms); `_setops` does
 # each in one compiled pass, numpy in several array operations with the same answers.
-
-
 _U64 = np.dtype(np.uint64)
 
 

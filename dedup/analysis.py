@@ -18,14 +18,21 @@ import xxhash
 from dedup.article import Article
 from dedup.boilerplate import BODY, classify_blocks
 from dedup.config import Config
-from dedup.normalise import repair, token_key
-from dedup.segment import Span, split_blocks, tokenize
+from dedup.normalise import repair
+from dedup.segment import Span, folded_tokens, split_blocks
 from dedup.lsh import band_keys, lsh_params
 from dedup.sketch import Sketcher, shingle_hashes, token_hash
 from dedup.terms import TermWeigher
 
+try:  # the compiled passage cut (see setup.py); `_passages` does the same without it
+    from dedup import _analysis
+except ImportError:  # pragma: no cover - depends on the install
+    _analysis = None
+
 _U64 = np.uint64
 _NO_KEYS = np.empty(0, dtype=np.uint64)
+# Distinct tokens whose hashes are cached; past this, new tokens are hashed every time.
+_TOKEN_CACHE_LIMIT = 4_000_000
 
 
 @dataclass
@@ -108,8 +115,7 @@ class Analyzer:
             title_block = True
         else:
             title_block = False
-        words, starts, ends = tokenize(text)
-        keys = [token_key(w) for w in words]
+        keys, starts, ends = folded_tokens(text)
         if title_block:
             # The title is a block of its own, never joined to the first line of the body.
             offset = len(title) + 1
@@ -154,8 +160,8 @@ class Analyzer:
             published_at=article.published_at,
             metadata=dict(article.metadata),
             text=text,
-            token_starts=np.asarray(starts, dtype=np.int32),
-            token_ends=np.asarray(ends, dtype=np.int32),
+            token_starts=starts,
+            token_ends=ends,
             block_bounds=np.asarray(bounds, dtype=np.int32).reshape(-1, 2),
             block_labels=labels,
             block_hashes=np.asarray(
@@ -182,12 +188,14 @@ class Analyzer:
 
     def _hash_tokens(self, keys: list[str]) -> np.ndarray:
         cache = self._token_hashes
+        if _analysis is not None:
+            return np.array(_analysis.cached_map(cache, keys, token_hash, _TOKEN_CACHE_LIMIT), dtype=_U64)
         hashes = [cache.get(key) for key in keys]
         for i, h in enumerate(hashes):
             if h is None:
                 key = keys[i]
                 hashes[i] = h = token_hash(key)
-                if len(cache) < 4_000_000:
+                if len(cache) < _TOKEN_CACHE_LIMIT:
                     cache[key] = h
         return np.array(hashes, dtype=_U64)
 
@@ -196,6 +204,10 @@ class Analyzer:
         cfg = self.config
         if n_shingles == 0:
             return np.empty(0, dtype=np.int32)
+        if _analysis is not None:
+            cut = _analysis.passage_starts(text, token_ends, body_tokens, token_block, n_shingles,
+                                           cfg.min_passage_tokens, cfg.passage_tokens)
+            return np.frombuffer(cut, np.int32)
         starts = [0]
         length = 0
         blocks = token_block[body_tokens[:n_shingles]]
@@ -262,12 +274,9 @@ class Analyzer:
             d.story_signature, d.band_keys, d.story_band_keys = signature, body, story
 
 
-def _block_bounds(spans, token_starts: list[int]) -> list[tuple[int, int]]:
-    starts = np.asarray(token_starts, dtype=np.int64)
-    return [
-        (int(np.searchsorted(starts, s.start, "left")), int(np.searchsorted(starts, s.end, "left")))
-        for s in spans
-    ]
+def _block_bounds(spans, token_starts: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.searchsorted(token_starts, [x for s in spans for x in (s.start, s.end)], "left").tolist()
+    return list(zip(edges[0::2], edges[1::2]))
 
 
 def own_shingles(shingles: np.ndarray, quoted: np.ndarray, all_distinct: np.ndarray) -> np.ndarray:
@@ -282,7 +291,7 @@ def own_shingles(shingles: np.ndarray, quoted: np.ndarray, all_distinct: np.ndar
     return own
 
 
-def _quoted_tokens(text: str, spans, bounds, token_starts: list[int]) -> np.ndarray:
+def _quoted_tokens(text: str, spans, bounds, token_starts: np.ndarray) -> np.ndarray:
     """Which tokens stand inside double quotation marks, paragraph by paragraph.
 
     Quotes matter because independent articles quote the same statement word for word; a
@@ -290,9 +299,14 @@ def _quoted_tokens(text: str, spans, bounds, token_starts: list[int]) -> np.ndar
     ends with it.
     """
     quoted = np.zeros(len(token_starts), dtype=bool)
+    if '"' not in text:
+        return quoted
     for span, (lo, hi) in zip(spans, bounds):
-        block = text[span.start:span.end]
-        marks = [span.start + i for i, ch in enumerate(block) if ch == '"']
+        marks = []
+        at = text.find('"', span.start, span.end)
+        while at >= 0:
+            marks.append(at)
+            at = text.find('"', at + 1, span.end)
         for open_at, close_at in zip(marks[0::2], marks[1::2] + [span.end]):
             a = lo + int(np.searchsorted(token_starts[lo:hi], open_at))
             b = lo + int(np.searchsorted(token_starts[lo:hi], close_at))

@@ -9,6 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
+from dedup.normalise import token_key
+
+try:  # the compiled tokenizer (see setup.py); the regex below does the same without it
+    from dedup import _analysis
+except ImportError:  # pragma: no cover - depends on the install
+    _analysis = None
+
 # Numbers keep their separators ("1,912.65"); words keep inner apostrophes ("don't");
 # CJK characters are one token each, since those scripts do not separate words by spaces.
 _TOKEN = re.compile(
@@ -38,6 +47,15 @@ def tokenize(text: str) -> tuple[list[str], list[int], list[int]]:
         starts.append(m.start())
         ends.append(m.end())
     return words, starts, ends
+
+
+def folded_tokens(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The tokens of `text` folded by `token_key`, with their start and end offsets (int32)."""
+    if _analysis is not None:
+        keys, starts, ends = _analysis.tokenize(text)
+        return keys, np.frombuffer(starts, np.int32), np.frombuffer(ends, np.int32)
+    words, starts, ends = tokenize(text)
+    return [token_key(w) for w in words], np.array(starts, np.int32), np.array(ends, np.int32)
 
 
 def _lines(text: str) -> list[Span]:

@@ -14,6 +14,11 @@ import numpy as np
 import xxhash
 from datasketch import LeanMinHash, MinHash
 
+try:  # the compiled MinHash loop (see setup.py); numpy does the same without it
+    from dedup import _analysis
+except ImportError:  # pragma: no cover - depends on the install
+    _analysis = None
+
 SCHEME = "affine32"
 EMPTY = np.uint32(0xFFFFFFFF)
 _U64 = np.uint64
@@ -101,6 +106,9 @@ class Sketcher:
         ends = np.append(starts[1:], n)
         with np.errstate(over="ignore"):
             hv = _fmix32((hashes & _U64(0xFFFFFFFF)).astype(np.uint32))
+            if _analysis is not None:
+                _analysis.minhash(hv, starts, self._a, self._b, out)
+                return out
             for lo in range(0, n, _CHUNK_ROWS):
                 hi = min(n, lo + _CHUNK_ROWS)
                 block = hv[lo:hi, np.newaxis] * self._a + self._b

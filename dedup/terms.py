@@ -15,12 +15,19 @@ from collections.abc import Iterable
 import Stemmer
 import wordfreq
 
+try:  # the compiled lookup loop (see setup.py); `terms` does the same without it
+    from dedup import _analysis
+except ImportError:  # pragma: no cover - depends on the install
+    _analysis = None
+
 # Zipf frequency (log10 of occurrences per billion words) at or above which a word carries
 # no topical information ("the" is 7.7, "said" 6.0, "president" 5.5, "putin" 4.1).
 _CEILING_ZIPF = 7.0
 # Words missing from the word list are rarer than its rarest entry (about 3.0).
 _UNLISTED_ZIPF = 2.5
 _MIN_WEIGHT = 1.0
+# Words cached with their terms; past this, new words are computed every time they occur.
+_CACHE_LIMIT = 2_000_000
 
 
 @functools.lru_cache(maxsize=8)
@@ -48,12 +55,14 @@ class TermWeigher:
         """``(stem, weight)`` of each folded token of `keys`, or None for one that carries no
         topic (one call for a block or a body, not one per token)."""
         cache, compute = self._cache, self._compute
+        if _analysis is not None:
+            return _analysis.cached_map(cache, keys, compute, _CACHE_LIMIT)
         out = []
         for key in keys:
             hit = cache.get(key, False)
             if hit is False:
                 hit = compute(key)
-                if len(cache) < 2_000_000:
+                if len(cache) < _CACHE_LIMIT:
                     cache[key] = hit
             out.append(hit)
         return out

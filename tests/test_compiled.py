@@ -1,5 +1,5 @@
-"""The compiled parts (`dedup._setops`, `dedup._bandsearch`) answer exactly as the numpy code
-they replace, which still runs where they could not be built."""
+"""The compiled parts (`dedup._setops`, `dedup._bandsearch`, `dedup._analysis`) answer exactly
+as the Python and numpy code they replace, which still runs where they could not be built."""
 from __future__ import annotations
 
 import os
@@ -9,13 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import dedup.analysis as analysis
 import dedup.lsh as lsh
+import dedup.segment as segment
+import dedup.sketch as sketch
+import dedup.terms as terms
 import dedup.verify as verify
 from dedup.config import Config
 from dedup.engine import Engine
+from dedup.normalise import token_key
 from dedup.synthetic import generate
 
-if verify._setops is None or lsh._bandsearch is None:
+if verify._setops is None or lsh._bandsearch is None or analysis._analysis is None:
     if os.environ.get("DEDUP_REQUIRE_COMPILED"):
         raise RuntimeError("dedup's C extensions were not built, and DEDUP_REQUIRE_COMPILED is set (as in CI)")
     pytest.skip("dedup's C extensions were not built (no C compiler at install time)", allow_module_level=True)
@@ -137,5 +142,96 @@ def test_an_engine_without_the_compiled_parts_gives_the_same_answers(seed_articl
     compiled = answers()
     monkeypatch.setattr(verify, "_setops", None)
     monkeypatch.setattr(lsh, "_bandsearch", None)
+    for module in (analysis, segment, sketch, terms):
+        monkeypatch.setattr(module, "_analysis", None)
     assert answers() == compiled
     assert any(r.matches for r in compiled) and len(compiled) >= 16
+
+
+# Text made of what the tokenizer treats differently: ASCII words and digits, separators
+# between digits, apostrophes, CJK, other scripts' letters and digits, characters that
+# case-fold to several ("ß", "ﬁ"), sentence ends, and any other character.
+_text = st.lists(
+    st.one_of(
+        st.sampled_from(["1", "23", "٣", ".", ",", ":", "/", "4.5", "6:7"]),
+        st.sampled_from(["a", "Don", "'", "'t", "_", "é", "ß", "ﬁ", "İ", "\u0345", "²", "Ⅷ", "中", "한", "ぁ"]),
+        st.sampled_from([" ", "\n", "!", "?", '"', "-"]),
+        st.characters(max_codepoint=0x2FFFF),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=_text)
+def test_tokens_are_the_regexs(text):
+    words, starts, ends = segment.tokenize(text)
+    keys, c_starts, c_ends = analysis._analysis.tokenize(text)
+    assert keys == [token_key(w) for w in words]
+    assert np.frombuffer(c_starts, np.int32).tolist() == starts
+    assert np.frombuffer(c_ends, np.int32).tolist() == ends
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_text, data=st.data())
+def test_passages_are_cut_as_in_python(text, data):
+    keys, starts, ends = segment.folded_tokens(text)
+    n = len(keys)
+    # The body: the tokens but a few; blocks: runs of tokens between a few cuts.
+    left_out = data.draw(st.sets(st.integers(0, max(0, n - 1)), max_size=3))
+    body = np.array([i for i in range(n) if i not in left_out], np.int32)
+    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=2)))
+    blocks = np.searchsorted(cuts, np.arange(n), "right").astype(np.int32)
+    n_shingles = data.draw(st.one_of(st.just(len(body)), st.integers(0, len(body))))
+    analyzer = analysis.Analyzer(Config(min_passage_tokens=data.draw(st.integers(1, 4)),
+                                        passage_tokens=data.draw(st.integers(2, 8))))
+    compiled = analyzer._passages(text, ends, body, blocks, n_shingles)
+    with pytest.MonkeyPatch().context() as m:
+        m.setattr(analysis, "_analysis", None)
+        assert analyzer._passages(text, ends, body, blocks, n_shingles).tolist() == compiled.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(groups=st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=12), min_size=1, max_size=6),
+       skip=st.integers(0, 3))
+def test_minhash_is_numpys(groups, skip):
+    sketcher = sketch.Sketcher(num_perm=16, seed=skip + 1)
+    hashes = np.array([h for g in groups for h in g], np.uint64)
+    # Empty groups included; values before the first start are ignored.
+    starts = np.minimum(np.cumsum([0] + [len(g) for g in groups[:-1]]) + skip, len(hashes))
+    compiled = sketcher.signatures(hashes, starts)
+    with pytest.MonkeyPatch().context() as m:
+        m.setattr(sketch, "_analysis", None)
+        assert np.array_equal(sketcher.signatures(hashes, starts), compiled)
+
+
+def test_cached_lookups_compute_once_and_respect_the_limit():
+    calls = []
+
+    def compute(key):
+        calls.append(key)
+        return None if key == "none" else key.upper()
+
+    cache: dict = {"a": "cached"}
+    assert analysis._analysis.cached_map(cache, ["a", "b", "none", "b", "none"], compute, 3) == \
+        ["cached", "B", None, "B", None]
+    assert calls == ["b", "none"] and cache == {"a": "cached", "b": "B", "none": None}
+    full: dict = {"a": 1}
+    assert analysis._analysis.cached_map(full, iter(["x", "x"]), compute, 1) == ["X", "X"]
+    assert calls[-2:] == ["x", "x"] and full == {"a": 1}
+    with pytest.raises(ZeroDivisionError):
+        analysis._analysis.cached_map({}, ["k"], lambda key: 1 / 0, 10)
+
+
+def test_analysis_loops_refuse_inconsistent_arrays():
+    with pytest.raises(ValueError, match="starts must ascend"):
+        analysis._analysis.minhash(np.zeros(3, np.uint32), np.array([2, 1], np.int64), np.ones(4, np.uint32),
+                                   np.ones(4, np.uint32), np.zeros((2, 4), np.uint32))
+    with pytest.raises(ValueError, match="one row per group"):
+        analysis._analysis.minhash(np.zeros(3, np.uint32), np.array([0], np.int64), np.ones(4, np.uint32),
+                                   np.ones(4, np.uint32), np.zeros((2, 4), np.uint32))
+    with pytest.raises(ValueError, match="out of range"):
+        analysis._analysis.passage_starts("a b", np.array([1, 3], np.int32), np.array([0, 5], np.int32),
+                                          np.zeros(2, np.int32), 2, 1, 2)
+    with pytest.raises(TypeError):
+        analysis._analysis.tokenize(b"bytes")

@@ -1,0 +1,378 @@
+/* The per-character and per-shingle loops of analysis (dedup/analysis.py, dedup/sketch.py).
+ *
+ * Analysis walks every character of an article (tokens), every shingle (passage cuts) and
+ * every shingle times every permutation (MinHash).  In Python the first two are interpreter
+ * loops and the third a chain of numpy temporaries; here each is one pass.  Optional: the
+ * Python code does the same where this is not built, and tests compare the two on arbitrary
+ * Unicode text and random hashes.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+/* ---- tokens ---------------------------------------------------------------------------
+ * The same tokens as `dedup.segment._TOKEN` finds with Python's `re` (whose \w is
+ * Py_UNICODE_ISALNUM or '_', and \d Py_UNICODE_ISDECIMAL):
+ *   a CJK character alone;
+ *   or digits, with separators between digits ("1,912.65");
+ *   or a letter, then letters and digits, then apostrophe-joined letter runs ("don't").
+ */
+
+static inline int is_cjk(Py_UCS4 c)
+{
+    return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff)
+        || (c >= 0xf900 && c <= 0xfaff) || (c >= 0xac00 && c <= 0xd7af);
+}
+
+static inline int is_decimal(Py_UCS4 c)
+{
+    return c < 128 ? (c >= '0' && c <= '9') : Py_UNICODE_ISDECIMAL(c);
+}
+
+static inline int is_alnum(Py_UCS4 c)
+{
+    if (c < 128)
+        return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+    return Py_UNICODE_ISALNUM(c);
+}
+
+/* [^\W\d_]: a letter (or other alphanumeric that is not a decimal digit). */
+static inline int is_letter(Py_UCS4 c)
+{
+    return is_alnum(c) && !is_decimal(c);
+}
+
+/* The end of the token starting at `i`, or `i` when none starts there. */
+static Py_ssize_t token_end(int kind, const void *data, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_UCS4 c = PyUnicode_READ(kind, data, i);
+    Py_ssize_t j = i + 1;
+    if (is_cjk(c))
+        return j;
+    if (is_decimal(c)) {
+        while (j < n && is_decimal(PyUnicode_READ(kind, data, j)))
+            j++;
+        for (;;) {
+            if (j + 1 >= n)
+                return j;
+            Py_UCS4 sep = PyUnicode_READ(kind, data, j);
+            if (!(sep == '.' || sep == ',' || sep == ':' || sep == '/') || !is_decimal(PyUnicode_READ(kind, data, j + 1)))
+                return j;
+            j += 2;
+            while (j < n && is_decimal(PyUnicode_READ(kind, data, j)))
+                j++;
+        }
+    }
+    if (!is_letter(c) || is_cjk(c))
+        return i;
+    while (j < n) {
+        Py_UCS4 d = PyUnicode_READ(kind, data, j);
+        if (!is_alnum(d) || is_cjk(d))
+            break;
+        j++;
+    }
+    while (j + 1 < n && PyUnicode_READ(kind, data, j) == '\'' && is_letter(PyUnicode_READ(kind, data, j + 1))) {
+        j += 2;
+        while (j < n && is_letter(PyUnicode_READ(kind, data, j)))
+            j++;
+    }
+    return j;
+}
+
+/* The folded key of text[start:end]: lower-cased ASCII here, anything else by str.casefold. */
+static PyObject *token_key(PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
+{
+    char buf[64];
+    Py_ssize_t len = end - start;
+    if (len <= (Py_ssize_t)sizeof(buf)) {
+        Py_ssize_t k = 0;
+        for (; k < len; k++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, start + k);
+            if (c >= 128)
+                break;
+            buf[k] = (char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+        }
+        if (k == len)
+            return PyUnicode_DecodeASCII(buf, len, NULL);
+    }
+    PyObject *word = PyUnicode_Substring(text, start, end);
+    if (!word)
+        return NULL;
+    PyObject *key = PyObject_CallMethod(word, "casefold", NULL);
+    Py_DECREF(word);
+    return key;
+}
+
+PyDoc_STRVAR(tokenize_doc,
+"tokenize(text) -> (keys, starts, ends)\n\n"
+"The tokens of `text` as `dedup.segment.tokenize` finds them, each folded as\n"
+"`dedup.normalise.token_key` folds it: a list of keys and the tokens' start and end offsets\n"
+"(bytearrays of int32).");
+
+static PyObject *tokenize(PyObject *self, PyObject *text)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "tokenize() takes a str");
+        return NULL;
+    }
+    if (PyUnicode_READY(text) < 0)
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (n > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "text too long for int32 offsets");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    PyObject *keys = PyList_New(0), *starts = NULL, *ends = NULL, *result = NULL;
+    Py_ssize_t count = 0, capacity = 0;
+    int32_t *s = NULL, *e = NULL;
+    if (!keys)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n;) {
+        Py_ssize_t j = token_end(kind, data, n, i);
+        if (j == i) {
+            i++;
+            continue;
+        }
+        if (count == capacity) {
+            capacity = capacity ? 2 * capacity : 256;
+            int32_t *grown_s = PyMem_Realloc(s, capacity * sizeof(int32_t));
+            if (!grown_s)
+                goto fail;
+            s = grown_s;
+            int32_t *grown_e = PyMem_Realloc(e, capacity * sizeof(int32_t));
+            if (!grown_e)
+                goto fail;
+            e = grown_e;
+        }
+        PyObject *key = token_key(text, kind, data, i, j);
+        if (!key)
+            goto fail;
+        int failed = PyList_Append(keys, key);
+        Py_DECREF(key);
+        if (failed)
+            goto fail;
+        s[count] = (int32_t)i;
+        e[count++] = (int32_t)j;
+        i = j;
+    }
+    starts = PyByteArray_FromStringAndSize((const char *)s, count * (Py_ssize_t)sizeof(int32_t));
+    ends = PyByteArray_FromStringAndSize((const char *)e, count * (Py_ssize_t)sizeof(int32_t));
+    if (starts && ends)
+        result = PyTuple_Pack(3, keys, starts, ends);
+fail:
+    if (!result && !PyErr_Occurred())
+        PyErr_NoMemory();
+    PyMem_Free(s);
+    PyMem_Free(e);
+    Py_XDECREF(starts);
+    Py_XDECREF(ends);
+    Py_DECREF(keys);
+    return result;
+}
+
+/* ---- buffers --------------------------------------------------------------------------- */
+
+static int typed_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, const char *what)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    if (view->len % itemsize) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "%s must hold %zd-byte values", what, itemsize);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- passages --------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(passage_starts_doc,
+"passage_starts(text, token_ends, body_tokens, token_block, n_shingles, min_tokens, target_tokens)\n"
+"    -> bytearray\n\n"
+"The first shingle of each passage, as `Analyzer._passages` cuts them (int32 values):\n"
+"a passage ends at a block's end, at a sentence's end once it has `target_tokens`, and at\n"
+"twice that in any case, never before `min_tokens`.");
+
+static PyObject *passage_starts(PyObject *self, PyObject *args)
+{
+    PyObject *text, *ends_obj, *body_obj, *block_obj;
+    Py_ssize_t n_shingles, min_tokens, target;
+    if (!PyArg_ParseTuple(args, "UOOOnnn", &text, &ends_obj, &body_obj, &block_obj, &n_shingles, &min_tokens, &target))
+        return NULL;
+    if (PyUnicode_READY(text) < 0)
+        return NULL;
+    Py_buffer views[3];
+    const char *names[] = {"token_ends", "body_tokens", "token_block"};
+    PyObject *objs[] = {ends_obj, body_obj, block_obj};
+    for (int v = 0; v < 3; v++) {
+        if (typed_buffer(objs[v], &views[v], sizeof(int32_t), 0, names[v]) < 0) {
+            while (v--)
+                PyBuffer_Release(&views[v]);
+            return NULL;
+        }
+    }
+    const int32_t *tok_end = views[0].buf, *body = views[1].buf, *block = views[2].buf;
+    Py_ssize_t n_tokens = views[0].len / 4, n_body = views[1].len / 4, n_block = views[2].len / 4;
+    Py_ssize_t n_text = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    PyObject *out = NULL;
+    if (n_shingles < 0 || n_shingles > n_body || n_tokens != n_block) {
+        PyErr_SetString(PyExc_ValueError, "passage_starts: n_shingles beyond the body, or token arrays of different lengths");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n_shingles; i++) {
+        if (body[i] < 0 || body[i] >= n_tokens) {
+            PyErr_SetString(PyExc_ValueError, "passage_starts: a body token out of range");
+            goto done;
+        }
+    }
+    out = PyByteArray_FromStringAndSize(NULL, (n_shingles ? n_shingles : 1) * (Py_ssize_t)sizeof(int32_t));
+    if (!out)
+        goto done;
+    int32_t *starts = (int32_t *)PyByteArray_AS_STRING(out);
+    Py_ssize_t count = 0, length = 0;
+    if (n_shingles > 0)
+        starts[count++] = 0;
+    for (Py_ssize_t i = 1; i < n_shingles; i++) {
+        length++;
+        if (length < min_tokens)
+            continue;
+        int new_block = block[body[i]] != block[body[i - 1]];
+        Py_ssize_t prev_end = tok_end[body[i - 1]];
+        int sentence_break = 0;
+        if (prev_end >= 0 && prev_end < n_text) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, prev_end);
+            sentence_break = c == '.' || c == '!' || c == '?';
+        }
+        if (new_block || (length >= target && sentence_break) || length >= 2 * target) {
+            starts[count++] = (int32_t)i;
+            length = 0;
+        }
+    }
+    if (count > 1 && n_shingles - starts[count - 1] < min_tokens)
+        count--;
+    if (PyByteArray_Resize(out, count * (Py_ssize_t)sizeof(int32_t)) < 0)
+        Py_CLEAR(out);
+done:
+    for (int v = 0; v < 3; v++)
+        PyBuffer_Release(&views[v]);
+    return out;
+}
+
+/* ---- MinHash ---------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(minhash_doc,
+"minhash(values, starts, a, b, out) -> None\n\n"
+"For each group g of `values` (uint32 item hashes; group g is values[starts[g]:starts[g+1]],\n"
+"the last to the end; `starts` int64, ascending), lowers out[g] (uint32, len(starts) rows of\n"
+"len(a)) to the minimum over the group's items v of (v * a + b) mod 2**32, per permutation.");
+
+static PyObject *minhash(PyObject *self, PyObject *args)
+{
+    PyObject *objs[5];
+    if (!PyArg_ParseTuple(args, "OOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4]))
+        return NULL;
+    static const char *const names[] = {"values", "starts", "a", "b", "out"};
+    static const Py_ssize_t sizes[] = {4, 8, 4, 4, 4};
+    Py_buffer views[5];
+    for (int v = 0; v < 5; v++) {
+        if (typed_buffer(objs[v], &views[v], sizes[v], v == 4, names[v]) < 0) {
+            while (v--)
+                PyBuffer_Release(&views[v]);
+            return NULL;
+        }
+    }
+    const uint32_t *values = views[0].buf, *a = views[2].buf, *b = views[3].buf;
+    const int64_t *starts = views[1].buf;
+    uint32_t *out = views[4].buf;
+    Py_ssize_t n = views[0].len / 4, groups = views[1].len / 8, perms = views[2].len / 4;
+    PyObject *result = NULL;
+    if (views[3].len / 4 != perms || views[4].len / 4 != groups * perms) {
+        PyErr_SetString(PyExc_ValueError, "minhash: a and b must be as long as a row of out, and out have one row per group");
+        goto done;
+    }
+    for (Py_ssize_t g = 0; g < groups; g++) {
+        if (starts[g] < 0 || starts[g] > n || (g && starts[g] < starts[g - 1])) {
+            PyErr_SetString(PyExc_ValueError, "minhash: starts must ascend within the values");
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t g = 0; g < groups; g++) {
+        Py_ssize_t lo = starts[g], hi = g + 1 < groups ? starts[g + 1] : n;
+        uint32_t *row = out + g * perms;
+        for (Py_ssize_t i = lo; i < hi; i++) {
+            uint32_t v = values[i];
+            for (Py_ssize_t p = 0; p < perms; p++) {
+                uint32_t h = v * a[p] + b[p];
+                row[p] = h < row[p] ? h : row[p];
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    for (int v = 0; v < 5; v++)
+        PyBuffer_Release(&views[v]);
+    return result;
+}
+
+/* ---- cached lookups --------------------------------------------------------------------- */
+
+PyDoc_STRVAR(cached_map_doc,
+"cached_map(cache, keys, compute, limit) -> list\n\n"
+"[cache[k] if k in cache else compute(k) for k in keys], storing each computed value in\n"
+"`cache` (a dict) while it holds fewer than `limit` entries.");
+
+static PyObject *cached_map(PyObject *self, PyObject *args)
+{
+    PyObject *cache, *keys, *compute;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "O!OOn", &PyDict_Type, &cache, &keys, &compute, &limit))
+        return NULL;
+    PyObject *seq = PySequence_Fast(keys, "cached_map: keys must be iterable");
+    if (!seq)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out && i < n; i++) {
+        PyObject *value = PyDict_GetItemWithError(cache, items[i]);
+        if (value) {
+            Py_INCREF(value);
+        } else if (PyErr_Occurred()) {
+            Py_CLEAR(out);
+            break;
+        } else {
+            value = PyObject_CallOneArg(compute, items[i]);
+            if (!value || (PyDict_GET_SIZE(cache) < limit && PyDict_SetItem(cache, items[i], value) < 0)) {
+                Py_XDECREF(value);
+                Py_CLEAR(out);
+                break;
+            }
+        }
+        PyList_SET_ITEM(out, i, value);
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"cached_map", cached_map, METH_VARARGS, cached_map_doc},
+    {"tokenize", tokenize, METH_O, tokenize_doc},
+    {"passage_starts", passage_starts, METH_VARARGS, passage_starts_doc},
+    {"minhash", minhash, METH_VARARGS, minhash_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_analysis", "The inner loops of analysis, compiled.", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__analysis(void)
+{
+    return PyModule_Create(&module);
+}

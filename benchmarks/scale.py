@@ -7,7 +7,8 @@ A child process opens the embedded index as `dedup serve` does (durable log, doc
 to the data directory, periodic snapshots from a forked writer, analysis on a pool of one
 worker per core) and adds fresh generated articles (dedup-bench's generator, arrival order,
 a new seed every 10,000 stories, so no article repeats another's id or text) in
-`add_many` batches, as `AddStream` commits them. Every `--window` articles it reports the
+`add_many` batches, as `AddStream` commits them (the next batch analysed while one is
+indexed). Every `--window` articles it reports the
 window's articles per second and its resident memory. Then the parent:
 
 1. kills it with SIGKILL (a crash) and times a restart to a usable index: the last periodic
@@ -68,17 +69,22 @@ def fill(directory: str, articles: int, batch: int, window: int, snapshot_every:
     index = Index.open(directory, config, analysis_pool=pool, snapshot_every=snapshot_every)
     empty = _rss_bytes()
     print(json.dumps({"empty_rss_bytes": empty}), flush=True)
-    done, started, pending = 0, time.perf_counter(), []
+    done, started, pending, ahead = 0, time.perf_counter(), [], None
     window_start = started
     for article in _articles(articles):
         pending.append(article)
         if len(pending) < batch:
             continue
-        for outcome in index.add_many(pending):
+        # As AddStream does with requests already waiting: the next batch is analysed while
+        # this one is indexed.
+        current, ahead = ahead, index.analyse_ahead(pending)
+        pending = []
+        if current is None:
+            continue
+        for outcome in index.add_many(current):
             if outcome.error is not None:
                 raise SystemExit(f"add failed: {outcome.error}")
-        done += len(pending)
-        pending = []
+        done += len(current.articles)
         if done % window == 0:
             now = time.perf_counter()
             print(json.dumps({"articles": done, "seconds": round(now - started, 1),
@@ -87,6 +93,9 @@ def fill(directory: str, articles: int, batch: int, window: int, snapshot_every:
             window_start = now
             if now > deadline:
                 break
+    else:
+        if ahead is not None:
+            done += len(index.add_many(ahead))
     print(json.dumps({"filled": done}), flush=True)
     time.sleep(3600)  # the parent kills this process: a crash, with the index as it stands
 

@@ -33,6 +33,8 @@ from dedup.storage import LogStore, StaleRead, article_record, record_article
 
 # Files of spilled documents in the data directory (see `Index._prepare_documents_file`).
 SPILL_SUFFIX = ".spill"
+# Articles per analysis task: a batch is split so that every worker of the pool takes part.
+ANALYSIS_CHUNK = 16
 
 log = logging.getLogger("dedup.index")
 
@@ -61,6 +63,23 @@ class _Pending:
     replace: bool = False
     before_commit: Callable[[], None] | None = None
     outcome: Outcome | None = None
+
+
+class Analysing:
+    """Articles whose analysis has started, on the analysis pool in chunks when there is one.
+
+    `Index.add_many` takes one and waits for what is not done yet, so a caller can analyse its
+    next batch while the current one is being indexed (`AddStream` does).
+    """
+
+    def __init__(self, articles: list[Article], parts: list) -> None:
+        self.articles = articles
+        self._parts = parts  # futures, or finished lists of results
+
+    def documents(self) -> list[Document | DedupError]:
+        """Each article's document, or the error that makes it invalid, in order."""
+        results = [r for part in self._parts for r in (part if isinstance(part, list) else part.result())]
+        return [r if isinstance(r, Document) else InvalidArticle(r.reason) for r in results]
 
 
 class Index:
@@ -174,18 +193,21 @@ class Index:
         return pending.outcome.result
 
     def add_many(
-        self, articles: Sequence[Article], replace: bool = False, before_commit: Callable[[], None] | None = None
+        self, articles: Sequence[Article] | Analysing, replace: bool = False,
+        before_commit: Callable[[], None] | None = None,
     ) -> list[Outcome]:
         """Add several articles with one durable write; each gets its own outcome.
 
+        `articles` may be an `Analysing` from `analyse_ahead`, whose analysis has started.
         `before_commit` is called just before anything is written (for example to stop when
         the caller's deadline has passed); if it raises, nothing is written or indexed.
         """
-        analysed = self._analyse(articles)
+        analysing = articles if isinstance(articles, Analysing) else self.analyse_ahead(articles)
+        analysed = analysing.documents()
         with self._write:
             if before_commit is not None:
                 before_commit()
-            return self._commit([_Pending(a, d, replace) for a, d in zip(articles, analysed)])
+            return self._commit([_Pending(a, d, replace) for a, d in zip(analysing.articles, analysed)])
 
     def _commit_each(self, batch: list["_Pending"]) -> None:
         """Commit queued single adds; a caller whose deadline has passed is refused alone."""
@@ -261,16 +283,22 @@ class Index:
                 texts[article.id] = doc.text
         return plan
 
-    def _analyse(self, articles: Sequence[Article]) -> list[Document | DedupError]:
-        """Analyse outside the write lock: in the analysis pool when there is one (so that
-        concurrent calls use every core), else in this thread. Invalid articles become errors."""
+    def analyse_ahead(self, articles: Sequence[Article]) -> Analysing:
+        """Start analysing `articles`: on the analysis pool, split so that all its workers
+        take part, or at once in this thread when there is no pool. Outside the write lock."""
         from dedup.batch import analyse_chunk  # shared with batch runs: one analyser per process
 
-        if self.analysis_pool is not None:
-            results = self.analysis_pool.submit(analyse_chunk, self.config, list(articles)).result()
-        else:
-            results = analyse_chunk(self.config, list(articles))
-        return [r if isinstance(r, Document) else InvalidArticle(r.reason) for r in results]
+        articles = list(articles)
+        if self.analysis_pool is None:
+            return Analysing(articles, [analyse_chunk(self.config, articles)])
+        pieces = -(-len(articles) // ANALYSIS_CHUNK)
+        size = max(1, -(-len(articles) // max(1, pieces)))
+        return Analysing(articles, [self.analysis_pool.submit(analyse_chunk, self.config, articles[i:i + size])
+                                    for i in range(0, len(articles), size)])
+
+    def _analyse(self, articles: Sequence[Article]) -> list[Document | DedupError]:
+        """Analyse outside the write lock (see `analyse_ahead`); invalid articles become errors."""
+        return self.analyse_ahead(articles).documents()
 
     def delete(self, article_id: str) -> None:
         with self._write:

@@ -1,4 +1,5 @@
-"""The durable index: concurrent single adds are committed together (group commit)."""
+"""The durable index: concurrent single adds are committed together (group commit); a batch is
+analysed on every worker of the pool, and may be analysed ahead of its commit."""
 from __future__ import annotations
 
 import threading
@@ -6,8 +7,11 @@ import time
 
 import pytest
 
+from concurrent.futures import ThreadPoolExecutor
+
+from dedup.bench.workload import generated
 from dedup.errors import IndexFull, RequestExpired
-from dedup.index import Index
+from dedup.index import ANALYSIS_CHUNK, Index
 
 
 def _add_concurrently(index: Index, articles, guards=None) -> dict:
@@ -120,3 +124,44 @@ def test_the_analysis_pool_starts_every_worker_with_its_analyser_loaded():
         assert len(pool._processes) == 2  # both started before the first request
         answers = [pool.submit(_analyser_loaded, config).result() for _ in range(6)]
         assert all(loaded for _, loaded in answers)
+
+
+class _CountingPool(ThreadPoolExecutor):
+    """A real executor that counts the analysis tasks it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(2)
+        self.tasks = 0
+
+    def submit(self, *args, **kwargs):
+        self.tasks += 1
+        return super().submit(*args, **kwargs)
+
+
+def test_a_batch_is_analysed_in_chunks_on_the_pool_and_answered_in_order(tmp_path):
+    articles = generated(12, seed=5).articles[:3 * ANALYSIS_CHUNK - 2]
+    articles[7] = articles[7].__class__(id="blank", text="   ")  # invalid: answered in its place
+    serial = Index.open(str(tmp_path / "serial"))
+    expected = [serial.add_many([a])[0] for a in articles]
+    with _CountingPool() as pool:
+        index = Index.open(str(tmp_path / "pooled"), analysis_pool=pool)
+        outcomes = index.add_many(articles)
+        assert pool.tasks == 3  # every worker takes part, not one task for the whole batch
+    assert [o.id for o in outcomes] == [a.id for a in articles]
+    assert isinstance(outcomes[7].error, type(expected[7].error)) and outcomes[7].error is not None
+    assert [(o.result.cluster, o.result.story, o.result.relation) for o in outcomes if o.result] == \
+        [(o.result.cluster, o.result.story, o.result.relation) for o in expected if o.result]
+    serial.close(), index.close()
+
+
+def test_a_batch_analysed_ahead_commits_as_one_given_whole(tmp_path):
+    articles = generated(6, seed=2).articles
+    first, second = articles[: len(articles) // 2], articles[len(articles) // 2:]
+    whole = Index.open(str(tmp_path / "whole"))
+    expected = whole.add_many(first) + whole.add_many(second)
+    ahead = Index.open(str(tmp_path / "ahead"))
+    analysing = ahead.analyse_ahead(second)  # analysed before the first batch is committed
+    assert len(ahead.engine) == 0  # analysis alone changes nothing
+    got = ahead.add_many(first) + ahead.add_many(analysing)
+    assert [(o.id, o.result.cluster, o.result.story) for o in got] == [(o.id, o.result.cluster, o.result.story) for o in expected]
+    whole.close(), ahead.close()

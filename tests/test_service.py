@@ -10,10 +10,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from dedup.bench.workload import generated
 from dedup.config import Config
 from dedup.errors import IncompatibleIndex
 from dedup.index import Index
 from dedup.service.server import ServerSettings, build_server
+from dedup.service.servicer import STREAM_BATCH
 from dedup.v1 import dedup_pb2 as pb
 from dedup.v1 import dedup_pb2_grpc as pb_grpc
 
@@ -156,6 +158,32 @@ def test_add_stream_answers_each_article_in_order_and_reports_bad_ones(stub, see
     assert bad.error_code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and "empty" in bad.error_message
     assert responses[-1].result.cluster == "000" and responses[-1].result.relation == pb.VERSION
     assert stub.Stats(pb.StatsRequest()).articles == 5
+
+
+def test_a_long_stream_answers_as_adding_one_by_one(tmp_path):
+    """More requests than one commit takes, sent at once: batches are analysed while the one
+    before is indexed, and the index ends as adding the articles one at a time leaves it."""
+    articles = generated(40, seed=4).articles[: 2 * STREAM_BATCH + 30]
+    requests = [pb.AddRequest(article=_article(a)) for a in articles]
+    requests[STREAM_BATCH + 3] = pb.AddRequest(article=pb.Article(id="empty", text=""))
+    requests.append(pb.AddRequest(article=_article(articles[0])))  # a repeat: answered, not re-added
+    serial = Index.open(str(tmp_path / "serial"))
+    added = [serial.add(a).id for a in articles if a.id != articles[STREAM_BATCH + 3].id]
+    s = Server(tmp_path / "d")
+    try:
+        responses = list(s.stub.AddStream(iter(requests)))
+        assert [r.id for r in responses] == [r.article.id for r in requests]
+        assert responses[STREAM_BATCH + 3].error_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+        assert responses[0].result.added and not responses[-1].result.added
+        assert s.stub.Stats(pb.StatsRequest()).articles == len(added)
+        for article_id in added:
+            want, _ = serial.get(article_id)
+            got = s.stub.Get(pb.GetRequest(id=article_id)).result
+            assert (got.cluster, got.story, got.canonical) == (want.cluster, want.story, want.canonical)
+        assert len({serial.get(i)[0].cluster for i in added}) < len(added)  # there were copies to find
+    finally:
+        s.stop()
+        serial.close()
 
 
 def test_oversized_message_is_resource_exhausted(tmp_path):

@@ -42,25 +42,33 @@ class DedupServicer(pb_grpc.DedupServicer):
         reader = threading.Thread(target=_drain, args=(request_iterator, pending), daemon=True)
         reader.start()
         guard = _deadline_guard(context)
-        while True:
-            batch = _take(pending)
-            if batch is None:
-                return
-            if isinstance(batch, Exception):
-                if context.is_active():
-                    log.info("AddStream ended by the client: %s", batch)
-                return
-            try:
-                yield from self._add_batch(batch, guard)
-            except RequestExpired as exc:
-                context.abort(status_of(exc), str(exc))
-            except DedupError as exc:  # the store refused the whole batch
-                context.abort(status_of(exc), str(exc))
-            except Exception:  # noqa: BLE001
-                log.exception("unexpected error in AddStream")
-                context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+        batch, current = _take(pending), None
+        try:
+            while True:
+                if current is None:
+                    if not isinstance(batch, list):
+                        break  # the end of the stream, or the error that ended it
+                    current = self._start_batch(batch)
+                # The requests already waiting are analysed while this batch is indexed.
+                batch = _take(pending, wait=False)
+                ahead = self._start_batch(batch) if isinstance(batch, list) and batch else None
+                yield from self._finish_batch(current, guard)
+                current = ahead
+                if current is None and batch == []:
+                    batch = _take(pending)
+        except RequestExpired as exc:
+            context.abort(status_of(exc), str(exc))
+        except DedupError as exc:  # the store refused the whole batch
+            context.abort(status_of(exc), str(exc))
+        except Exception:  # noqa: BLE001
+            log.exception("unexpected error in AddStream")
+            context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+        if isinstance(batch, Exception) and context.is_active():
+            log.info("AddStream ended by the client: %s", batch)
 
-    def _add_batch(self, requests: list[pb.AddRequest], guard):
+    def _start_batch(self, requests: list[pb.AddRequest]) -> tuple:
+        """Decode a batch and start analysing it: one `Analysing` per value of the replace
+        flag (each is one `add_many`), and the answers of requests that could not be decoded."""
         articles, responses = [], {}
         for i, request in enumerate(requests):
             try:
@@ -68,13 +76,18 @@ class DedupServicer(pb_grpc.DedupServicer):
             except DedupError as exc:
                 responses[i] = pb.AddStreamResponse(id=request.article.id, error_code=status_of(exc).value[0],
                                                     error_message=str(exc))
-        # One replace flag per batch call: group articles by it, keeping order within each group.
+        groups = []
         for replace in (False, True):
             group = [(i, a) for i, a in articles if requests[i].replace == replace]
-            if not group:
-                continue
-            outcomes = self.index.add_many([a for _, a in group], replace=replace, before_commit=guard)
-            for (i, _), outcome in zip(group, outcomes):
+            if group:
+                groups.append((replace, [i for i, _ in group], self.index.analyse_ahead([a for _, a in group])))
+        return requests, groups, responses
+
+    def _finish_batch(self, started: tuple, guard):
+        requests, groups, responses = started
+        for replace, positions, analysing in groups:
+            outcomes = self.index.add_many(analysing, replace=replace, before_commit=guard)
+            for i, outcome in zip(positions, outcomes):
                 if outcome.error is not None:
                     responses[i] = pb.AddStreamResponse(id=outcome.id, error_code=status_of(outcome.error).value[0],
                                                         error_message=str(outcome.error))
@@ -143,12 +156,16 @@ def _drain(requests, pending: queue.Queue) -> None:
         pending.put(exc)
 
 
-def _take(pending: queue.Queue):
-    """The requests that have arrived (at least one, blocking), up to STREAM_BATCH.
+def _take(pending: queue.Queue, wait: bool = True):
+    """The requests that have arrived, up to STREAM_BATCH: at least one when `wait`, else
+    possibly none (an empty list).
 
     Returns None at the end of the stream, or the exception that ended it.
     """
-    first = pending.get()
+    try:
+        first = pending.get() if wait else pending.get_nowait()
+    except queue.Empty:
+        return []
     if first is _END:
         return None
     if isinstance(first, Exception):

@@ -102,7 +102,7 @@ class Sketcher:
         n = len(hashes)
         if groups == 0 or n == 0:
             return out
-        starts = np.asarray(starts, dtype=np.int64)
+        starts = np.ascontiguousarray(starts, dtype=np.int64)
         ends = np.append(starts[1:], n)
         with np.errstate(over="ignore"):
             hv = _fmix32((hashes & _U64(0xFFFFFFFF)).astype(np.uint32))

@@ -81,10 +81,7 @@ def fill(directory: str, articles: int, batch: int, window: int, snapshot_every:
         pending = []
         if current is None:
             continue
-        for outcome in index.add_many(current):
-            if outcome.error is not None:
-                raise SystemExit(f"add failed: {outcome.error}")
-        done += len(current.articles)
+        done += _commit(index, current)
         if done % window == 0:
             now = time.perf_counter()
             print(json.dumps({"articles": done, "seconds": round(now - started, 1),
@@ -95,9 +92,17 @@ def fill(directory: str, articles: int, batch: int, window: int, snapshot_every:
                 break
     else:
         if ahead is not None:
-            done += len(index.add_many(ahead))
+            done += _commit(index, ahead)
     print(json.dumps({"filled": done}), flush=True)
     time.sleep(3600)  # the parent kills this process: a crash, with the index as it stands
+
+
+def _commit(index, analysing) -> int:
+    """Commit a batch whose analysis has started; every article must be added."""
+    for outcome in index.add_many(analysing):
+        if outcome.error is not None:
+            raise SystemExit(f"add failed: {outcome.error}")
+    return len(analysing.articles)
 
 
 def restart(directory: str) -> dict:

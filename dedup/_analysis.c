@@ -186,6 +186,27 @@ static int typed_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int
     return 0;
 }
 
+/* `count` buffers of the given item sizes, the last writable when `last_writable`; on
+ * failure none is held. */
+static int typed_buffers(PyObject *const *objs, Py_buffer *views, const Py_ssize_t *sizes,
+                         const char *const *names, int count, int last_writable)
+{
+    for (int v = 0; v < count; v++) {
+        if (typed_buffer(objs[v], &views[v], sizes[v], last_writable && v == count - 1, names[v]) < 0) {
+            while (v--)
+                PyBuffer_Release(&views[v]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void release_buffers(Py_buffer *views, int count)
+{
+    for (int v = 0; v < count; v++)
+        PyBuffer_Release(&views[v]);
+}
+
 /* ---- passages --------------------------------------------------------------------------- */
 
 PyDoc_STRVAR(passage_starts_doc,
@@ -203,16 +224,12 @@ static PyObject *passage_starts(PyObject *self, PyObject *args)
         return NULL;
     if (PyUnicode_READY(text) < 0)
         return NULL;
+    static const char *const names[] = {"token_ends", "body_tokens", "token_block"};
+    static const Py_ssize_t sizes[] = {4, 4, 4};
+    PyObject *const objs[] = {ends_obj, body_obj, block_obj};
     Py_buffer views[3];
-    const char *names[] = {"token_ends", "body_tokens", "token_block"};
-    PyObject *objs[] = {ends_obj, body_obj, block_obj};
-    for (int v = 0; v < 3; v++) {
-        if (typed_buffer(objs[v], &views[v], sizeof(int32_t), 0, names[v]) < 0) {
-            while (v--)
-                PyBuffer_Release(&views[v]);
-            return NULL;
-        }
-    }
+    if (typed_buffers(objs, views, sizes, names, 3, 0) < 0)
+        return NULL;
     const int32_t *tok_end = views[0].buf, *body = views[1].buf, *block = views[2].buf;
     Py_ssize_t n_tokens = views[0].len / 4, n_body = views[1].len / 4, n_block = views[2].len / 4;
     Py_ssize_t n_text = PyUnicode_GET_LENGTH(text);
@@ -257,8 +274,7 @@ static PyObject *passage_starts(PyObject *self, PyObject *args)
     if (PyByteArray_Resize(out, count * (Py_ssize_t)sizeof(int32_t)) < 0)
         Py_CLEAR(out);
 done:
-    for (int v = 0; v < 3; v++)
-        PyBuffer_Release(&views[v]);
+    release_buffers(views, 3);
     return out;
 }
 
@@ -278,13 +294,8 @@ static PyObject *minhash(PyObject *self, PyObject *args)
     static const char *const names[] = {"values", "starts", "a", "b", "out"};
     static const Py_ssize_t sizes[] = {4, 8, 4, 4, 4};
     Py_buffer views[5];
-    for (int v = 0; v < 5; v++) {
-        if (typed_buffer(objs[v], &views[v], sizes[v], v == 4, names[v]) < 0) {
-            while (v--)
-                PyBuffer_Release(&views[v]);
-            return NULL;
-        }
-    }
+    if (typed_buffers(objs, views, sizes, names, 5, 1) < 0)
+        return NULL;
     const uint32_t *values = views[0].buf, *a = views[2].buf, *b = views[3].buf;
     const int64_t *starts = views[1].buf;
     uint32_t *out = views[4].buf;
@@ -315,8 +326,7 @@ static PyObject *minhash(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    for (int v = 0; v < 5; v++)
-        PyBuffer_Release(&views[v]);
+    release_buffers(views, 5);
     return result;
 }
 

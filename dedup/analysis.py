@@ -22,7 +22,7 @@ from dedup.normalise import repair
 from dedup.segment import Span, folded_tokens, split_blocks
 from dedup.lsh import band_keys, lsh_params
 from dedup.sketch import Sketcher, shingle_hashes, token_hash
-from dedup.terms import TermWeigher
+from dedup.terms import TermWeigher, cached_map
 
 try:  # the compiled passage cut (see setup.py); `_passages` does the same without it
     from dedup import _analysis
@@ -187,17 +187,7 @@ class Analyzer:
         )
 
     def _hash_tokens(self, keys: list[str]) -> np.ndarray:
-        cache = self._token_hashes
-        if _analysis is not None:
-            return np.array(_analysis.cached_map(cache, keys, token_hash, _TOKEN_CACHE_LIMIT), dtype=_U64)
-        hashes = [cache.get(key) for key in keys]
-        for i, h in enumerate(hashes):
-            if h is None:
-                key = keys[i]
-                hashes[i] = h = token_hash(key)
-                if len(cache) < _TOKEN_CACHE_LIMIT:
-                    cache[key] = h
-        return np.array(hashes, dtype=_U64)
+        return np.array(cached_map(self._token_hashes, keys, token_hash, _TOKEN_CACHE_LIMIT), dtype=_U64)
 
     def _passages(self, text, token_ends, body_tokens, token_block, n_shingles) -> np.ndarray:
         """Cut the body's shingles into passages: blocks, long ones split at sentence ends."""

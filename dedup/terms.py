@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import Stemmer
 import wordfreq
@@ -43,6 +43,25 @@ def _stemmer(language: str):
     return Stemmer.Stemmer(names.get(language, "english"))
 
 
+_MISSING = object()
+
+
+def cached_map(cache: dict, keys: Iterable, compute: Callable, limit: int) -> list:
+    """``compute(key)`` of each of `keys`, looked up in `cache` first; computed values are
+    stored while `cache` holds fewer than `limit` entries (compiled where built)."""
+    if _analysis is not None:
+        return _analysis.cached_map(cache, keys, compute, limit)
+    out = []
+    for key in keys:
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:
+            value = compute(key)
+            if len(cache) < limit:
+                cache[key] = value
+        out.append(value)
+    return out
+
+
 class TermWeigher:
     """Maps a folded token to its story term (a stem) and weight, caching both."""
 
@@ -54,18 +73,7 @@ class TermWeigher:
     def terms(self, keys: Iterable[str]) -> list[tuple[str, float] | None]:
         """``(stem, weight)`` of each folded token of `keys`, or None for one that carries no
         topic (one call for a block or a body, not one per token)."""
-        cache, compute = self._cache, self._compute
-        if _analysis is not None:
-            return _analysis.cached_map(cache, keys, compute, _CACHE_LIMIT)
-        out = []
-        for key in keys:
-            hit = cache.get(key, False)
-            if hit is False:
-                hit = compute(key)
-                if len(cache) < _CACHE_LIMIT:
-                    cache[key] = hit
-            out.append(hit)
-        return out
+        return cached_map(self._cache, keys, self._compute, _CACHE_LIMIT)
 
     def _compute(self, key: str) -> tuple[str, float] | None:
         if key.endswith("'s"):

@@ -7,6 +7,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "_sorted.h"
@@ -310,7 +311,162 @@ done:
     return result;
 }
 
+/* How many values two sorted, distinct arrays share (searching the larger for each value of
+ * the smaller when their sizes are very different). */
+static Py_ssize_t count_common(const uint64_t *x, Py_ssize_t n, const uint64_t *y, Py_ssize_t m)
+{
+    Py_ssize_t i = 0, j = 0, k = 0;
+    if (n * 16 < m || m * 16 < n) {
+        const uint64_t *small = n <= m ? x : y, *large = n <= m ? y : x;
+        Py_ssize_t ns = n <= m ? n : m, nl = n <= m ? m : n;
+        for (Py_ssize_t s = 0; s < ns && j < nl; s++) {
+            j = lower_bound(large, j, nl, small[s]);
+            k += j < nl && large[j] == small[s];
+        }
+        return k;
+    }
+    while (i < n && j < m) {
+        if (x[i] < y[j]) {
+            i++;
+        } else if (y[j] < x[i]) {
+            j++;
+        } else {
+            k++;
+            i++;
+            j++;
+        }
+    }
+    return k;
+}
+
+PyDoc_STRVAR(overlap_counts_doc,
+"overlap_counts(a, b, a_part, b_part) -> (int, int, int)\n\n"
+"How many values `a` and `b` share, how many of `a_part` are in `b`, and how many of\n"
+"`b_part` are in `a` (all uint64, each sorted and distinct).");
+
+static PyObject *overlap_counts(PyObject *self, PyObject *args)
+{
+    static const char *const names[] = {"a", "b", "a_part", "b_part"};
+    Py_buffer views[4];
+    if (u64_arguments(args, views, names, 4) < 0)
+        return NULL;
+    Py_ssize_t len[4];
+    for (int i = 0; i < 4; i++)
+        len[i] = views[i].len / (Py_ssize_t)sizeof(uint64_t);
+    const uint64_t *a = views[0].buf, *b = views[1].buf, *a_part = views[2].buf, *b_part = views[3].buf;
+    Py_ssize_t shared = count_common(a, len[0], b, len[1]);
+    Py_ssize_t a_in_b = count_common(a_part, len[2], b, len[1]);
+    Py_ssize_t b_in_a = count_common(b_part, len[3], a, len[0]);
+    release_all(views, 4);
+    return Py_BuildValue("nnn", shared, a_in_b, b_in_a);
+}
+
+PyDoc_STRVAR(weighted_dot_doc,
+"weighted_dot(a, a_weights, b, b_weights) -> float\n\n"
+"The sum over the values common to `a` and `b` (uint64, each sorted and distinct) of the\n"
+"product of their weights (float32, aligned with the values), in double precision, in\n"
+"ascending order of value: the same sum whichever side is `a`.");
+
+static PyObject *weighted_dot(PyObject *self, PyObject *args)
+{
+    static const char *const names[] = {"a", "a_weights", "b", "b_weights"};
+    PyObject *a_obj, *aw_obj, *b_obj, *bw_obj;
+    if (!PyArg_ParseTuple(args, "OOOO", &a_obj, &aw_obj, &b_obj, &bw_obj))
+        return NULL;
+    Py_buffer views[4];
+    PyObject *objects[4] = {a_obj, aw_obj, b_obj, bw_obj};
+    for (int i = 0; i < 4; i++) {
+        if (PyObject_GetBuffer(objects[i], &views[i], PyBUF_C_CONTIGUOUS) < 0) {
+            release_all(views, i);
+            return NULL;
+        }
+    }
+    Py_ssize_t n = views[0].len / 8, m = views[2].len / 8;
+    if (views[0].len % 8 || views[2].len % 8 || views[1].len != n * 4 || views[3].len != m * 4) {
+        release_all(views, 4);
+        PyErr_Format(PyExc_ValueError, "%s and %s must be uint64 values with one float32 weight each",
+                     names[0], names[2]);
+        return NULL;
+    }
+    const uint64_t *x = views[0].buf, *y = views[2].buf;
+    const float *wx = views[1].buf, *wy = views[3].buf;
+    double total = 0.0;
+    Py_ssize_t i = 0, j = 0;
+    while (i < n && j < m) {
+        if (x[i] < y[j]) {
+            i++;
+        } else if (y[j] < x[i]) {
+            j++;
+        } else {
+            total += (double)wx[i++] * (double)wy[j++];
+        }
+    }
+    release_all(views, 4);
+    return PyFloat_FromDouble(total);
+}
+
+PyDoc_STRVAR(specific_cosine_doc,
+"specific_cosine(a, a_weights, b, b_weights, common) -> float\n\n"
+"The cosine similarity of two weighted term sets (uint64 terms, each sorted and distinct,\n"
+"with float32 weights) over the terms whose bucket is not common: a term's bucket is its low\n"
+"bits, an index into `common` (one byte per bucket, nonzero when common; its length a power\n"
+"of two). Sums are taken in double precision in ascending order of term; 0.0 when either side\n"
+"has no such term.");
+
+static PyObject *specific_cosine(PyObject *self, PyObject *args)
+{
+    PyObject *objects[5];
+    if (!PyArg_ParseTuple(args, "OOOOO", &objects[0], &objects[1], &objects[2], &objects[3], &objects[4]))
+        return NULL;
+    Py_buffer views[5];
+    for (int i = 0; i < 5; i++) {
+        if (PyObject_GetBuffer(objects[i], &views[i], PyBUF_C_CONTIGUOUS) < 0) {
+            release_all(views, i);
+            return NULL;
+        }
+    }
+    Py_ssize_t n = views[0].len / 8, m = views[2].len / 8, buckets = views[4].len;
+    if (views[0].len % 8 || views[2].len % 8 || views[1].len != n * 4 || views[3].len != m * 4) {
+        release_all(views, 5);
+        PyErr_SetString(PyExc_ValueError, "a and b must be uint64 terms with one float32 weight each");
+        return NULL;
+    }
+    if (buckets == 0 || (buckets & (buckets - 1))) {
+        release_all(views, 5);
+        PyErr_SetString(PyExc_ValueError, "common must hold a power of two of one-byte flags");
+        return NULL;
+    }
+    const uint64_t *x = views[0].buf, *y = views[2].buf, mask = (uint64_t)buckets - 1;
+    const float *wx = views[1].buf, *wy = views[3].buf;
+    const unsigned char *common = views[4].buf;
+    double dot = 0.0, norm_x = 0.0, norm_y = 0.0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!common[x[i] & mask])
+            norm_x += (double)wx[i] * (double)wx[i];
+    for (Py_ssize_t j = 0; j < m; j++)
+        if (!common[y[j] & mask])
+            norm_y += (double)wy[j] * (double)wy[j];
+    Py_ssize_t i = 0, j = 0;
+    while (i < n && j < m) {
+        if (x[i] < y[j]) {
+            i++;
+        } else if (y[j] < x[i]) {
+            j++;
+        } else {
+            if (!common[x[i] & mask])
+                dot += (double)wx[i] * (double)wy[j];
+            i++;
+            j++;
+        }
+    }
+    release_all(views, 5);
+    return PyFloat_FromDouble(dot == 0.0 ? 0.0 : dot / sqrt(norm_x * norm_y));
+}
+
 static PyMethodDef methods[] = {
+    {"specific_cosine", specific_cosine, METH_VARARGS, specific_cosine_doc},
+    {"overlap_counts", overlap_counts, METH_VARARGS, overlap_counts_doc},
+    {"weighted_dot", weighted_dot, METH_VARARGS, weighted_dot_doc},
     {"shared_runs", shared_runs, METH_VARARGS, shared_runs_doc},
     {"overlaps", overlaps, METH_VARARGS, overlaps_doc},
     {"positions_in", positions_in, METH_VARARGS, positions_in_doc},

@@ -26,7 +26,8 @@ from dedup import lsh
 from dedup.errors import ConflictingArticle, IndexFull, UnknownArticle
 from dedup.lsh import BandIndex
 from dedup.commonness import CommonBlocks, CommonTerms, bucket_of
-from dedup.verify import RELATIONS, REWRITE, Match, StoredMatch, compare, long_passages, story_similarity, worth_verifying
+from dedup.verify import (RELATIONS, REWRITE, Match, StoredMatch, compare, long_passages, related, story_similarity,
+                          worth_verifying)
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 # Candidates proposed by story terms alone that are verified per article, best first.
@@ -293,6 +294,9 @@ class Engine:
     def _compare(self, a: Document, b: Document) -> Match:
         return compare(a, b, self.config, self._common.common, self._common_terms.common)
 
+    def _related(self, a: Document, b: Document) -> Match | None:
+        return related(a, b, self.config, self._common.common, self._common_terms.common)
+
     def _same_story(self, a: int, b: int) -> bool:
         # The plain threshold, not the one raised for short texts: a short excerpt of a
         # story must still count as related to the story's other copies.
@@ -334,8 +338,8 @@ class Engine:
                 if other in done:
                     stored[other] = edge.match
                     continue
-                match = self._compare(doc, self._docs[other])
-                if match.relation is not None:
+                match = self._related(doc, self._docs[other])
+                if match is not None:
                     stored[other] = StoredMatch.of(match)
             done.add(node)
             # Each edge starts at the side its match was recorded from: no reoriented copies.
@@ -429,8 +433,8 @@ class Engine:
             if node in skip:
                 continue
             other = self._docs[node]
-            match = self._compare(doc, other)
-            if match.relation is None:
+            match = self._related(doc, other)
+            if match is None:
                 continue
             out[node] = match
             # The other members of an exact group have the same body, so the same match;

@@ -135,20 +135,50 @@ def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = 
     """Verify `a` against `b` and decide their relation (None when unrelated). The
     collection's common blocks are not compared; a rewrite must also be alike in the story
     terms that are not common in the collection (`common_terms`, see `story_similarity`)."""
+    return _verify(a, b, config, common_blocks, common_terms, keep_unrelated=True)
+
+
+def related(a: Document, b: Document, config: Config, common_blocks: Set[int] = frozenset(),
+            common_terms: np.ndarray | None = None) -> Match | None:
+    """`compare`, or None when the pair is unrelated: most candidates are, and their scores
+    alone usually show it, without finding the passages they share."""
+    return _verify(a, b, config, common_blocks, common_terms, keep_unrelated=False)
+
+
+def _verify(a: Document, b: Document, config: Config, common_blocks: Set[int], common_terms: np.ndarray | None,
+            keep_unrelated: bool) -> Match | None:
     story = story_similarity(a, b)
     a_body, a_set, a_own = _body(a, common_blocks)
     b_body, b_set, b_own = _body(b, common_blocks)
     if len(a_set) == 0 or len(b_set) == 0:
-        return _decide(a, b, config, 0.0, 0.0, 0.0, 0.0, story, common_terms, 0, ())
-    shared = sorted_intersection(a_set, b_set)
-    inter = len(shared)
-    jaccard = inter / (len(a_set) + len(b_set) - inter)
-    passages = _shared_passages(a, b, a_body, b_body, shared, config) if inter else ()
+        inter = a_own_shared = b_own_shared = 0
+        jaccard = ca = cb = own = 0.0
+    else:
+        # Own words are a subset of the body's shingles: those found in the other body are shared.
+        inter, a_own_shared, b_own_shared = _overlap_counts(a_set, b_set, a_own, b_own)
+        jaccard = inter / (len(a_set) + len(b_set) - inter)
+        ca, cb = inter / len(a_set), inter / len(b_set)
+        own = max(a_own_shared / len(a_own) if len(a_own) else 0.0, b_own_shared / len(b_own) if len(b_own) else 0.0)
+    rewrite = None  # whether the pair passes the rewrite test, when known
+    if not keep_unrelated and not _may_copy(a, b, config, jaccard, max(ca, cb), own):
+        rewrite = _is_rewrite(a, b, config, story, common_terms)
+        if not rewrite:
+            return None
+    passages = _shared_passages(a, b, a_body, b_body, sorted_intersection(a_set, b_set), config) if inter else ()
     shared_tokens = sum(p.tokens for p in passages)
-    own = max(_share(a_own, shared), _share(b_own, shared))
-    return _decide(
-        a, b, config, jaccard, inter / len(a_set), inter / len(b_set), own, story, common_terms, shared_tokens, passages
-    )
+    match = _decide(a, b, config, jaccard, ca, cb, own, story, common_terms, shared_tokens, passages, rewrite)
+    return match if keep_unrelated or match.relation is not None else None
+
+
+def _may_copy(a: Document, b: Document, cfg: Config, jaccard, contained, own) -> bool:
+    """Whether the scores pass the test of a copy relation (each needs its own score)."""
+    return (jaccard >= cfg.near_duplicate or contained >= cfg.syndicated or own >= cfg.version
+            or (a.body_hash == b.body_hash and a.n_body_tokens > 0))
+
+
+def _is_rewrite(a: Document, b: Document, cfg: Config, story: float, common_terms: np.ndarray | None) -> bool:
+    return story >= rewrite_threshold(cfg, a, b) and (
+        common_terms is None or story_similarity(a, b, common_terms) >= cfg.rewrite_specific)
 
 
 def _body(doc: Document, common_blocks: Set[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -178,14 +208,8 @@ def _body(doc: Document, common_blocks: Set[int]) -> tuple[np.ndarray, np.ndarra
     return body
 
 
-def _share(own: np.ndarray, shared: np.ndarray) -> float:
-    """Share of a body's own words (outside quotation marks) found in the other body."""
-    if len(own) == 0:
-        return 0.0
-    return len(sorted_intersection(own, shared)) / len(own)
-
-
-def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, common_terms, shared_tokens, passages) -> Match:
+def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, common_terms, shared_tokens, passages,
+            rewrite: bool | None = None) -> Match:
     exact = a.body_hash == b.body_hash and a.n_body_tokens > 0
     contained = max(ca, cb)
     long_passages = [p for p in passages if p.tokens >= cfg.min_shared_tokens]
@@ -197,8 +221,7 @@ def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, common_terms, shared
         relation, score = SYNDICATED, contained
     elif own >= cfg.version and len(long_passages) >= cfg.version_passages and _has_run(a, b, cfg, long_passages):
         relation, score = VERSION, own
-    elif story >= rewrite_threshold(cfg, a, b) and (
-            common_terms is None or story_similarity(a, b, common_terms) >= cfg.rewrite_specific):
+    elif rewrite if rewrite is not None else _is_rewrite(a, b, cfg, story, common_terms):
         relation, score = REWRITE, story
     else:
         relation, score = None, max(contained, story)
@@ -247,20 +270,18 @@ def story_similarity(a: Document, b: Document, common_terms: np.ndarray | None =
     """
     if len(a.story_terms) == 0 or len(b.story_terms) == 0:
         return 0.0
-    ia, ib = _matching_positions(a.story_terms, b.story_terms)
     if common_terms is None:
-        if len(ia) == 0:
-            return 0.0
-        return float(np.dot(a.story_weights[ia], b.story_weights[ib])) / (a.story_norm * b.story_norm)
+        return _weighted_dot(a.story_terms, a.story_weights, b.story_terms, b.story_weights) / (
+            a.story_norm * b.story_norm)
+    if _compiled(a.story_terms, b.story_terms):
+        return _setops.specific_cosine(a.story_terms, a.story_weights, b.story_terms, b.story_weights, common_terms)
     a_specific = ~common_terms[bucket_of(a.story_terms)]
-    keep = a_specific[ia]
-    ia, ib = ia[keep], ib[keep]
-    if len(ia) == 0:
+    b_specific = ~common_terms[bucket_of(b.story_terms)]
+    wa, wb = a.story_weights[a_specific], b.story_weights[b_specific]
+    dot = _weighted_dot(a.story_terms[a_specific], wa, b.story_terms[b_specific], wb)
+    if dot == 0.0:
         return 0.0
-    wa = a.story_weights[a_specific]
-    wb = b.story_weights[~common_terms[bucket_of(b.story_terms)]]
-    dot = float(np.dot(a.story_weights[ia], b.story_weights[ib]))
-    return dot / float(np.sqrt(np.dot(wa, wa) * np.dot(wb, wb)))
+    return dot / float(np.sqrt(_ordered_sum(np.square(wa, dtype=np.float64)) * _ordered_sum(np.square(wb, dtype=np.float64))))
 
 
 def worth_verifying(doc: Document, others: Sequence, cfg: Config) -> np.ndarray:
@@ -337,6 +358,31 @@ def sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     at = np.searchsorted(b, a)
     at[at == len(b)] = 0
     return a[b[at] == a]
+
+
+def _overlap_counts(a: np.ndarray, b: np.ndarray, a_part: np.ndarray, b_part: np.ndarray) -> tuple[int, int, int]:
+    """How many values `a` and `b` share, how many of `a_part` are in `b` and of `b_part` in `a`."""
+    if _compiled(a, b) and _compiled(a_part, b_part):
+        return _setops.overlap_counts(a, b, a_part, b_part)
+    return (len(sorted_intersection(a, b)), len(sorted_intersection(a_part, b)),
+            len(sorted_intersection(b_part, a)))
+
+
+def _weighted_dot(a: np.ndarray, a_weights: np.ndarray, b: np.ndarray, b_weights: np.ndarray) -> float:
+    """Sum of weight products over the values common to `a` and `b` (sorted, distinct), in
+    double precision and ascending order of value: the same bits whichever side is `a`."""
+    if _compiled(a, b):
+        return _setops.weighted_dot(a, a_weights, b, b_weights)
+    ia, ib = _matching_positions(a, b)
+    if len(ia) == 0:
+        return 0.0
+    return _ordered_sum(a_weights[ia].astype(np.float64) * b_weights[ib])
+
+
+def _ordered_sum(values: np.ndarray) -> float:
+    """The sum of `values` added one by one in order, as the compiled loops add them (numpy's
+    own sum adds pairwise, which can differ in the last bit)."""
+    return float(np.cumsum(values)[-1]) if len(values) else 0.0
 
 
 def _members(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import dedup.segment as segment
 import dedup.sketch as sketch
 import dedup.terms as terms
 import dedup.verify as verify
+from dedup.commonness import CommonTerms, bucket_of
 from dedup.config import Config
 from dedup.engine import Engine
 from dedup.normalise import token_key
@@ -80,6 +81,43 @@ def test_overlaps_sum_as_numpy_would(base, others, seed):
     assert len(dots) == len(arrays)
 
 
+@settings(max_examples=300, deadline=None)
+@given(a=_values, b=_values, wide=st.integers(0, 3000), seed=st.integers(0, 2**32 - 1),
+       common=st.floats(0.0, 1.0))
+def test_pair_scores_are_numpys_to_the_bit(a, b, wide, seed, common):
+    """What `compare` counts and sums for one pair: shared values, each side's part found in
+    the other, and the weighted story cosines, equal (not close) with and without C, and the
+    same whichever side comes first."""
+    monkeypatch = pytest.MonkeyPatch()
+    rng = np.random.default_rng(seed)
+    a, b = _set(a), _set(b + list(range(100, 100 + wide)))
+    a_part, b_part = a[rng.random(len(a)) < 0.5], b[rng.random(len(b)) < 0.5]
+    compiled, plain = _both(monkeypatch, verify._overlap_counts, a, b, a_part, b_part)
+    expected = (len(set(a.tolist()) & set(b.tolist())), len(set(a_part.tolist()) & set(b.tolist())),
+                len(set(b_part.tolist()) & set(a.tolist())))
+    assert compiled == plain == expected
+    # A share `common` of the values' buckets are common in the collection.
+    common_terms = np.zeros(CommonTerms.BUCKETS, bool)
+    values = np.union1d(a, b)
+    common_terms[bucket_of(values[rng.random(len(values)) < common])] = True
+
+    class Terms:  # what story_similarity reads of a document
+        def __init__(self, terms):
+            self.story_terms = terms
+            self.story_weights = rng.random(len(terms), dtype=np.float32) + np.float32(0.01)
+            self.story_norm = float(np.sqrt(np.dot(self.story_weights, self.story_weights)))
+
+    x, y = Terms(a), Terms(b)
+    for mask in (None, common_terms):
+        forward = _both(monkeypatch, verify.story_similarity, x, y, mask)
+        backward = _both(monkeypatch, verify.story_similarity, y, x, mask)
+        assert forward[0] == forward[1] == backward[0] == backward[1]
+        assert 0.0 <= forward[0] <= 1.0 + 1e-9
+    specific = a[~common_terms[bucket_of(a)]]
+    if not set(specific.tolist()) & set(b.tolist()):
+        assert verify.story_similarity(x, y, common_terms) == 0.0
+
+
 @settings(max_examples=200, deadline=None)
 @given(a=st.lists(st.integers(0, 12), max_size=60), b=st.lists(st.integers(0, 12), max_size=60))
 def test_shared_runs_are_numpys(a, b):
@@ -130,6 +168,10 @@ def test_set_operations_refuse_values_that_are_not_64_bit():
         verify._setops.overlaps(ones, np.ones(2, np.float32), [ones], [np.ones(3, np.float32)])
     with pytest.raises(ValueError, match="both weights"):
         verify._setops.overlaps(ones, None, [ones], [np.ones(2, np.float32)])
+    with pytest.raises(ValueError, match="float32 weight"):
+        verify._setops.weighted_dot(ones, np.ones(2, np.float64), ones, np.ones(2, np.float32))
+    with pytest.raises(ValueError, match="power of two"):
+        verify._setops.specific_cosine(ones, np.ones(2, np.float32), ones, np.ones(2, np.float32), np.zeros(3, bool))
 
 
 def test_an_engine_without_the_compiled_parts_gives_the_same_answers(seed_articles, topic_articles, monkeypatch):

@@ -354,7 +354,7 @@ class Engine:
     def _index_bands(self, node: int, doc: Document) -> None:
         if len(doc.shingles):
             self._doc_index.add(node, doc.band_keys)
-            self._passage_index.add(node, np.unique(doc.passage_band_keys))
+            self._passage_index.add(node, lsh.distinct_keys(doc.passage_band_keys))
         if len(doc.story_terms):
             self._story_index.add(node, doc.story_band_keys)
 
@@ -374,7 +374,7 @@ class Engine:
                 blocks = doc.block_hashes[doc.shingle_blocks[doc.passage_starts]]
                 common = self._common.common
                 keys = keys[[h not in common for h in blocks.tolist()]]
-            nodes, n = self._passage_index.query(np.unique(keys))
+            nodes, n = self._passage_index.query(lsh.distinct_keys(keys))
             found.append((nodes, 2 * n))
         textual = len(found)
         if len(doc.story_terms):

@@ -73,6 +73,15 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return h
 
 
+def distinct_keys(keys: np.ndarray) -> np.ndarray:
+    """The distinct values of `keys` (any shape), sorted: `np.unique` for the small arrays of
+    one document, in a third of its time."""
+    keys = np.sort(keys, axis=None)
+    if len(keys) > 1:
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    return keys
+
+
 def merge_found(found: list[tuple[np.ndarray, np.ndarray]], textual: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Several `BandIndex.query` answers (documents, hits) as one: the distinct documents
     (ascending), their summed hits, and whether one of the first `textual` answers had each."""

@@ -42,7 +42,7 @@ def measure(root: Path, articles: int, trace: bool) -> dict:
     from dedup.bench.workload import generated
     from dedup.config import Config
     from dedup.engine import Engine
-    from dedup.snapshot import load_snapshot, save_snapshot
+    from dedup.snapshot import load_snapshot, save_snapshot, snapshot_bytes
 
     corpus = generated(max(100, articles // 3)).articles[:articles]
     directory = Path(tempfile.mkdtemp(prefix="dedup-memory-"))
@@ -75,7 +75,7 @@ def measure(root: Path, articles: int, trace: bool) -> dict:
     started = time.perf_counter()
     save_snapshot(directory, engine, position=0)
     row["snapshot_save_seconds"] = round(time.perf_counter() - started, 2)
-    row["snapshot_bytes_per_article"] = round((directory / "snapshot.pickle").stat().st_size / n)
+    row["snapshot_bytes_per_article"] = round(snapshot_bytes(directory) / n)
     started = time.perf_counter()
     restored = load_snapshot(directory, Config(), log_end=0)
     row["snapshot_load_seconds"] = round(time.perf_counter() - started, 2)

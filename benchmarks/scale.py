@@ -177,9 +177,15 @@ def main(argv=None) -> int:
     if filler.returncode != -signal.SIGKILL:
         raise SystemExit(f"the filling process failed (exit {filler.returncode}); see {progress}")
     sizes = {f.name: f.stat().st_size for f in directory.iterdir() if f.is_file()}
+    arrays = directory / "snapshot.arrays"
+    if arrays.is_dir():
+        sizes[arrays.name] = sum(f.stat().st_size for f in arrays.iterdir())
     crash = json.loads(_child("--restart", str(directory)).communicate()[0].strip().splitlines()[-1])
     clean = json.loads(_child("--restart", str(directory)).communicate()[0].strip().splitlines()[-1])
-    snapshot_bytes = (directory / "snapshot.pickle").stat().st_size
+    sys.path.insert(0, str(ROOT))
+    from dedup.snapshot import snapshot_bytes
+
+    snapshot = snapshot_bytes(directory)
     if not args.dir:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -202,13 +208,13 @@ def main(argv=None) -> int:
         f"- restart after SIGKILL (last periodic snapshot + log tail re-analysed): **{crash['open_seconds']} s** "
         f"({crash['articles']:,} articles)",
         f"- restart after a clean stop (final snapshot only): **{clean['open_seconds']} s** "
-        f"({clean['articles']:,} articles); snapshot {snapshot_bytes / 2**20:,.0f} MB",
+        f"({clean['articles']:,} articles); snapshot {snapshot / 2**20:,.0f} MB",
         "- data directory at the crash: " + ", ".join(f"{name} {size / 2**20:,.0f} MB" for name, size in sorted(sizes.items())),
     ]
     publish("scale", "\n".join(lines), {
         "articles": filled, "batch": args.batch, "snapshot_every": args.snapshot_every, "windows": windows,
         "empty_rss_bytes": empty, "rss_bytes_per_article": per_article, "restart_after_crash": crash,
-        "restart_after_clean_stop": clean, "snapshot_bytes": snapshot_bytes, "files_at_crash": sizes,
+        "restart_after_clean_stop": clean, "snapshot_bytes": snapshot, "files_at_crash": sizes,
     })
     return 0
 

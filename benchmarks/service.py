@@ -32,7 +32,7 @@ from dedup.bench.runner import LoadRunner, LoadSpec, article_message  # noqa: E4
 from dedup.bench.stats import summarize  # noqa: E402
 from dedup.bench.workload import generated  # noqa: E402
 from dedup.index import Index  # noqa: E402
-from dedup.snapshot import SNAPSHOT_NAME  # noqa: E402
+from dedup.snapshot import SNAPSHOT_NAME, snapshot_bytes  # noqa: E402
 from dedup.v1 import dedup_pb2 as pb  # noqa: E402
 from dedup.v1 import dedup_pb2_grpc as pb_grpc  # noqa: E402
 from published import publish  # noqa: E402  (benchmarks/published.py)
@@ -139,7 +139,7 @@ def scale(workload, articles: int) -> dict:
         crash_restart = server.ready_seconds
         assert server.stub.Stats(pb.StatsRequest()).articles == articles
         server.stop()  # clean shutdown: saves a snapshot
-        snapshot_mb = (data / SNAPSHOT_NAME).stat().st_size / 2**20
+        snapshot_mb = snapshot_bytes(data) / 2**20
         documents_mb = sum(f.stat().st_size for f in data.glob("*.spill")) / 2**20
         server = SpawnedServer(f"{tmp}/data")
         clean_restart = server.ready_seconds

@@ -16,6 +16,8 @@ import threading
 import numpy as np
 from datasketch.lsh import _optimal_param
 
+from dedup.frozen import FrozenArray, new_name
+
 try:  # the query compiled (setup.py builds it where a C compiler is at hand)
     from dedup import _bandsearch
 except ImportError:  # pragma: no cover - depends on the install
@@ -110,6 +112,7 @@ class BandIndex:
 
     def __init__(self) -> None:
         self._levels: list[np.ndarray] = []  # sorted packed entries
+        self._level_names: list[str] = []  # a new one each time a level is written (see `dedup.frozen`)
         self._directories: list[bytearray | None] = []  # per level, built when first searched
         self._recent = np.empty(0, _U64)
         self._removed: set[int] = set()
@@ -126,10 +129,16 @@ class BandIndex:
             state["_recent"] = _merged([self._sealed, self._recent])
         state["_sealed"] = np.empty(0, _U64)
         del state["_directories"]  # rebuilt from the levels when first needed
+        # A level never changes once written: a snapshot stores each one once (`dedup.frozen`).
+        state["_levels"] = [FrozenArray(name, level) for name, level in zip(self._level_names, self._levels)]
+        del state["_level_names"]
         return state
 
     def __setstate__(self, state: dict) -> None:
+        levels = state.pop("_levels")
         self.__dict__.update(state)
+        self._levels = [level.array for level in levels]
+        self._level_names = [level.name for level in levels]
         self._directories = [None] * len(self._levels)
 
     def add(self, doc: int, keys: np.ndarray) -> None:
@@ -270,18 +279,22 @@ class BandIndex:
     def _place(self, merged: np.ndarray, target: int) -> None:
         for level in range(min(target, len(self._levels))):
             self._levels[level] = merged[:0]  # moved down, whole
+            self._level_names[level] = new_name()
             self._directories[level] = None
         if target == len(self._levels):
             self._levels.append(merged)
+            self._level_names.append(new_name())
             self._directories.append(None)
         else:
             self._levels[target] = merged
+            self._level_names[target] = new_name()
             self._directories[target] = None
 
     def _compact(self) -> None:
         self.wait()
         gone = np.fromiter(self._removed, dtype=np.uint64, count=len(self._removed))
         self._levels = [level[~np.isin(level & _DOC_MASK, gone)] for level in self._levels]
+        self._level_names = [new_name() for _ in self._levels]
         self._directories = [None] * len(self._levels)
         self._recent = self._recent[~np.isin(self._recent & _DOC_MASK, gone)]
         self._removed = set()

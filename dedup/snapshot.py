@@ -9,6 +9,13 @@ always enough to rebuild the index). After a crash the snapshot is simply older 
 Written to a temporary file, fsynced and renamed, so a crash while saving leaves the previous
 snapshot or none.
 
+Most of an index's bytes are band-index levels, which never change once written
+(`dedup.frozen`). A snapshot stores each such array of at least `FROZEN_MIN_BYTES` in a file
+of its own under ``snapshot.arrays/``, written once, and the pickle refers to it by name; the
+next snapshot writes only the arrays made since. Files that the snapshot in place no longer
+refers to are removed after it is. Should a file it names be missing or altered, the snapshot
+is ignored and the log replayed, as for any unusable snapshot.
+
 A snapshot is trusted like the rest of the data directory: keep the directory private.
 """
 from __future__ import annotations
@@ -22,10 +29,16 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from dedup.config import Config
 from dedup.engine import Engine
+from dedup.frozen import FrozenArray
 
 SNAPSHOT_NAME = "snapshot.pickle"
+ARRAYS_DIR = "snapshot.arrays"
+# Frozen arrays smaller than this are pickled inline (a file each would cost more than it saves).
+FROZEN_MIN_BYTES = 1 << 20
 # Raised whenever the engine's pickled state changes shape (2: edges carry their sort order;
 # 3: clusters keep the merges that built them; 4: band indexes in levels; 5: sorted buffer;
 # 6: packed matches; 7: record positions of spilled documents in an array; 8: a block seen
@@ -33,23 +46,92 @@ SNAPSHOT_NAME = "snapshot.pickle"
 # fields; 10: block commonness in a band index; 11: clusters of one node and nodes without
 # matches not stored, no arrival sequence; 12: document facts in columns, unique bodies
 # without a list; 13: band indexes note a merge in flight; 14: matches kept in the story
-# edges only; 15: cluster histories sorted; 16: the collection's common story terms).
-FORMAT = 16
+# edges only; 15: cluster histories sorted; 16: the collection's common story terms; 17: band
+# levels in files of their own).
+FORMAT = 17
 log = logging.getLogger("dedup.snapshot")
 
 
 def save_snapshot(directory: Path, engine: Engine, position: int) -> None:
-    path = Path(directory) / SNAPSHOT_NAME
+    directory = Path(directory)
+    path = directory / SNAPSHOT_NAME
     tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one per writer: a stray child may still be writing
+    arrays = directory / ARRAYS_DIR
+    arrays.mkdir(exist_ok=True)
     state = {"format": FORMAT, "config": engine.config, "position": position, "engine": engine}
+    started = time.time()
     try:
         with open(tmp, "wb") as handle, _collector_paused():
-            pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler = _SnapshotPickler(handle, arrays)
+            pickler.dump(state)
             handle.flush()
             os.fsync(handle.fileno())
+        _sync_directory(arrays)  # the arrays' names are durable before the snapshot naming them
         os.replace(tmp, path)
+        _sync_directory(directory)
     finally:
         tmp.unlink(missing_ok=True)
+    # Files made since this writer started may be another writer's (a stray child of a
+    # crashed server): they stay until a later snapshot finds them unreferenced.
+    for stale in arrays.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if stale.name not in pickler.referenced and stale.stat().st_mtime < started:
+                stale.unlink()
+
+
+class _SnapshotPickler(pickle.Pickler):
+    """Pickles frozen arrays as references to their files, writing the files not yet there."""
+
+    def __init__(self, handle, arrays: Path) -> None:
+        super().__init__(handle, protocol=pickle.HIGHEST_PROTOCOL)
+        self.arrays = arrays
+        self.referenced: set[str] = set()
+
+    def persistent_id(self, obj):
+        if type(obj) is not FrozenArray or obj.array.nbytes < FROZEN_MIN_BYTES:
+            return None
+        filename = f"{obj.name}.npy"
+        path = self.arrays / filename
+        if not path.exists():
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as handle:
+                np.save(handle, obj.array, allow_pickle=False)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        self.referenced.add(filename)
+        return ("frozen", obj.name, obj.array.dtype.str, obj.array.shape)
+
+
+class _SnapshotUnpickler(pickle.Unpickler):
+    def __init__(self, handle, arrays: Path) -> None:
+        super().__init__(handle)
+        self.arrays = arrays
+
+    def persistent_load(self, pid):
+        kind, name, dtype, shape = pid
+        if kind != "frozen":
+            raise pickle.UnpicklingError(f"unknown reference {kind!r} in the snapshot")
+        array = np.load(self.arrays / f"{name}.npy", allow_pickle=False)
+        if array.dtype.str != dtype or array.shape != tuple(shape):
+            raise pickle.UnpicklingError(f"array {name} is not the one the snapshot refers to")
+        return FrozenArray(name, array)
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def snapshot_bytes(directory: Path) -> int:
+    """The size of the snapshot in `directory`: its pickle and the array files it refers to."""
+    directory = Path(directory)
+    arrays = directory / ARRAYS_DIR
+    files = [directory / SNAPSHOT_NAME, *(arrays.glob("*.npy") if arrays.is_dir() else ())]
+    return sum(f.stat().st_size for f in files if f.exists())
 
 
 def load_snapshot(directory: Path, config: Config, log_end: int) -> tuple[Engine, int] | None:
@@ -59,7 +141,7 @@ def load_snapshot(directory: Path, config: Config, log_end: int) -> tuple[Engine
         return None
     try:
         with open(path, "rb") as handle, _collector_paused():
-            state = pickle.load(handle)
+            state = _SnapshotUnpickler(handle, Path(directory) / ARRAYS_DIR).load()
     except Exception as exc:  # noqa: BLE001 - an unreadable snapshot only costs a full replay
         log.warning("ignoring snapshot %s (%s); replaying the log", path, exc)
         return None

@@ -9,6 +9,7 @@ import pytest
 from dedup.documents import DocumentTable, SpilledTable
 from dedup.engine import Engine
 from dedup.index import Index
+from dedup.snapshot import snapshot_bytes
 from tests.conftest import syndicated_corpus
 
 
@@ -130,7 +131,7 @@ def test_a_snapshot_refers_to_the_documents_file_and_a_restart_reopens_it(tmp_pa
     for key in ("000", "001", "002"):
         index.add(seed_articles[key])
     index.close()
-    snapshot = (tmp_path / "snapshot.pickle").stat().st_size
+    snapshot = snapshot_bytes(tmp_path)
     documents = sum(f.stat().st_size for f in tmp_path.glob("*.spill"))
     assert snapshot < documents / 2  # the documents are not copied into the snapshot
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import dedup.lsh as lsh
+import dedup.snapshot as snapshot
 from dedup.config import Config
 from dedup.index import Index
-from dedup.snapshot import SNAPSHOT_NAME
+from dedup.snapshot import ARRAYS_DIR, SNAPSHOT_NAME
 
 
 def _answers(index: Index) -> dict:
@@ -86,3 +88,65 @@ def test_periodic_snapshots_cut_the_replay_after_a_crash(tmp_path, seed_articles
     answers = _answers(restarted)
     restarted.close(snapshot=False)
     assert answers == _full_replay(tmp_path)
+
+
+def _level_files(index: Index) -> set[str]:
+    """The files the index's band levels belong in (every level, with no size threshold)."""
+    engine = index.engine
+    bands = (engine._doc_index, engine._passage_index, engine._story_index, engine._common._blocks)
+    return {f"{name}.npy" for band in bands for name in band._level_names}
+
+
+def _files(directory: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in directory.iterdir()}
+
+
+def test_a_snapshot_writes_only_the_band_levels_made_since_the_last(tmp_path, seed_articles, topic_articles,
+                                                                   monkeypatch):
+    """Band levels never change once written: each is stored once, in a file of its own, and
+    a later snapshot refers to it; files no longer referred to are removed."""
+    monkeypatch.setattr(snapshot, "FROZEN_MIN_BYTES", 0)
+    monkeypatch.setattr(lsh, "_RECENT_ENTRIES", 16)  # levels after a few articles
+    articles = list(seed_articles.values()) + list(topic_articles.values())
+    arrays = tmp_path / ARRAYS_DIR
+    index = Index.open(str(tmp_path))
+    for article in articles[:-2]:
+        index.add(article)
+    first_levels = _level_files(index)
+    index.close()
+    first = _files(arrays)
+    assert set(first) == first_levels and len(first) >= 5
+
+    index = Index.open(str(tmp_path))
+    assert _level_files(index) == first_levels  # the loaded levels keep their names
+    for article in articles[-2:]:
+        index.add(article)
+    second_levels = _level_files(index)
+    before = _answers(index)
+    index.close()
+    second = _files(arrays)
+    assert set(second) == second_levels  # the first snapshot's other levels are gone
+    kept = set(first) & set(second)
+    assert kept and set(second) - set(first)  # some levels were rewritten, others not
+    assert all(second[name] == first[name] for name in kept)  # and those were not written again
+
+    reopened = Index.open(str(tmp_path))
+    assert reopened.position == reopened.store.end  # restored from the snapshot
+    assert _answers(reopened) == before
+    reopened.close(snapshot=False)
+    assert _full_replay(tmp_path) == before
+
+
+def test_a_snapshot_missing_a_level_file_is_ignored_and_the_log_replayed(tmp_path, seed_articles, monkeypatch):
+    monkeypatch.setattr(snapshot, "FROZEN_MIN_BYTES", 0)
+    monkeypatch.setattr(lsh, "_RECENT_ENTRIES", 16)
+    index = Index.open(str(tmp_path))
+    for article in seed_articles.values():
+        index.add(article)
+    before, saved_levels = _answers(index), _level_files(index)
+    index.close()
+    next((tmp_path / ARRAYS_DIR).iterdir()).unlink()
+    reopened = Index.open(str(tmp_path))
+    assert not _level_files(reopened) & saved_levels  # rebuilt from the log, not loaded
+    assert _answers(reopened) == before
+    reopened.close(snapshot=False)

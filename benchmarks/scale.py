@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import signal
@@ -64,6 +65,9 @@ def fill(directory: str, articles: int, batch: int, window: int, snapshot_every:
     from dedup.config import Config
     from dedup.index import Index
 
+    # What each periodic snapshot wrote and how long it took, on stderr.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("dedup.snapshot").setLevel(logging.INFO)
     config = Config()
     pool = start_analysis_pool(config, os.cpu_count() or 1)
     index = Index.open(directory, config, analysis_pool=pool, snapshot_every=snapshot_every)

@@ -71,6 +71,9 @@ def save_snapshot(directory: Path, engine: Engine, position: int) -> None:
         _sync_directory(directory)
     finally:
         tmp.unlink(missing_ok=True)
+    log.info("snapshot at log position %d: %.0f MB written (%.0f MB of them new band levels), %.0f MB of "
+             "band levels already on disk", position, (path.stat().st_size + pickler.written) / 2**20,
+             pickler.written / 2**20, pickler.reused / 2**20)
     # Files made since this writer started may be another writer's (a stray child of a
     # crashed server): they stay until a later snapshot finds them unreferenced.
     for stale in arrays.iterdir():
@@ -86,6 +89,7 @@ class _SnapshotPickler(pickle.Pickler):
         super().__init__(handle, protocol=pickle.HIGHEST_PROTOCOL)
         self.arrays = arrays
         self.referenced: set[str] = set()
+        self.written = self.reused = 0  # bytes of arrays
 
     def persistent_id(self, obj):
         if type(obj) is not FrozenArray or obj.array.nbytes < FROZEN_MIN_BYTES:
@@ -99,6 +103,9 @@ class _SnapshotPickler(pickle.Pickler):
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
+            self.written += obj.array.nbytes
+        else:
+            self.reused += obj.array.nbytes
         self.referenced.add(filename)
         return ("frozen", obj.name, obj.array.dtype.str, obj.array.shape)
 

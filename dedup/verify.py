@@ -281,7 +281,8 @@ def story_similarity(a: Document, b: Document, common_terms: np.ndarray | None =
     dot = _weighted_dot(a.story_terms[a_specific], wa, b.story_terms[b_specific], wb)
     if dot == 0.0:
         return 0.0
-    return dot / float(np.sqrt(_ordered_sum(np.square(wa, dtype=np.float64)) * _ordered_sum(np.square(wb, dtype=np.float64))))
+    norms = _ordered_sum(np.square(wa, dtype=np.float64)) * _ordered_sum(np.square(wb, dtype=np.float64))
+    return dot / float(np.sqrt(norms))
 
 
 def worth_verifying(doc: Document, others: Sequence, cfg: Config) -> np.ndarray:

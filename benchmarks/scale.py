@@ -180,15 +180,15 @@ def main(argv=None) -> int:
     filler.wait()
     if filler.returncode != -signal.SIGKILL:
         raise SystemExit(f"the filling process failed (exit {filler.returncode}); see {progress}")
+    sys.path.insert(0, str(ROOT))
+    from dedup.snapshot import ARRAYS_DIR, snapshot_bytes
+
     sizes = {f.name: f.stat().st_size for f in directory.iterdir() if f.is_file()}
-    arrays = directory / "snapshot.arrays"
+    arrays = directory / ARRAYS_DIR
     if arrays.is_dir():
         sizes[arrays.name] = sum(f.stat().st_size for f in arrays.iterdir())
     crash = json.loads(_child("--restart", str(directory)).communicate()[0].strip().splitlines()[-1])
     clean = json.loads(_child("--restart", str(directory)).communicate()[0].strip().splitlines()[-1])
-    sys.path.insert(0, str(ROOT))
-    from dedup.snapshot import snapshot_bytes
-
     snapshot = snapshot_bytes(directory)
     if not args.dir:
         shutil.rmtree(directory, ignore_errors=True)

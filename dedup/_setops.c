@@ -80,6 +80,49 @@ static PyObject *positions_in(PyObject *self, PyObject *args)
     return out;
 }
 
+/* The common values of two sorted, distinct arrays: how many, and, where `pa` and `pb` are
+ * given (room for the smaller size), their positions in each, ascending.  Very different sizes
+ * search the larger for each value of the smaller. */
+static Py_ssize_t walk_common(const uint64_t *x, Py_ssize_t n, const uint64_t *y, Py_ssize_t m,
+                              int64_t *pa, int64_t *pb)
+{
+    Py_ssize_t i = 0, j = 0, k = 0;
+    if (n * 16 < m || m * 16 < n) {
+        int x_small = n <= m;
+        const uint64_t *small = x_small ? x : y, *large = x_small ? y : x;
+        Py_ssize_t ns = x_small ? n : m, nl = x_small ? m : n, start = 0;
+        for (Py_ssize_t s = 0; s < ns; s++) {
+            start = lower_bound(large, start, nl, small[s]);
+            if (start == nl)
+                break;
+            if (large[start] == small[s]) {
+                if (pa) {
+                    pa[k] = x_small ? s : start;
+                    pb[k] = x_small ? start : s;
+                }
+                k++;
+            }
+        }
+        return k;
+    }
+    while (i < n && j < m) {
+        if (x[i] < y[j]) {
+            i++;
+        } else if (y[j] < x[i]) {
+            j++;
+        } else {
+            if (pa) {
+                pa[k] = i;
+                pb[k] = j;
+            }
+            k++;
+            i++;
+            j++;
+        }
+    }
+    return k;
+}
+
 PyDoc_STRVAR(common_positions_doc,
 "common_positions(a, b) -> (bytearray, bytearray)\n\n"
 "Positions in `a` and in `b` (uint64, each sorted and distinct) of their common values,\n"
@@ -98,35 +141,8 @@ static PyObject *common_positions(PyObject *self, PyObject *args)
     PyObject *ia = PyByteArray_FromStringAndSize(NULL, most * (Py_ssize_t)sizeof(int64_t));
     PyObject *ib = PyByteArray_FromStringAndSize(NULL, most * (Py_ssize_t)sizeof(int64_t));
     if (ia && ib) {
-        const uint64_t *x = a.buf, *y = b.buf;
-        int64_t *pa = (int64_t *)PyByteArray_AS_STRING(ia), *pb = (int64_t *)PyByteArray_AS_STRING(ib);
-        Py_ssize_t i = 0, j = 0, k = 0;
-        if (n * 16 < m || m * 16 < n) {
-            /* Very different sizes: search the larger for each value of the smaller. */
-            int a_small = n <= m;
-            const uint64_t *small = a_small ? x : y, *large = a_small ? y : x;
-            Py_ssize_t ns = a_small ? n : m, nl = a_small ? m : n, start = 0;
-            for (Py_ssize_t s = 0; s < ns; s++) {
-                start = lower_bound(large, start, nl, small[s]);
-                if (start == nl)
-                    break;
-                if (large[start] == small[s]) {
-                    pa[k] = a_small ? s : start;
-                    pb[k++] = a_small ? start : s;
-                }
-            }
-        } else {
-            while (i < n && j < m) {
-                if (x[i] < y[j]) {
-                    i++;
-                } else if (y[j] < x[i]) {
-                    j++;
-                } else {
-                    pa[k] = i++;
-                    pb[k++] = j++;
-                }
-            }
-        }
+        Py_ssize_t k = walk_common(a.buf, n, b.buf, m, (int64_t *)PyByteArray_AS_STRING(ia),
+                                   (int64_t *)PyByteArray_AS_STRING(ib));
         if (PyByteArray_Resize(ia, k * (Py_ssize_t)sizeof(int64_t)) == 0
             && PyByteArray_Resize(ib, k * (Py_ssize_t)sizeof(int64_t)) == 0)
             result = PyTuple_Pack(2, ia, ib);
@@ -311,34 +327,6 @@ done:
     return result;
 }
 
-/* How many values two sorted, distinct arrays share (searching the larger for each value of
- * the smaller when their sizes are very different). */
-static Py_ssize_t count_common(const uint64_t *x, Py_ssize_t n, const uint64_t *y, Py_ssize_t m)
-{
-    Py_ssize_t i = 0, j = 0, k = 0;
-    if (n * 16 < m || m * 16 < n) {
-        const uint64_t *small = n <= m ? x : y, *large = n <= m ? y : x;
-        Py_ssize_t ns = n <= m ? n : m, nl = n <= m ? m : n;
-        for (Py_ssize_t s = 0; s < ns && j < nl; s++) {
-            j = lower_bound(large, j, nl, small[s]);
-            k += j < nl && large[j] == small[s];
-        }
-        return k;
-    }
-    while (i < n && j < m) {
-        if (x[i] < y[j]) {
-            i++;
-        } else if (y[j] < x[i]) {
-            j++;
-        } else {
-            k++;
-            i++;
-            j++;
-        }
-    }
-    return k;
-}
-
 PyDoc_STRVAR(overlap_counts_doc,
 "overlap_counts(a, b, a_part, b_part) -> (int, int, int)\n\n"
 "How many values `a` and `b` share, how many of `a_part` are in `b`, and how many of\n"
@@ -354,11 +342,34 @@ static PyObject *overlap_counts(PyObject *self, PyObject *args)
     for (int i = 0; i < 4; i++)
         len[i] = views[i].len / (Py_ssize_t)sizeof(uint64_t);
     const uint64_t *a = views[0].buf, *b = views[1].buf, *a_part = views[2].buf, *b_part = views[3].buf;
-    Py_ssize_t shared = count_common(a, len[0], b, len[1]);
-    Py_ssize_t a_in_b = count_common(a_part, len[2], b, len[1]);
-    Py_ssize_t b_in_a = count_common(b_part, len[3], a, len[0]);
+    Py_ssize_t shared = walk_common(a, len[0], b, len[1], NULL, NULL);
+    Py_ssize_t a_in_b = walk_common(a_part, len[2], b, len[1], NULL, NULL);
+    Py_ssize_t b_in_a = walk_common(b_part, len[3], a, len[0], NULL, NULL);
     release_all(views, 4);
     return Py_BuildValue("nnn", shared, a_in_b, b_in_a);
+}
+
+/* Sum over the values common to x and y (sorted, distinct) of their weights' product, in double
+ * precision in ascending order of value; with `common` (`mask` + 1 one-byte flags), only over
+ * the values whose bucket (low bits) is not flagged. */
+static double dot_common(const uint64_t *x, const float *wx, Py_ssize_t n, const uint64_t *y, const float *wy,
+                         Py_ssize_t m, const unsigned char *common, uint64_t mask)
+{
+    double total = 0.0;
+    Py_ssize_t i = 0, j = 0;
+    while (i < n && j < m) {
+        if (x[i] < y[j]) {
+            i++;
+        } else if (y[j] < x[i]) {
+            j++;
+        } else {
+            if (!common || !common[x[i] & mask])
+                total += (double)wx[i] * (double)wy[j];
+            i++;
+            j++;
+        }
+    }
+    return total;
 }
 
 PyDoc_STRVAR(weighted_dot_doc,
@@ -388,19 +399,7 @@ static PyObject *weighted_dot(PyObject *self, PyObject *args)
                      names[0], names[2]);
         return NULL;
     }
-    const uint64_t *x = views[0].buf, *y = views[2].buf;
-    const float *wx = views[1].buf, *wy = views[3].buf;
-    double total = 0.0;
-    Py_ssize_t i = 0, j = 0;
-    while (i < n && j < m) {
-        if (x[i] < y[j]) {
-            i++;
-        } else if (y[j] < x[i]) {
-            j++;
-        } else {
-            total += (double)wx[i++] * (double)wy[j++];
-        }
-    }
+    double total = dot_common(views[0].buf, views[1].buf, n, views[2].buf, views[3].buf, m, NULL, 0);
     release_all(views, 4);
     return PyFloat_FromDouble(total);
 }
@@ -439,26 +438,14 @@ static PyObject *specific_cosine(PyObject *self, PyObject *args)
     const uint64_t *x = views[0].buf, *y = views[2].buf, mask = (uint64_t)buckets - 1;
     const float *wx = views[1].buf, *wy = views[3].buf;
     const unsigned char *common = views[4].buf;
-    double dot = 0.0, norm_x = 0.0, norm_y = 0.0;
+    double norm_x = 0.0, norm_y = 0.0;
     for (Py_ssize_t i = 0; i < n; i++)
         if (!common[x[i] & mask])
             norm_x += (double)wx[i] * (double)wx[i];
     for (Py_ssize_t j = 0; j < m; j++)
         if (!common[y[j] & mask])
             norm_y += (double)wy[j] * (double)wy[j];
-    Py_ssize_t i = 0, j = 0;
-    while (i < n && j < m) {
-        if (x[i] < y[j]) {
-            i++;
-        } else if (y[j] < x[i]) {
-            j++;
-        } else {
-            if (!common[x[i] & mask])
-                dot += (double)wx[i] * (double)wy[j];
-            i++;
-            j++;
-        }
-    }
+    double dot = dot_common(x, wx, n, y, wy, m, common, mask);
     release_all(views, 5);
     return PyFloat_FromDouble(dot == 0.0 ? 0.0 : dot / sqrt(norm_x * norm_y));
 }

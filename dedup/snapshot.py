@@ -34,6 +34,7 @@ import numpy as np
 from dedup.config import Config
 from dedup.engine import Engine
 from dedup.frozen import FrozenArray
+from dedup.storage import fsync_directory
 
 SNAPSHOT_NAME = "snapshot.pickle"
 ARRAYS_DIR = "snapshot.arrays"
@@ -66,9 +67,9 @@ def save_snapshot(directory: Path, engine: Engine, position: int) -> None:
             pickler.dump(state)
             handle.flush()
             os.fsync(handle.fileno())
-        _sync_directory(arrays)  # the arrays' names are durable before the snapshot naming them
+        fsync_directory(arrays)  # the arrays' names are durable before the snapshot naming them
         os.replace(tmp, path)
-        _sync_directory(directory)
+        fsync_directory(directory)
     finally:
         tmp.unlink(missing_ok=True)
     log.info("snapshot at log position %d: %.0f MB written (%.0f MB of them new band levels), %.0f MB of "
@@ -123,14 +124,6 @@ class _SnapshotUnpickler(pickle.Unpickler):
         if array.dtype.str != dtype or array.shape != tuple(shape):
             raise pickle.UnpicklingError(f"array {name} is not the one the snapshot refers to")
         return FrozenArray(name, array)
-
-
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def snapshot_bytes(directory: Path) -> int:

@@ -121,7 +121,7 @@ class LogStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
-            _fsync_dir(self.directory)
+            fsync_directory(self.directory)
         except OSError as exc:
             raise _store_error(exc, f"cannot write {path}") from exc
 
@@ -245,7 +245,8 @@ def _frame(record: dict) -> bytes:
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_directory(path: Path) -> None:
+    """Make the names of files just created or renamed in `path` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

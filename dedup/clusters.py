@@ -20,11 +20,13 @@ import bisect
 import heapq
 import itertools
 import operator
+from array import array
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from types import MappingProxyType
 
-from dedup.verify import COPY_RELATIONS, EXACT, NEAR_DUPLICATE, RELATIONS, SYNDICATED, VERSION, passage_spans
+import numpy as np
+
+from dedup.edges import Edge, Links
+from dedup.verify import COPY_RELATIONS, EXACT, NEAR_DUPLICATE, RELATIONS, SYNDICATED, VERSION
 
 # Matches that always merge: the bodies are (nearly) the same text. Containment and weaker
 # matches go through the chaining check, since a page can contain several stories.
@@ -36,40 +38,27 @@ _REPLAY_SHARE = 0.25
 # Share of a page that, once shared with another cluster, makes the page part of it.
 _MOSTLY = 0.6
 
-_RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 _ORDER = operator.attrgetter("order")
-_NO_EDGES = MappingProxyType({})
 
 
-class _Adjacency(dict):
-    """node -> {other node: Edge}; a node without edges has no entry (most articles have no
-    copy, and an empty dict per article costs about 100 bytes) and reads as empty."""
+class _Read(dict):
+    """A level's adjacency as one clustering pass reads it: each node's edges made once."""
 
-    def __missing__(self, node: int):
-        return _NO_EDGES
+    def __init__(self, links: Links) -> None:
+        super().__init__()
+        self._links = links
 
+    def __missing__(self, node: int) -> dict[int, Edge]:
+        edges = self[node] = self._links[node]
+        return edges
 
-@dataclass(frozen=True, slots=True)
-class Edge:
-    """A verified match between nodes `u` and `v`, with the spans each shares with the other."""
+    def keys(self, node: int) -> list[tuple[int, int]]:
+        """(other node, record key) of each of `node`'s edges, none made."""
+        edges = self.get(node)
+        return [(m, e.key) for m, e in edges.items()] if edges is not None else self._links.keys(node)
 
-    u: int
-    v: int
-    relation: str
-    score: float
-    # Position in the clustering order: strongest first, ties by the two documents' stable
-    # names (not node numbers, which depend on arrival order). See `edge_order`.
-    order: tuple
-    # The runs both texts share, side `a` in `u`, packed (`dedup.verify.pack_passages`) and
-    # usually the very bytes its stored match holds: an index keeps several edges per article.
-    passages: bytes = b""
-    # The verified match the edge stands for (a `dedup.verify.StoredMatch`): an index keeps
-    # its matches here, in the story level's edges, not in a map of its own.
-    match: object = None
-
-    def spans_of(self, node: int) -> list[tuple[int, int]]:
-        """Character spans of `node`'s text that it shares with the other end."""
-        return passage_spans(self.passages, side_a=node == self.u)
+    def edge(self, key: int) -> Edge:
+        return self._links.store.edge(key)
 
 
 class Partition:
@@ -79,13 +68,13 @@ class Partition:
     its own (most articles are), which costs nothing here.
     """
 
-    def __init__(self, relations: frozenset[str], body_chars: Callable[[int], int]) -> None:
-        self._relations = relations
+    def __init__(self, links: Links, body_chars: Callable[[int], int]) -> None:
+        self._adj = links  # this level's matches (`dedup.edges`)
         self._body_chars = body_chars
-        self._adj = _Adjacency()
         self._cluster: dict[int, int] = {}  # node -> cluster number, for clusters of 2 or more
         self._members: dict[int, list[int]] = {}  # cluster number -> sorted nodes
-        self._history: dict[int, list[Edge]] = {}  # cluster number -> the merges that built it
+        # cluster number -> the keys of the merges that built it, in `Edge.order`
+        self._history: dict[int, array] = {}
         self._next_cluster = 0
         # The nodes are 0 .. _size - 1 but for those removed (numbers are never reused).
         self._size = 0
@@ -105,7 +94,7 @@ class Partition:
     @property
     def relations(self) -> frozenset[str]:
         """The relations whose matches link clusters at this level."""
-        return self._relations
+        return self._adj.relations
 
     def add_node(self, node: int) -> None:
         """Add `node`, a cluster of its own; nodes come in increasing numbers."""
@@ -115,32 +104,38 @@ class Partition:
             raise ValueError(f"node {node} was removed; numbers are not reused")
         self._size = node + 1
 
-    def add_edges(self, edges: Iterable[Edge]) -> None:
-        """Add matches (only those of this level's relations) of nodes whose other matches
-        are unchanged; every edge's `u` is marked for the next clustering."""
-        for e in edges:
-            if e.relation not in self._relations or e.u == e.v:
-                continue
-            self._adj.setdefault(e.u, {})[e.v] = e
-            self._adj.setdefault(e.v, {})[e.u] = e
-            self._added.add(e.u)
+    def add_edges(self, keys: Iterable[int]) -> None:
+        """Add matches (records of `dedup.edges.EdgeStore`; only those of this level's
+        relations) of nodes whose other matches are unchanged; every edge's `u` is marked
+        for the next clustering."""
+        for key in keys:
+            if self._adj.link(key):
+                self._added.add(self._adj.store.ends(key)[0])
 
-    def replace_edges(self, node: int, edges: Iterable[Edge]) -> None:
+    def replace_edges(self, node: int, keys: Iterable[int]) -> None:
         """Replace all of `node`'s matches (after re-verification) and recluster."""
-        touched = {node} | set(self._adj[node])
-        for other in self._adj.pop(node, ()):
-            self._drop_edge(other, node)
-        for e in edges:
-            if e.relation in self._relations and e.u != e.v:
-                self._adj.setdefault(e.u, {})[e.v] = e
-                self._adj.setdefault(e.v, {})[e.u] = e
-                touched.update((e.u, e.v))
+        touched = {node, *self._adj.unlink_node(node)}
+        for key in keys:
+            if self._adj.link(key):
+                touched.update(self._adj.store.ends(key))
         self._dirty |= touched
+
+    def remove_edges(self, keys: Iterable[int]) -> None:
+        """Remove matches (after a review found them no longer true) and recluster."""
+        for key in keys:
+            if self._adj.is_linked(key):
+                self._adj.unlink(key)
+                self._dirty.update(self._adj.store.ends(key))
+
+    def renumber_edges(self, renumbered: np.ndarray) -> None:
+        """After `EdgeStore.compact` (with every cluster settled): the merges under their new keys."""
+        self._flush()
+        for number, keys in self._history.items():
+            self._history[number] = array("I", [k for k in renumbered[np.frombuffer(keys, np.uint32)].tolist() if k >= 0])
 
     def remove_node(self, node: int) -> None:
         self._flush()
-        for other in self._adj.pop(node, ()):
-            self._drop_edge(other, node)
+        self._adj.unlink_node(node)
         if node in self:
             self._removed.add(node)
         cluster = self._cluster.pop(node, None)
@@ -158,14 +153,23 @@ class Partition:
         return self._clustered(node)[1]
 
     def neighbours(self, node: int) -> dict[int, Edge]:
+        """`node`'s matches at this level: other node -> Edge."""
         return self._adj[node]
 
-    def adjacency(self) -> list[tuple[int, dict[int, Edge]]]:
-        """Each node with matches, and its matches (a list: safe to change the partition while walking it)."""
-        return list(self._adj.items())
+    def match_keys(self, node: int) -> list[tuple[int, int]]:
+        """(other node, record key) of each of `node`'s matches at this level."""
+        return self._adj.keys(node)
+
+    def edge_key(self, a: int, b: int) -> int | None:
+        """The record key of the match between `a` and `b` at this level, if there is one."""
+        return self._adj.key_between(a, b)
+
+    def keys_of(self, relation: str) -> list[int]:
+        """The record keys of every match of `relation` at this level."""
+        return self._adj.keys_of(relation)
 
     def edge_count(self) -> int:
-        return sum(len(edges) for edges in self._adj.values()) // 2
+        return self._adj.count
 
     def clusters(self) -> Iterable[list[int]]:
         """Every cluster, those of one node included."""
@@ -175,18 +179,17 @@ class Partition:
             if n not in self._cluster and n not in self._removed:
                 yield [n]
 
-    def _clustered(self, node: int) -> tuple[int | None, list[int], list[Edge]]:
-        """The number, members and merges of `node`'s cluster (number None: on its own)."""
+    def _clustered(self, node: int) -> tuple[int | None, list[int]]:
+        """The number and members of `node`'s cluster (number None: on its own)."""
         number = self._cluster.get(node)
         if number is None:
-            return None, [node], []
-        return number, self._members[number], self._history[number]
+            return None, [node]
+        return number, self._members[number]
 
-    def _drop_edge(self, node: int, other: int) -> None:
-        edges = self._adj[node]
-        del edges[other]
-        if not edges:
-            del self._adj[node]
+    def _merges(self, number: int) -> list[Edge]:
+        """The merges that built cluster `number`, in order."""
+        edge = self._adj.store.edge
+        return [edge(key) for key in self._history[number]]
 
     def _flush(self) -> None:
         if not (self._dirty or self._added):
@@ -208,7 +211,7 @@ class Partition:
         stack = list(seeds)
         while stack:
             n = stack.pop()
-            for m in self._adj[n]:
+            for m in self._adj.others(n):
                 if m not in seen:
                     seen.add(m)
                     stack.append(m)
@@ -223,7 +226,7 @@ class Partition:
             if c is not None:
                 nodes.update(self._members[c])
         self._drop_clusters(nodes)
-        merger = _from_scratch(nodes, self._adj, self._body_chars)
+        merger = _from_scratch(nodes, _Read(self._adj), self._body_chars)
         for root, group in merger.members.items():
             self._set_cluster(group, merger.history[root])
 
@@ -242,10 +245,10 @@ class Partition:
         in as single nodes, all tainted, so that every one of its edges is judged again (a
         changed edge changes both ends, so a cluster without a changed node kept its edges).
         """
-        adj = self._adj
+        adj = _Read(self._adj)
         seeds = set(seeds)  # grows by the members of changed clusters
         merger = _Replay(adj)
-        old_merges: set[int] = set()  # ids of the edges that merged last time
+        old_merges: set[int] = set()  # keys of the edges that merged last time
         brought: list[int] = []
         queue: list[tuple] = []
         tie = itertools.count()
@@ -253,11 +256,12 @@ class Partition:
         def bring_in(node: int, now: tuple | None) -> None:
             """Bring `node`'s last cluster into the pass: as it was built up to `now`, with
             its later merges queued (all of them when `now` is None)."""
-            number, members, history = self._clustered(node)
+            number, members = self._clustered(node)
             if number is None:
                 merger.add(node)
                 return
             brought.append(number)
+            history = self._merges(number)
             done = 0 if now is None else bisect.bisect_left(history, now, key=_ORDER)
             if done == len(history):  # built before the pass reached it: one step
                 merger.add_built(members, history)
@@ -267,7 +271,7 @@ class Partition:
             for e in history[:done]:
                 merger.merge(merger.find(e.u), merger.find(e.v), e)
             for e in history[done:]:
-                old_merges.add(id(e))
+                old_merges.add(e.key)
                 heapq.heappush(queue, (e.order, next(tie), e))
 
         def taint_and_queue(root: int, now: tuple) -> None:
@@ -279,7 +283,7 @@ class Partition:
 
         for n in changed:
             if n not in merger.parent:
-                number, members, _ = self._clustered(n)
+                number, members = self._clustered(n)
                 if number is not None:
                     brought.append(number)
                 for m in members:
@@ -312,7 +316,7 @@ class Partition:
                 if not (x_tainted and y_tainted):
                     taint_and_queue(y if x_tainted else x, now)
                 merger.merge(x, y, e)
-            elif id(e) in old_merges and not (x_tainted and y_tainted):
+            elif e.key in old_merges and not (x_tainted and y_tainted):
                 # Last time these merged here; the untouched side now differs from then.
                 taint_and_queue(y if x_tainted else x, now)
         for number in brought:
@@ -335,14 +339,9 @@ class Partition:
         self._next_cluster += 1
         ordered = sorted(nodes)
         self._members[number] = ordered
-        self._history[number] = sorted(history, key=_ORDER)  # `_replay` bisects it
+        self._history[number] = array("I", [e.key for e in sorted(history, key=_ORDER)])  # `_replay` bisects it
         for n in ordered:
             self._cluster[n] = number
-
-
-def edge_order(relation: str, score: float, name_u: str, name_v: str) -> tuple:
-    """The sort key of an edge: stronger relation, then higher score, then names."""
-    return (_RANK[relation], -score, *((name_u, name_v) if name_u < name_v else (name_v, name_u)))
 
 
 def cluster_component(
@@ -491,7 +490,7 @@ class _Replay(_Merger):
     looked up). The links between `x` and `y` are then found by looking up the members of `y`.
     """
 
-    def __init__(self, adj: dict[int, dict[int, Edge]]) -> None:
+    def __init__(self, adj: _Read) -> None:
         super().__init__(adj)
         self.outward: dict[int, dict[int, set[int]]] = {}
 
@@ -508,7 +507,7 @@ class _Replay(_Merger):
         later: list[Edge] = []
         root_of, tainted, adj = self.root, self.tainted, self._adj
         for n in self.members[root]:
-            for m, e in adj[n].items():
+            for m, key in adj.keys(n):  # most are inner edges of a large cluster: made only if needed
                 other = root_of(m)
                 if other == root:
                     continue
@@ -517,8 +516,10 @@ class _Replay(_Merger):
                     out[m] = {n}
                 else:
                     linked.add(n)
-                if after is not None and e.order > after and (other is None or not tainted(other)):
-                    later.append(e)
+                if after is not None and (other is None or not tainted(other)):
+                    e = adj.edge(key)
+                    if e.order > after:
+                        later.append(e)
         self.outward[root] = out
         return later
 

@@ -19,14 +19,15 @@ import numpy as np
 from dedup.analysis import Analyzer, Document
 from dedup.article import Article, check_id
 from dedup.boilerplate import BODY
-from dedup.clusters import COPY_LEVEL, STORY_LEVEL, Edge, Partition, cluster_component, edge_order
+from dedup.clusters import COPY_LEVEL, STORY_LEVEL, Partition, cluster_component
 from dedup.config import Config
 from dedup.documents import DocumentTable, FileReference, SpilledTable
+from dedup.edges import Edge, EdgeStore
 from dedup import lsh
 from dedup.errors import ConflictingArticle, IndexFull, UnknownArticle
 from dedup.lsh import BandIndex
 from dedup.commonness import CommonBlocks, CommonTerms, bucket_of
-from dedup.verify import (RELATIONS, REWRITE, Match, StoredMatch, compare, long_passages, related, story_similarity,
+from dedup.verify import (RELATIONS, REWRITE, Match, StoredMatch, compare, related, story_similarity,
                           worth_verifying)
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
@@ -76,9 +77,11 @@ class Engine:
         # body hash -> the node with that body, or a list of the nodes when there are several
         # (a list per article would cost ~80 bytes; most bodies are unique).
         self._exact: dict[int, int | list[int]] = {}
-        self.copies = Partition(COPY_LEVEL, self._body_chars)
-        # Every relation links stories, so the story level's edges hold every stored match.
-        self.stories = Partition(STORY_LEVEL, self._body_chars)
+        # Every verified match, once; each level links those of its relations.
+        self._edges = EdgeStore(self._id_of, cfg.min_shared_tokens)
+        self.copies = Partition(self._edges.level(COPY_LEVEL), self._body_chars)
+        # Every relation links stories, so the story level links every stored match.
+        self.stories = Partition(self._edges.level(STORY_LEVEL), self._body_chars)
         self._common = CommonBlocks(cfg.common_block_documents, self._same_story)
         self._common_terms = CommonTerms(cfg.common_term_share, cfg.common_term_documents)
         self._lock = threading.RLock()
@@ -197,6 +200,7 @@ class Engine:
             self._common.remove(node)
             self.copies.remove_node(node)
             self.stories.remove_node(node)
+            self._compact_edges()
             del self._ids[article_id]
             self._docs.remove(node)
             if was_indexed and group:
@@ -226,8 +230,8 @@ class Engine:
         """Verify one indexed article against another (for explanations and reports)."""
         with self._lock:
             a, b = self._node(article_id), self._node(other_id)
-            edge = self.stories.neighbours(a).get(b)
-            return edge.match.match(seen_from=article_id) if edge else self._compare(self._docs[a], self._docs[b])
+            key = self.stories.edge_key(a, b)
+            return self._edges.match(key, seen_from=article_id) if key is not None else self._compare(self._docs[a], self._docs[b])
 
     def stats(self) -> dict:
         with self._lock:
@@ -243,6 +247,9 @@ class Engine:
 
     def _body_chars(self, node: int) -> int:
         return self._docs.body_chars(node)
+
+    def _id_of(self, node: int) -> str:
+        return self._docs.id_of(node)
 
     def _node(self, article_id: str) -> int:
         check_id(article_id)
@@ -283,12 +290,13 @@ class Engine:
             self._index_bands(node, doc)  # only the first of identical bodies is indexed
         if doc.n_body_tokens:
             self._keep_same_body(doc.body_hash, group + [node])
-        edges = [_edge(node, other, StoredMatch.of(match), self.config.min_shared_tokens)
-                 for other, match in matches.items()]
+        keys = [self._edges.add(node, other, StoredMatch.of(match)) for other, match in matches.items()]
         self.copies.add_node(node)
         self.stories.add_node(node)
-        self.copies.add_edges(edges)
-        self.stories.add_edges(edges)
+        self.copies.add_edges(keys)
+        self.stories.add_edges(keys)
+        if flipped or len(turned_common):
+            self._compact_edges()  # reviews are what leave matches no level links
         return node
 
     def _compare(self, a: Document, b: Document) -> Match:
@@ -296,6 +304,15 @@ class Engine:
 
     def _related(self, a: Document, b: Document) -> Match | None:
         return related(a, b, self.config, self._common.common, self._common_terms.common)
+
+    def _compact_edges(self) -> None:
+        """Renumber the stored matches once most records are matches no level links any
+        more (replaced by a review, or of deleted articles)."""
+        if self._edges.worth_compacting():
+            self.copies.clusters(), self.stories.clusters()  # settled: every merge is a live match
+            renumbered = self._edges.compact()
+            self.copies.renumber_edges(renumbered)
+            self.stories.renumber_edges(renumbered)
 
     def _same_story(self, a: int, b: int) -> bool:
         # The plain threshold, not the one raised for short texts: a short excerpt of a
@@ -320,12 +337,13 @@ class Engine:
                 holders[node] = screening if turned[bucket_of(screening.story_terms)].any() else None
             return holders[node]
 
-        for node, edges in self.stories.adjacency():
-            stale = [other for other, e in edges.items()
-                     if e.relation == REWRITE and node < other and (a := holding(node)) is not None
-                     and (b := holding(other)) is not None and story_similarity(a, b, common) < bar]
-            if stale:  # rewrites link stories only: the copy level has none of these
-                self.stories.replace_edges(node, [e for other, e in edges.items() if other not in stale])
+        edges = self._edges
+        stale = []
+        for key in self.stories.keys_of(REWRITE):  # rewrites link stories only: the copy level has none
+            u, v = edges.ends(key)
+            if (a := holding(u)) is not None and (b := holding(v)) is not None and story_similarity(a, b, common) < bar:
+                stale.append(key)
+        self.stories.remove_edges(stale)
 
     def _reverify(self, nodes: set[int]) -> None:
         """Verify the matches of `nodes` again after blocks they contain became common (a
@@ -333,23 +351,18 @@ class Engine:
         done: set[int] = set()
         for node in sorted(nodes):
             doc = self._docs[node]
-            stored = {}
-            for other, edge in list(self.stories.neighbours(node).items()):
+            keys = []
+            for other, key in self.stories.match_keys(node):
                 if other in done:
-                    stored[other] = edge.match
+                    keys.append(key)
                     continue
                 match = self._related(doc, self._docs[other])
                 if match is not None:
-                    stored[other] = StoredMatch.of(match)
+                    # Recorded from the side it was verified from, as the first time.
+                    keys.append(self._edges.add(node, other, StoredMatch.of(match)))
             done.add(node)
-            # Each edge starts at the side its match was recorded from: no reoriented copies.
-            edges = [
-                _edge(node, other, m, self.config.min_shared_tokens) if m.a == doc.id
-                else _edge(other, node, m, self.config.min_shared_tokens)
-                for other, m in stored.items()
-            ]
-            self.copies.replace_edges(node, edges)
-            self.stories.replace_edges(node, edges)
+            self.copies.replace_edges(node, keys)
+            self.stories.replace_edges(node, keys)
 
     def _index_bands(self, node: int, doc: Document) -> None:
         if len(doc.shingles):
@@ -466,7 +479,7 @@ class Engine:
         doc = self._docs.info(node)
         copy_members = self.copies.members(node)
         story_members = self.stories.members(node)
-        matches = (e.match.match(seen_from=doc.id) for e in self.stories.neighbours(node).values())
+        matches = (self._edges.match(key, seen_from=doc.id) for _, key in self.stories.match_keys(node))
         matches = tuple(sorted(matches, key=lambda m: (_RANK[m.relation], -m.similarity, m.b)))
         canonical = self._canonical(copy_members)
         story_canonical = self._canonical(story_members)
@@ -487,15 +500,16 @@ class Engine:
 
     def _preview(self, doc: Document, matches: dict[int, Match]) -> Result:
         """The clusters `doc` would join if it were added, computed without changing anything."""
-        probe = -1
+        probe = len(self._docs)  # the number `doc` would be given
         ordered = tuple(sorted(matches.values(), key=lambda m: (_RANK[m.relation], -m.similarity, m.b)))
+        scratch = EdgeStore(lambda n: doc.id if n == probe else self._id_of(n), self.config.min_shared_tokens)
+        probe_edges = {other: scratch.edge(scratch.add(probe, other, StoredMatch.of(m))) for other, m in matches.items()}
         groups = {}
         for level, partition in (("copy", self.copies), ("story", self.stories)):
             nodes = {probe}
             adj: dict[int, dict[int, Edge]] = {probe: {}}
-            for other, m in matches.items():
-                if m.relation in partition.relations:
-                    e = _edge(probe, other, StoredMatch.of(m), self.config.min_shared_tokens)
+            for other, e in probe_edges.items():
+                if e.relation in partition.relations:
                     adj[probe][other] = e
                     for member in partition.members(other):
                         nodes.add(member)
@@ -506,7 +520,7 @@ class Engine:
                         adj[n][probe] = adj[probe][n]
             chars = lambda n: doc.body_chars if n == probe else self._docs.info(n).body_chars
             group = next(g for g in cluster_component(nodes, adj, chars) if probe in g)
-            groups[level] = [n for n in group if n != probe]
+            groups[level] = [n for n in group if n != probe]  # -1 below: `doc` itself
         canonical = self._canonical_with_probe(groups["copy"], doc)
         story_canonical = self._canonical_with_probe(groups["story"], doc)
         if canonical == -1:
@@ -534,14 +548,6 @@ class Engine:
         if doc.published_at is not None and (other is None or doc.published_at < other):
             return -1
         return best
-
-
-def _edge(u: int, v: int, match: StoredMatch, min_tokens: int) -> Edge:
-    """The clustering edge for `match` between `u` (``match.a``) and `v`, with the shared
-    runs long enough to say where the texts overlap (the match's own bytes when all are)."""
-    similarity = match.similarity
-    return Edge(u, v, match.relation, similarity, edge_order(match.relation, similarity, match.a, match.b),
-                long_passages(match.passages, min_tokens), match)
 
 
 def _body_blocks(doc: Document) -> list[int]:

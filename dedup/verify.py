@@ -61,7 +61,7 @@ class Match:
 
 # StoredMatch layout: the relation's rank (255: none), the six scores in ten-thousandths (they
 # are rounded to four places) and the shared tokens; then five 32-bit fields per passage.
-_SCORES = struct.Struct("<B6HI")
+SCORES = struct.Struct("<B6HI")
 _PASSAGE = struct.Struct("<5I")
 _NO_RELATION = 255
 
@@ -79,7 +79,7 @@ class StoredMatch:
     @classmethod
     def of(cls, m: Match) -> "StoredMatch":
         rank = _NO_RELATION if m.relation is None else RELATIONS.index(m.relation)
-        scores = _SCORES.pack(rank, *(round(x * 10_000) for x in (
+        scores = SCORES.pack(rank, *(round(x * 10_000) for x in (
             m.similarity, m.jaccard, m.containment_a, m.containment_b, m.own_words, m.story)), m.shared_tokens)
         return cls(m.a, m.b, m.relation, scores, pack_passages(m.passages))
 
@@ -88,11 +88,11 @@ class StoredMatch:
 
     @property
     def similarity(self) -> float:
-        return _SCORES.unpack(self.scores)[1] / 10_000
+        return SCORES.unpack(self.scores)[1] / 10_000
 
     def match(self, seen_from: str | None = None) -> Match:
         """The `Match`, with `seen_from` (either id) as side `a`; as recorded by default."""
-        _, *scores, shared_tokens = _SCORES.unpack(self.scores)
+        _, *scores, shared_tokens = SCORES.unpack(self.scores)
         similarity, jaccard, ca, cb, own, story = (x / 10_000 for x in scores)
         if seen_from is None or seen_from == self.a:
             return Match(a=self.a, b=self.b, relation=self.relation, similarity=similarity, jaccard=jaccard,
@@ -115,19 +115,12 @@ def unpack_passages(data: bytes) -> tuple[SharedPassage, ...]:
     return tuple(SharedPassage(*fields) for fields in _PASSAGE.iter_unpack(data))
 
 
-def passage_spans(data: bytes, side_a: bool) -> list[tuple[int, int]]:
-    """The character spans of one side of packed passages (no objects built)."""
+def passage_spans(data: bytes, side_a: bool, min_tokens: int = 0) -> list[tuple[int, int]]:
+    """The character spans of one side of packed passages of at least `min_tokens` tokens
+    (no objects built)."""
     if side_a:
-        return [(f[0], f[1]) for f in _PASSAGE.iter_unpack(data)]
-    return [(f[2], f[3]) for f in _PASSAGE.iter_unpack(data)]
-
-
-def long_passages(data: bytes, min_tokens: int) -> bytes:
-    """Packed passages of at least `min_tokens` tokens (`data` itself when all are)."""
-    fields = list(_PASSAGE.iter_unpack(data))
-    if all(f[4] >= min_tokens for f in fields):
-        return data
-    return b"".join(_PASSAGE.pack(*f) for f in fields if f[4] >= min_tokens)
+        return [(f[0], f[1]) for f in _PASSAGE.iter_unpack(data) if f[4] >= min_tokens]
+    return [(f[2], f[3]) for f in _PASSAGE.iter_unpack(data) if f[4] >= min_tokens]
 
 
 def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = frozenset(),

@@ -7,11 +7,12 @@ from datetime import datetime, timezone
 
 import pytest
 
+from dedup import edges
 from dedup.article import Article
 from dedup.config import Config
 from dedup.engine import Engine
 from dedup.errors import ConflictingArticle, InvalidArticle, UnknownArticle
-from dedup.verify import COPY_RELATIONS, Match, SharedPassage, StoredMatch, compare
+from dedup.verify import COPY_RELATIONS, Match, SharedPassage, StoredMatch, compare, story_similarity
 
 TABLE = "Shr 15 cts vs 14 cts\n    Net 2,028,000 vs 1,879,000\n    Revs 32.1 mln vs 29.5 mln\n Reuter\n&#3;"
 
@@ -221,3 +222,46 @@ def test_a_pickled_engine_turns_terms_common_when_the_original_would():
         resumed.add(notice)
     assert len(resumed._common_terms) == len(straight._common_terms) > 0
     assert [resumed.get(n.id) for n in notices] == [straight.get(n.id) for n in notices]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_after_every_review_each_rewrite_kept_is_still_alike_in_its_specific_terms(seed):
+    """A review that turns terms common drops every rewrite match that falls under the bar,
+    whatever order the matches were stored in; matches it keeps only gained."""
+    config = Config(common_term_documents=10)
+    engine = Engine(config)
+    reviews = 0
+    for notice in _earnings_notices(150, seed=seed):
+        common_before = len(engine._common_terms)
+        engine.add(notice)
+        reviews += len(engine._common_terms) > common_before
+        common = engine._common_terms.common
+        for key in engine.stories.keys_of("rewrite"):
+            a, b = (engine._docs.screening(node) for node in engine._edges.ends(key))
+            assert story_similarity(a, b, common) >= config.rewrite_specific
+    assert reviews >= 3 and engine.stories.edge_count() > 0
+
+
+def test_stored_matches_are_renumbered_without_changing_an_answer(monkeypatch, seed_articles):
+    """Deleted articles and reviews leave records no level links; compacting them away keeps
+    every match, cluster and answer."""
+    articles = _earnings_notices(60, seed=3) + list(seed_articles.values())
+    config = Config(common_term_documents=10)
+    kept, compacted = Engine(config), Engine(config)
+    for engine, eager in ((kept, False), (compacted, True)):
+        if eager:
+            monkeypatch.setattr(edges, "_COMPACT_AFTER", 1)
+            monkeypatch.setattr(edges, "_COMPACT_SHARE", 0.0)  # at every dead record
+        for article in articles:
+            engine.add(article)
+        for article in articles[::4]:
+            engine.delete(article.id)
+    assert compacted._edges.dead() == 0 < kept._edges.dead() and len(compacted._edges) < len(kept._edges)
+    monkeypatch.setattr(edges, "_COMPACT_AFTER", 1 << 60)
+    for engine in (kept, compacted):
+        engine.add(Article(id="late", text=seed_articles["004"].text))
+    remaining = [a.id for a in articles[1::4] + articles[2::4] + articles[3::4]] + ["late"]
+    assert [compacted.get(i) for i in remaining] == [kept.get(i) for i in remaining]
+    assert [compacted.cluster(i, "story") for i in remaining] == [kept.cluster(i, "story") for i in remaining]
+    for other in remaining:
+        assert compacted.relation_to("late", other) == kept.relation_to("late", other)

@@ -39,6 +39,7 @@ _REPLAY_SHARE = 0.25
 _MOSTLY = 0.6
 
 _ORDER = operator.attrgetter("order")
+_ALONE = -1  # the cluster number of a node on its own
 
 
 class _Read(dict):
@@ -64,15 +65,15 @@ class _Read(dict):
 class Partition:
     """Clusters of one level (copy or story) over nodes numbered by the caller.
 
-    Only clusters of two or more nodes are stored: a node not in `_cluster` is a cluster of
-    its own (most articles are), which costs nothing here.
+    Only clusters of two or more nodes are stored: a node whose `_cluster` entry is -1 is a
+    cluster of its own (most articles are), which costs nothing but that entry.
     """
 
     def __init__(self, links: Links, body_chars: Callable[[int], int]) -> None:
         self._adj = links  # this level's matches (`dedup.edges`)
         self._body_chars = body_chars
-        self._cluster: dict[int, int] = {}  # node -> cluster number, for clusters of 2 or more
-        self._members: dict[int, list[int]] = {}  # cluster number -> sorted nodes
+        self._cluster = array("q")  # node -> cluster number, -1 for a node on its own
+        self._members: dict[int, array] = {}  # cluster number -> sorted nodes
         # cluster number -> the keys of the merges that built it, in `Edge.order`
         self._history: dict[int, array] = {}
         self._next_cluster = 0
@@ -103,6 +104,7 @@ class Partition:
         if node < self._size:
             raise ValueError(f"node {node} was removed; numbers are not reused")
         self._size = node + 1
+        self._cluster.extend(array("q", [_ALONE]) * (self._size - len(self._cluster)))
 
     def add_edges(self, keys: Iterable[int]) -> None:
         """Add matches (records of `dedup.edges.EdgeStore`; only those of this level's
@@ -138,8 +140,9 @@ class Partition:
         self._adj.unlink_node(node)
         if node in self:
             self._removed.add(node)
-        cluster = self._cluster.pop(node, None)
+        cluster = self._number(node)
         if cluster is not None:
+            self._cluster[node] = _ALONE
             members = [m for m in self._members.pop(cluster) if m != node]
             del self._history[cluster]
             if members:
@@ -174,17 +177,22 @@ class Partition:
     def clusters(self) -> Iterable[list[int]]:
         """Every cluster, those of one node included."""
         self._flush()
-        yield from self._members.values()
-        for n in range(self._size):
-            if n not in self._cluster and n not in self._removed:
+        for members in self._members.values():
+            yield list(members)
+        for n in np.flatnonzero(np.frombuffer(self._cluster, np.int64)[:self._size] == _ALONE).tolist():
+            if n not in self._removed:
                 yield [n]
 
     def _clustered(self, node: int) -> tuple[int | None, list[int]]:
         """The number and members of `node`'s cluster (number None: on its own)."""
-        number = self._cluster.get(node)
+        number = self._number(node)
         if number is None:
             return None, [node]
-        return number, self._members[number]
+        return number, list(self._members[number])
+
+    def _number(self, node: int) -> int | None:
+        number = self._cluster[node] if node < len(self._cluster) else _ALONE
+        return None if number == _ALONE else number
 
     def _merges(self, number: int) -> list[Edge]:
         """The merges that built cluster `number`, in order."""
@@ -222,7 +230,7 @@ class Partition:
         nodes = self._component(seeds)
         # Include whole current clusters, so that a cluster split by this update is rebuilt.
         for n in list(nodes):
-            c = self._cluster.get(n)
+            c = self._number(n)
             if c is not None:
                 nodes.update(self._members[c])
         self._drop_clusters(nodes)
@@ -326,19 +334,21 @@ class Partition:
 
     def _drop_clusters(self, nodes: Iterable[int]) -> None:
         for n in nodes:
-            c = self._cluster.pop(n, None)
+            c = self._number(n)
             if c is not None:
+                self._cluster[n] = _ALONE
                 self._members.pop(c, None)
                 self._history.pop(c, None)
 
     def _set_cluster(self, nodes: list[int], history: list[Edge]) -> None:
         if len(nodes) == 1:
-            self._cluster.pop(nodes[0], None)  # on its own: nothing stored
+            if nodes[0] < len(self._cluster):
+                self._cluster[nodes[0]] = _ALONE  # on its own: nothing stored
             return
         number = self._next_cluster
         self._next_cluster += 1
         ordered = sorted(nodes)
-        self._members[number] = ordered
+        self._members[number] = array("I", ordered)
         self._history[number] = array("I", [e.key for e in sorted(history, key=_ORDER)])  # `_replay` bisects it
         for n in ordered:
             self._cluster[n] = number

@@ -151,13 +151,13 @@ def test_nodes_on_their_own_are_clusters_without_stored_state_and_removal_is_fin
     partition.add_edges([_rewrite(1, 2, 0.9)])
     assert sorted(map(sorted, partition.clusters())) == [[0], [1, 2], [3], [4]]
     assert partition.members(3) == [3] and partition.members(2) == [1, 2]
-    assert partition._cluster.keys() == {1, 2} and partition._adj.nodes() == [1, 2]
+    assert [list(m) for m in partition._members.values()] == [[1, 2]] and partition._adj.nodes() == [1, 2]
 
     partition.remove_node(2)  # its partner is on its own again; nothing of 2 is left
     partition.remove_node(4)
     assert sorted(map(sorted, partition.clusters())) == [[0], [1], [3]]
     assert 2 not in partition and 4 not in partition and len(partition) == 3
-    assert not partition._cluster and not partition._adj.nodes() and partition.edge_count() == 0
+    assert not partition._members and not partition._adj.nodes() and partition.edge_count() == 0
     with pytest.raises(KeyError):
         partition.members(4)
     with pytest.raises(ValueError, match="not reused"):

@@ -74,8 +74,7 @@ def run_dedup(articles: list[Article], level: str) -> tuple[list[str], float]:
     for members in partition.clusters():
         for node in members:
             label[node] = members[0]
-    nodes = run.engine._ids  # id -> node
-    return [label[nodes[a.id]] for a in articles], seconds
+    return [label[run.engine.node_of(a.id)] for a in articles], seconds
 
 
 def load(path: Path, label_field: str) -> tuple[list[Article], list]:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import xxhash
 
 from dedup.analysis import Analyzer, Document
 from dedup.article import Article, check_id
@@ -26,6 +27,7 @@ from dedup.edges import Edge, EdgeStore
 from dedup import lsh
 from dedup.errors import ConflictingArticle, IndexFull, UnknownArticle
 from dedup.lsh import BandIndex
+from dedup.nodetable import NodeTable
 from dedup.commonness import CommonBlocks, CommonTerms, bucket_of
 from dedup.verify import (RELATIONS, REWRITE, Match, StoredMatch, compare, related, story_similarity,
                           worth_verifying)
@@ -73,10 +75,8 @@ class Engine:
         self._passage_index = BandIndex()
         self._story_index = BandIndex()
         self._docs = DocumentTable()
-        self._ids: dict[str, int] = {}
-        # body hash -> the node with that body, or a list of the nodes when there are several
-        # (a list per article would cost ~80 bytes; most bodies are unique).
-        self._exact: dict[int, int | list[int]] = {}
+        self._ids = NodeTable()  # hash of each article id -> its node (see `node_of`)
+        self._bodies = NodeTable()  # body hash -> the nodes with that body
         # Every verified match, once; each level links those of its relations.
         self._edges = EdgeStore(self._id_of, cfg.min_shared_tokens)
         self.copies = Partition(self._edges.level(COPY_LEVEL), self._body_chars)
@@ -134,7 +134,14 @@ class Engine:
         return [self._docs.fd] if isinstance(self._docs, SpilledTable) else []
 
     def __contains__(self, article_id: str) -> bool:
-        return article_id in self._ids
+        return self.node_of(article_id) is not None
+
+    def node_of(self, article_id: str) -> int | None:
+        """The node number of an indexed article (as `copies` and `stories` number them)."""
+        for node in self._ids.nodes(_id_hash(article_id)):
+            if self._docs.id_of(node) == article_id:
+                return node
+        return None
 
     @property
     def room(self) -> int:
@@ -169,7 +176,7 @@ class Engine:
 
     def check_document(self, doc: Document) -> Result:
         with self._lock:
-            existing = self._ids.get(doc.id)
+            existing = self.node_of(doc.id)
             if existing is not None and self._same_text(self._docs[existing], doc):
                 return self._result(existing, added=False)
             matches = self._verify(doc, exclude=existing)
@@ -196,12 +203,12 @@ class Engine:
             was_indexed = bool(group) and group[0] == node
             if node in group:
                 group.remove(node)
-                self._keep_same_body(doc.body_hash, group)
+                self._bodies.remove(doc.body_hash, node)
             self._common.remove(node)
             self.copies.remove_node(node)
             self.stories.remove_node(node)
             self._compact_edges()
-            del self._ids[article_id]
+            self._ids.remove(_id_hash(article_id), node)
             self._docs.remove(node)
             if was_indexed and group:
                 # Only the first of identical bodies is in the band indexes: promote the next.
@@ -253,7 +260,7 @@ class Engine:
 
     def _node(self, article_id: str) -> int:
         check_id(article_id)
-        node = self._ids.get(article_id)
+        node = self.node_of(article_id)
         if node is None:
             raise UnknownArticle(f"no article with id {article_id!r} is indexed")
         return node
@@ -263,7 +270,7 @@ class Engine:
         return a.text == b.text
 
     def _index(self, doc: Document) -> tuple[int, bool]:
-        existing = self._ids.get(doc.id)
+        existing = self.node_of(doc.id)
         if existing is None:
             return self._insert(doc), True
         if self._same_text(self._docs[existing], doc):
@@ -277,7 +284,7 @@ class Engine:
         if self.room <= 0:
             raise IndexFull(lsh.MAX_DOCUMENTS)
         node = self._docs.append(doc)  # numbered in arrival order, never reused
-        self._ids[doc.id] = node
+        self._ids.add(_id_hash(doc.id), node)
         flipped = self._common.add(node, _body_blocks(doc))
         if flipped:
             self._reverify({n for h in flipped for n in self._common.nodes_with(h) if n != node})
@@ -289,7 +296,7 @@ class Engine:
         if not group:
             self._index_bands(node, doc)  # only the first of identical bodies is indexed
         if doc.n_body_tokens:
-            self._keep_same_body(doc.body_hash, group + [node])
+            self._bodies.add(doc.body_hash, node)
         keys = [self._edges.add(node, other, StoredMatch.of(match)) for other, match in matches.items()]
         self.copies.add_node(node)
         self.stories.add_node(node)
@@ -459,14 +466,7 @@ class Engine:
 
     def _same_body(self, body_hash: int) -> list[int]:
         """The nodes whose body has this hash, first indexed first (a new list)."""
-        group = self._exact.get(body_hash)
-        return [] if group is None else [group] if isinstance(group, int) else list(group)
-
-    def _keep_same_body(self, body_hash: int, nodes: list[int]) -> None:
-        if not nodes:
-            self._exact.pop(body_hash, None)
-        else:
-            self._exact[body_hash] = nodes[0] if len(nodes) == 1 else nodes
+        return self._bodies.nodes(body_hash)
 
     def _canonical(self, members: Iterable[int]) -> int:
         def order(n: int):
@@ -548,6 +548,10 @@ class Engine:
         if doc.published_at is not None and (other is None or doc.published_at < other):
             return -1
         return best
+
+
+def _id_hash(article_id: str) -> int:
+    return xxhash.xxh3_64_intdigest(article_id.encode("utf-8", "surrogatepass"))
 
 
 def _body_blocks(doc: Document) -> list[int]:

@@ -49,7 +49,7 @@ FROZEN_MIN_BYTES = 1 << 20
 # without a list; 13: band indexes note a merge in flight; 14: matches kept in the story
 # edges only; 15: cluster histories sorted; 16: the collection's common story terms; 17: band
 # levels in files of their own).
-FORMAT = 18
+FORMAT = 19
 log = logging.getLogger("dedup.snapshot")
 
 

@@ -73,6 +73,8 @@ class EdgeStore:
         self._passage_count = array("I")
         self._heap = bytearray()
         self._levels: list[Links] = []
+        self._links = bytearray()  # per record: how many levels link it (0: dead)
+        self._live = 0  # records some level links
 
     def __len__(self) -> int:
         """Records, dead ones included (keys run from 0 to this)."""
@@ -94,6 +96,7 @@ class EdgeStore:
         self._passage_at.append(len(self._heap))
         self._passage_count.append(len(match.passages) // _PASSAGE_BYTES)
         self._heap += match.passages
+        self._links.append(0)
         return key
 
     def ends(self, key: int) -> tuple[int, int]:
@@ -133,7 +136,13 @@ class EdgeStore:
 
     def dead(self) -> int:
         """Records no level links."""
-        return len(self._u) - int(np.count_nonzero(self._live_mask()))
+        return len(self._u) - self._live
+
+    def linked(self, key: int, change: int) -> None:
+        """A level linked (+1) or unlinked (-1) record `key`."""
+        before = self._links[key]
+        self._links[key] = before + change
+        self._live += (before == 0) - (before + change == 0)
 
     def worth_compacting(self) -> bool:
         dead = self.dead()
@@ -148,6 +157,7 @@ class EdgeStore:
         kept = np.flatnonzero(live)
         renumbered[kept] = np.arange(len(kept))
         old = (self._u, self._v, self._scores, self._passage_at, self._passage_count, self._heap)
+        self._links = bytearray(np.frombuffer(self._links, np.uint8)[kept].tobytes())
         self._u, self._v = array("I"), array("I")
         self._scores, self._heap = bytearray(), bytearray()
         self._passage_at, self._passage_count = array("Q"), array("I")
@@ -162,12 +172,6 @@ class EdgeStore:
         for links, mask in zip(self._levels, linked):
             links.relink(np.flatnonzero(mask[kept]).tolist())
         return renumbered
-
-    def _live_mask(self) -> np.ndarray:
-        live = np.zeros(len(self._u), bool)
-        for links in self._levels:
-            live |= links.linked_mask()
-        return live
 
 
 class Links:
@@ -250,6 +254,7 @@ class Links:
         self._push(v, 2 * key + 1)
         self._linked[key] = 1
         self.count += 1
+        self.store.linked(key, +1)
         return True
 
     def unlink(self, key: int) -> None:
@@ -260,6 +265,7 @@ class Links:
         self._pop(v, 2 * key + 1)
         self._linked[key] = 0
         self.count -= 1
+        self.store.linked(key, -1)
 
     def unlink_node(self, node: int) -> list[int]:
         """Unlink every match of `node`; returns the other ends."""

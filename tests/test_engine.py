@@ -5,6 +5,7 @@ import pickle
 import random
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 
 from dedup import edges
@@ -257,6 +258,9 @@ def test_stored_matches_are_renumbered_without_changing_an_answer(monkeypatch, s
         for article in articles[::4]:
             engine.delete(article.id)
     assert compacted._edges.dead() == 0 < kept._edges.dead() and len(compacted._edges) < len(kept._edges)
+    for engine in (kept, compacted):  # the running count of dead records is right
+        linked = [level.linked_mask() for level in engine._edges._levels]
+        assert engine._edges.dead() == len(engine._edges) - sum(np.logical_or.reduce(linked))
     monkeypatch.setattr(edges, "_COMPACT_AFTER", 1 << 60)
     for engine in (kept, compacted):
         engine.add(Article(id="late", text=seed_articles["004"].text))

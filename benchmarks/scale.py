@@ -1,7 +1,7 @@
 """The embedded index at scale: throughput as it grows, memory per article, restart times.
 
     python benchmarks/scale.py --articles 1000000 [--batch 100] [--snapshot-every 20000]
-                               [--max-minutes 90] [--dir DATA_DIR]
+                               [--max-minutes 90] [--dir DATA_DIR] [--crash process|machine]
 
 A child process opens the embedded index as `dedup serve` does (durable log, documents spilled
 to the data directory, periodic snapshots from a forked writer, analysis on a pool of one
@@ -11,8 +11,10 @@ a new seed every 10,000 stories, so no article repeats another's id or text) in
 indexed). Every `--window` articles it reports the
 window's articles per second and its resident memory. Then the parent:
 
-1. kills it with SIGKILL (a crash) and times a restart to a usable index: the last periodic
-   snapshot loaded, the log after it replayed (re-analysed on the pool);
+1. kills it with SIGKILL (a crash) and times a restart to a usable index: the last complete
+   snapshot loaded, the log after it replayed (re-analysed on the pool). With `--crash process`
+   (the default) only the server process is killed, and a snapshot writer it forked goes on
+   and may finish first; `--crash machine` kills every process of it, as a machine failure would;
 2. closes that index cleanly (a final snapshot) and times a restart from it.
 
 No gRPC: this measures the engine and its store; `benchmarks/service.py` measures the service.
@@ -130,6 +132,20 @@ def restart(directory: str) -> dict:
             "close_seconds": round(time.perf_counter() - started, 1)}
 
 
+def _children(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (Linux: read from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                # The command name (field 2) may hold spaces: the parent is the second field after it.
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    out.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+    return out
+
+
 def _child(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
 
@@ -142,6 +158,9 @@ def main(argv=None) -> int:
     parser.add_argument("--snapshot-every", type=int, default=20_000, help="as dedup serve's option")
     parser.add_argument("--max-minutes", type=float, default=90.0, help="stop adding after this long")
     parser.add_argument("--dir", help="data directory (default: a temporary one, removed after)")
+    parser.add_argument("--crash", choices=("process", "machine"), default="process",
+                        help="kill the server process only (its forked snapshot writer, if one is running, "
+                             "finishes), or every process of it, as when the machine goes down")
     parser.add_argument("--fill", help=argparse.SUPPRESS)
     parser.add_argument("--restart", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -176,6 +195,9 @@ def main(argv=None) -> int:
                 windows.append(row)
                 print(f"{row['articles']:>9,} articles  {row['window_rate']:>6.1f}/s  "
                       f"RSS {row['rss_bytes'] / 2**20:,.0f} MB", file=sys.stderr, flush=True)
+    if args.crash == "machine":  # the snapshot writer and the analysis workers die with it
+        for pid in _children(filler.pid):
+            os.kill(pid, signal.SIGKILL)
     filler.send_signal(signal.SIGKILL)
     filler.wait()
     if filler.returncode != -signal.SIGKILL:
@@ -209,7 +231,8 @@ def main(argv=None) -> int:
         f"- resident memory per article at {last['articles']:,}: **{per_article:,.0f} bytes** "
         f"(RSS {last['rss_bytes'] / 2**20:,.0f} MB over the empty index's {empty / 2**20:,.0f} MB; "
         f"analysis workers not counted)",
-        f"- restart after SIGKILL (last periodic snapshot + log tail re-analysed): **{crash['open_seconds']} s** "
+        f"- restart after SIGKILL of the {'server process' if args.crash == 'process' else 'server and all its processes'} "
+        f"(last complete snapshot + log tail re-analysed): **{crash['open_seconds']} s** "
         f"({crash['articles']:,} articles)",
         f"- restart after a clean stop (final snapshot only): **{clean['open_seconds']} s** "
         f"({clean['articles']:,} articles); snapshot {snapshot / 2**20:,.0f} MB",

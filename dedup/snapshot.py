@@ -27,6 +27,7 @@ import os
 import pickle
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,11 @@ FORMAT = 19
 log = logging.getLogger("dedup.snapshot")
 
 
-def save_snapshot(directory: Path, engine: Engine, position: int) -> None:
+def save_snapshot(directory: Path, engine: Engine, position: int,
+                  owner_alive: Callable[[], bool] = lambda: True) -> None:
+    """Write `engine` as the snapshot at log `position`, then remove the band-level files no
+    snapshot needs any more, unless `owner_alive()` says the server that asked for it is gone:
+    a restarted server may be loading the previous snapshot's files."""
     directory = Path(directory)
     path = directory / SNAPSHOT_NAME
     tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one per writer: a stray child may still be writing
@@ -75,6 +80,8 @@ def save_snapshot(directory: Path, engine: Engine, position: int) -> None:
     log.info("snapshot at log position %d: %.0f MB written (%.0f MB of them new band levels), %.0f MB of "
              "band levels already on disk", position, (path.stat().st_size + pickler.written) / 2**20,
              pickler.written / 2**20, pickler.reused / 2**20)
+    if not owner_alive():
+        return  # the next snapshot of the restarted server removes what this one left
     # Files made since this writer started may be another writer's (a stray child of a
     # crashed server): they stay until a later snapshot finds them unreferenced.
     for stale in arrays.iterdir():
@@ -226,6 +233,7 @@ class PeriodicSnapshots:
 def _write_in_child(directory: Path, engine: Engine, position: int) -> None:
     """In the forked child: save and leave at once, running none of the parent's exit code."""
     code = 1
+    parent = os.getppid()
     try:
         # Let go of every inherited descriptor (the listening socket, the data directory's
         # lock, the log) but the engine's spilled documents, which pickling reads: a restarted
@@ -236,7 +244,8 @@ def _write_in_child(directory: Path, engine: Engine, position: int) -> None:
             low = fd + 1
         os.closerange(low, os.sysconf("SC_OPEN_MAX"))
         engine._lock = threading.RLock()  # the copy is ours alone; the parent's lock state is not
-        save_snapshot(directory, engine, position)
+        # A server killed meanwhile leaves this writer running: its snapshot is still good.
+        save_snapshot(directory, engine, position, owner_alive=lambda: os.getppid() == parent)
         code = 0
     finally:
         os._exit(code)

@@ -137,6 +137,34 @@ def test_a_snapshot_writes_only_the_band_levels_made_since_the_last(tmp_path, se
     assert _full_replay(tmp_path) == before
 
 
+def test_a_writer_whose_server_is_gone_leaves_the_older_level_files(tmp_path, seed_articles, topic_articles,
+                                                                    monkeypatch):
+    """A forked snapshot writer outlives a killed server; a restarted server may be loading the
+    previous snapshot's levels meanwhile, so that writer removes none of them. The next
+    snapshot of a living server does."""
+    monkeypatch.setattr(snapshot, "FROZEN_MIN_BYTES", 0)
+    monkeypatch.setattr(lsh, "_RECENT_ENTRIES", 16)
+    articles = list(seed_articles.values()) + list(topic_articles.values())
+    arrays = tmp_path / ARRAYS_DIR
+    index = Index.open(str(tmp_path))
+    for article in articles[:-2]:
+        index.add(article)
+    index.close()
+    first = set(_files(arrays))
+    index = Index.open(str(tmp_path))
+    for article in articles[-2:]:
+        index.add(article)
+    snapshot.save_snapshot(tmp_path, index.engine, index.position, owner_alive=lambda: False)
+    orphaned = set(_files(arrays))
+    assert first <= orphaned and _level_files(index) <= orphaned and first - _level_files(index)
+    before = _answers(index)
+    index.close()
+    assert set(_files(arrays)) == _level_files(index)  # a living server's snapshot removes them
+    reopened = Index.open(str(tmp_path))
+    assert _answers(reopened) == before
+    reopened.close(snapshot=False)
+
+
 def test_a_snapshot_missing_a_level_file_is_ignored_and_the_log_replayed(tmp_path, seed_articles, monkeypatch):
     monkeypatch.setattr(snapshot, "FROZEN_MIN_BYTES", 0)
     monkeypatch.setattr(lsh, "_RECENT_ENTRIES", 16)

@@ -130,8 +130,8 @@ class Partition:
                 self._dirty.update(self._adj.store.ends(key))
 
     def renumber_edges(self, renumbered: np.ndarray) -> None:
-        """After `EdgeStore.compact` (with every cluster settled): the merges under their new keys."""
-        self._flush()
+        """After `EdgeStore.compact`: the merges under their new keys. Settle the clusters
+        (read them) before compacting: a pending replay would read the old keys."""
         for number, keys in self._history.items():
             self._history[number] = array("I", [k for k in renumbered[np.frombuffer(keys, np.uint32)].tolist() if k >= 0])
 

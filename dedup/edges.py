@@ -19,12 +19,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dedup.verify import RELATIONS, SCORES, Match, StoredMatch, passage_spans
+from dedup.verify import NO_RELATION, PASSAGE_BYTES, RELATIONS, SCORES, Match, StoredMatch, passage_spans
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
-_NO_RELATION = 255
 _HEAD = struct.Struct("<BH")  # the leading relation rank and similarity of a `SCORES` record
-_PASSAGE_BYTES = 20  # one packed `SharedPassage` (`dedup.verify.pack_passages`)
 _EMPTY = -1
 # Dead records worth a compaction, in number and as a share of all records.
 _COMPACT_AFTER = 1 << 16
@@ -94,7 +92,7 @@ class EdgeStore:
         self._v.append(v)
         self._scores += match.scores
         self._passage_at.append(len(self._heap))
-        self._passage_count.append(len(match.passages) // _PASSAGE_BYTES)
+        self._passage_count.append(len(match.passages) // PASSAGE_BYTES)
         self._heap += match.passages
         self._links.append(0)
         return key
@@ -104,7 +102,7 @@ class EdgeStore:
 
     def relation(self, key: int) -> str | None:
         rank = self._scores[key * SCORES.size]
-        return None if rank == _NO_RELATION else RELATIONS[rank]
+        return None if rank == NO_RELATION else RELATIONS[rank]
 
     def edge(self, key: int) -> Edge:
         rank, similarity = _HEAD.unpack_from(self._scores, key * SCORES.size)
@@ -128,10 +126,10 @@ class EdgeStore:
 
     def _passages(self, key: int) -> bytes:
         start = self._passage_at[key]
-        return bytes(self._heap[start:start + self._passage_count[key] * _PASSAGE_BYTES])
+        return bytes(self._heap[start:start + self._passage_count[key] * PASSAGE_BYTES])
 
     def ranks(self) -> np.ndarray:
-        """Each record's relation rank (`_NO_RELATION`: none), in one vector."""
+        """Each record's relation rank (`NO_RELATION`: none), in one vector."""
         return np.frombuffer(self._scores, np.uint8)[::SCORES.size]
 
     def dead(self) -> int:
@@ -168,7 +166,7 @@ class EdgeStore:
             self._scores += scores[key * SCORES.size:(key + 1) * SCORES.size]
             self._passage_at.append(len(self._heap))
             self._passage_count.append(passage_count[key])
-            self._heap += heap[passage_at[key]:passage_at[key] + passage_count[key] * _PASSAGE_BYTES]
+            self._heap += heap[passage_at[key]:passage_at[key] + passage_count[key] * PASSAGE_BYTES]
         for links, mask in zip(self._levels, linked):
             links.relink(np.flatnonzero(mask[kept]).tolist())
         return renumbered

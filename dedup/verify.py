@@ -63,7 +63,8 @@ class Match:
 # are rounded to four places) and the shared tokens; then five 32-bit fields per passage.
 SCORES = struct.Struct("<B6HI")
 _PASSAGE = struct.Struct("<5I")
-_NO_RELATION = 255
+PASSAGE_BYTES = _PASSAGE.size
+NO_RELATION = 255
 
 
 class StoredMatch:
@@ -78,7 +79,7 @@ class StoredMatch:
 
     @classmethod
     def of(cls, m: Match) -> "StoredMatch":
-        rank = _NO_RELATION if m.relation is None else RELATIONS.index(m.relation)
+        rank = NO_RELATION if m.relation is None else RELATIONS.index(m.relation)
         scores = SCORES.pack(rank, *(round(x * 10_000) for x in (
             m.similarity, m.jaccard, m.containment_a, m.containment_b, m.own_words, m.story)), m.shared_tokens)
         return cls(m.a, m.b, m.relation, scores, pack_passages(m.passages))

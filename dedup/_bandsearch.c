@@ -72,67 +72,260 @@ static void radix_sort_u32(uint32_t *v, uint32_t *tmp, Py_ssize_t n)
         memcpy(v, src, (size_t)n * sizeof(uint32_t));
 }
 
-/* A level's directory: for a level of n entries, 2**bits + 1 positions (bits chosen so that
- * about 16 entries fall between two), where dir[d] is the first entry whose top `bits` bits
- * are >= d.  Band keys are hashes, spread evenly, so a key's bucket is found by a search among
- * ~16 entries (two cache lines) instead of a binary search of the whole level: on levels of
- * millions of entries, most of whose probes would miss the cache. */
-static int directory_shift(Py_ssize_t directory_bytes)
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "packed band levels are read as little-endian words"
+#endif
+
+/* A large level is stored packed, under a directory.
+ *
+ * The directory has 2**bits + 1 positions (bits chosen so that about 16 entries fall between
+ * two): dir[d] is the first entry whose top `bits` bits are >= d, and the last is the level's
+ * length.  Band keys are hashes, spread evenly, so a key's bucket is found among ~16 entries
+ * instead of by a binary search of the whole level, most of whose probes would miss the
+ * cache.  And since an entry's top bits are given by the directory slot it lies in, only its
+ * low `width = 64 - bits` bits are stored, back to back: 41 to 54 bits an entry instead of 64.
+ * The packed bytes end with 8 bytes of padding, so every entry is read as one unaligned word. */
+#define PACKED_PAD 8
+#define MIN_BITS 8 /* width <= 56: an entry and its bit offset in a byte fit one 64-bit word */
+
+typedef struct {
+    const uint64_t *plain; /* sorted entries, or NULL when packed */
+    const uint8_t *packed;
+    const uint32_t *dir;
+    int width;
+    Py_ssize_t n;
+} Level;
+
+static inline uint64_t packed_low(const uint8_t *p, int width, Py_ssize_t i)
 {
-    Py_ssize_t slots = directory_bytes / (Py_ssize_t)sizeof(uint32_t) - 1;
+    uint64_t bit = (uint64_t)i * (uint64_t)width, word;
+    memcpy(&word, p + (bit >> 3), sizeof word);
+    return (word >> (bit & 7)) & ((UINT64_C(1) << width) - 1);
+}
+
+static inline void packed_put(uint8_t *p, int width, Py_ssize_t i, uint64_t low)
+{
+    uint64_t bit = (uint64_t)i * (uint64_t)width, word;
+    memcpy(&word, p + (bit >> 3), sizeof word);
+    word |= low << (bit & 7); /* the bytes start zeroed */
+    memcpy(p + (bit >> 3), &word, sizeof word);
+}
+
+static Py_ssize_t packed_bytes(Py_ssize_t n, int width)
+{
+    return (n * width + 7) / 8 + PACKED_PAD;
+}
+
+/* First position in packed p[lo:hi] whose low bits are >= x. */
+static Py_ssize_t packed_lower_bound(const uint8_t *p, int width, Py_ssize_t lo, Py_ssize_t hi, uint64_t x)
+{
+    Py_ssize_t count = hi - lo;
+    while (count > 0) {
+        Py_ssize_t half = count / 2;
+        if (packed_low(p, width, lo + half) < x) {
+            lo += half + 1;
+            count -= half + 1;
+        } else {
+            count = half;
+        }
+    }
+    return lo;
+}
+
+/* A level from its data buffer and its directory buffer (.buf NULL: a plain level), checked
+ * so that no search can leave the buffers.  Returns 0, or -1 with an exception set. */
+static int level_from(Level *level, const Py_buffer *data, const Py_buffer *dir)
+{
+    memset(level, 0, sizeof *level);
+    if (!dir || !dir->buf) {
+        if (data->len % (Py_ssize_t)sizeof(uint64_t)) {
+            PyErr_SetString(PyExc_ValueError, "a level without a directory must hold 64-bit entries");
+            return -1;
+        }
+        level->plain = data->buf;
+        level->n = data->len / (Py_ssize_t)sizeof(uint64_t);
+        return 0;
+    }
+    Py_ssize_t slots = dir->len / (Py_ssize_t)sizeof(uint32_t) - 1;
     int bits = 0;
     while (((Py_ssize_t)1 << bits) < slots)
         bits++;
-    return 64 - bits;
+    if (dir->len % (Py_ssize_t)sizeof(uint32_t) || slots != ((Py_ssize_t)1 << bits) || bits < MIN_BITS || bits > 32) {
+        PyErr_SetString(PyExc_ValueError, "a directory must hold 2**bits + 1 uint32 positions, bits from 8 to 32");
+        return -1;
+    }
+    level->dir = dir->buf;
+    level->width = 64 - bits;
+    level->n = level->dir[slots];
+    level->packed = data->buf;
+    if (level->dir[0] != 0 || data->len < packed_bytes(level->n, level->width)) {
+        PyErr_SetString(PyExc_ValueError, "a directory does not match its level");
+        return -1;
+    }
+    return 0;
 }
 
-PyDoc_STRVAR(directory_doc,
-"directory(level, bits) -> bytearray\n\n"
-"The directory of a sorted uint64 level: 2**bits + 1 uint32 positions, position d being the\n"
-"first entry whose top `bits` bits are >= d (the last is the level's length).");
+/* Cursor over a level's entries in order, top bits restored. */
+typedef struct {
+    Level level;
+    Py_ssize_t i, slot;
+} Cursor;
 
-static PyObject *directory(PyObject *self, PyObject *args)
+static inline uint64_t cursor_value(Cursor *c)
 {
-    Py_buffer level;
+    const Level *l = &c->level;
+    if (l->plain)
+        return l->plain[c->i];
+    while (l->dir[c->slot + 1] <= (uint32_t)c->i)
+        c->slot++;
+    return ((uint64_t)c->slot << l->width) | packed_low(l->packed, l->width, c->i);
+}
+
+PyDoc_STRVAR(merge_doc,
+"merge(levels, bits) -> (data, directory)\n\n"
+"levels: (data, directory or None) pairs of sorted levels, plain (uint64 entries) or packed.\n"
+"Returns their entries merged in order: with bits 0 as plain uint64 entries and directory\n"
+"None; with bits from 8 to 32, packed under a directory of 2**bits + 1 positions.  Both are\n"
+"bytearrays.  Packs (one plain level), unpacks (one packed level, bits 0) and merges.");
+
+static PyObject *merge(PyObject *self, PyObject *args)
+{
+    PyObject *level_seq, *result = NULL, *data = NULL, *directory = NULL;
     int bits;
-    if (!PyArg_ParseTuple(args, "y*i", &level, &bits))
+    if (!PyArg_ParseTuple(args, "Oi", &level_seq, &bits))
         return NULL;
-    Py_ssize_t n = level.len / (Py_ssize_t)sizeof(uint64_t);
-    if (level.len % (Py_ssize_t)sizeof(uint64_t) || bits < 1 || bits > 32 || n > (Py_ssize_t)UINT32_MAX) {
-        PyBuffer_Release(&level);
-        PyErr_SetString(PyExc_ValueError, "a directory needs a level of 64-bit entries (under 2**32) and 1 to 32 bits");
+    if (bits != 0 && (bits < MIN_BITS || bits > 32)) {
+        PyErr_SetString(PyExc_ValueError, "bits must be 0 (plain) or from 8 to 32");
         return NULL;
     }
-    Py_ssize_t slots = ((Py_ssize_t)1 << bits) + 1;
-    PyObject *out = PyByteArray_FromStringAndSize(NULL, slots * (Py_ssize_t)sizeof(uint32_t));
-    if (out) {
-        const uint64_t *a = level.buf;
-        uint32_t *dir = (uint32_t *)PyByteArray_AS_STRING(out);
-        int shift = 64 - bits;
-        Py_ssize_t d = 0;
-        Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < n; i++) {
-            Py_ssize_t top = (Py_ssize_t)(a[i] >> shift);
-            while (d <= top)
-                dir[d++] = (uint32_t)i;
+    PyObject *seq = PySequence_Fast(level_seq, "levels must be a sequence of (data, directory) pairs");
+    if (!seq)
+        return NULL;
+    Py_ssize_t k = PySequence_Fast_GET_SIZE(seq), got = 0, total = 0;
+    Py_buffer *buffers = PyMem_Calloc((size_t)(2 * k + 1), sizeof(Py_buffer));
+    Cursor *cursors = PyMem_Calloc((size_t)k + 1, sizeof(Cursor));
+    if (!buffers || !cursors) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; got < k; got++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(seq, got), *data_obj, *dir_obj;
+        if (!PyArg_ParseTuple(pair, "OO", &data_obj, &dir_obj))
+            goto done;
+        if (PyObject_GetBuffer(data_obj, &buffers[2 * got], PyBUF_C_CONTIGUOUS) < 0)
+            goto done;
+        if (dir_obj != Py_None && PyObject_GetBuffer(dir_obj, &buffers[2 * got + 1], PyBUF_C_CONTIGUOUS) < 0) {
+            PyBuffer_Release(&buffers[2 * got]);
+            goto done;
         }
-        while (d < slots)
-            dir[d++] = (uint32_t)n;
-        Py_END_ALLOW_THREADS
+        if (level_from(&cursors[got].level, &buffers[2 * got], &buffers[2 * got + 1]) < 0) {
+            got++;
+            goto done;
+        }
+        total += cursors[got].level.n;
     }
-    PyBuffer_Release(&level);
-    return out;
+    if (bits && total > (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "a packed level holds fewer than 2**32 entries");
+        goto done;
+    }
+    int width = 64 - bits;
+    Py_ssize_t slots = ((Py_ssize_t)1 << bits) + 1;
+    data = PyByteArray_FromStringAndSize(NULL, bits ? packed_bytes(total, width) : total * (Py_ssize_t)sizeof(uint64_t));
+    directory = bits ? PyByteArray_FromStringAndSize(NULL, slots * (Py_ssize_t)sizeof(uint32_t)) : Py_NewRef(Py_None);
+    if (!data || !directory)
+        goto done;
+    uint8_t *out = (uint8_t *)PyByteArray_AS_STRING(data);
+    uint32_t *dir = bits ? (uint32_t *)PyByteArray_AS_STRING(directory) : NULL;
+    uint64_t *head = PyMem_RawMalloc(sizeof(uint64_t) * (size_t)(k + 1)); /* each level's next entry */
+    Py_BEGIN_ALLOW_THREADS
+    if (bits)
+        memset(out, 0, (size_t)packed_bytes(total, width));
+    uint64_t low_mask = bits ? (UINT64_C(1) << width) - 1 : 0;
+    Py_ssize_t d = 0, live = 0;
+    for (Py_ssize_t c = 0; c < k && head; c++) {
+        if (cursors[c].level.n) {
+            cursors[live] = cursors[c];
+            head[live] = cursor_value(&cursors[live]);
+            live++;
+        }
+    }
+    for (Py_ssize_t o = 0; o < total && head; o++) {
+        Py_ssize_t best = 0;
+        for (Py_ssize_t c = 1; c < live; c++) /* a few levels: a scan beats a heap */
+            if (head[c] < head[best])
+                best = c;
+        uint64_t value = head[best];
+        if (++cursors[best].i < cursors[best].level.n) {
+            head[best] = cursor_value(&cursors[best]);
+        } else { /* this level is done */
+            live--;
+            cursors[best] = cursors[live];
+            head[best] = head[live];
+        }
+        if (bits) {
+            Py_ssize_t top = (Py_ssize_t)(value >> width);
+            while (d <= top)
+                dir[d++] = (uint32_t)o;
+            packed_put(out, width, o, value & low_mask);
+        } else {
+            memcpy(out + o * (Py_ssize_t)sizeof(uint64_t), &value, sizeof value);
+        }
+    }
+    while (bits && d < slots)
+        dir[d++] = (uint32_t)total;
+    Py_END_ALLOW_THREADS
+    if (head)
+        result = PyTuple_Pack(2, data, directory);
+    else
+        PyErr_NoMemory();
+    PyMem_RawFree(head);
+done:
+    for (Py_ssize_t i = 0; i < got; i++) {
+        PyBuffer_Release(&buffers[2 * i]);
+        if (buffers[2 * i + 1].obj)
+            PyBuffer_Release(&buffers[2 * i + 1]);
+    }
+    PyMem_Free(buffers);
+    PyMem_Free(cursors);
+    Py_XDECREF(data);
+    Py_XDECREF(directory);
+    Py_DECREF(seq);
+    return result;
 }
 
 typedef struct {
-    Py_buffer *levels;
-    Py_buffer *directories; /* per level; .buf NULL where the level has none */
+    const Level *levels;
     Py_ssize_t n_levels;
     const uint64_t *keys;
     Py_ssize_t n_keys;
     uint64_t key_step, key_mask, doc_mask;
     Py_ssize_t max_bucket; /* < 0: no limit */
 } Query;
+
+/* Where `key`'s bucket lies in `level`: [*first, *end).  `start`: where to begin the search
+ * in a plain level (keys ascend, so the previous key's bucket start). */
+static void find_bucket(const Query *q, const Level *level, uint64_t key, Py_ssize_t start, Py_ssize_t *first,
+                        Py_ssize_t *end)
+{
+    if (level->plain) {
+        *first = lower_bound(level->plain, start, level->n, key);
+        *end = key == q->key_mask ? level->n : gallop(level->plain, *first, level->n, key + q->key_step);
+        return;
+    }
+    /* Every entry of a key lies in the key's directory slot; compare the low bits there. */
+    uint64_t slot = key >> level->width, low = key & ((UINT64_C(1) << level->width) - 1);
+    Py_ssize_t lo = level->dir[slot], hi = level->dir[slot + 1];
+    *first = packed_lower_bound(level->packed, level->width, lo, hi, low);
+    Py_ssize_t i = *first; /* low + key_step cannot overflow: width <= 56 */
+    while (i < hi && packed_low(level->packed, level->width, i) < low + q->key_step)
+        i++;
+    *end = i;
+}
+
+static inline uint64_t level_entry(const Level *level, Py_ssize_t i)
+{
+    return level->plain ? level->plain[i] : packed_low(level->packed, level->width, i);
+}
 
 /* The query's work, without the GIL.  Fills `docs` (ascending, distinct) and `counts`;
  * returns their length, or -1 when out of memory. */
@@ -148,24 +341,11 @@ static Py_ssize_t run_query(const Query *q, uint32_t **docs_out, int64_t **count
     if (!lo || !hi || !size)
         goto done;
     for (Py_ssize_t l = 0; l < nl; l++) {
-        const uint64_t *a = q->levels[l].buf;
-        Py_ssize_t n = q->levels[l].len / (Py_ssize_t)sizeof(uint64_t), start = 0;
-        const uint32_t *dir = q->directories[l].buf;
-        int shift = dir ? directory_shift(q->directories[l].len) : 0;
+        Py_ssize_t start = 0;
         for (Py_ssize_t k = 0; k < nk; k++) {
-            uint64_t key = q->keys[k];
-            Py_ssize_t first;
-            if (dir) {
-                uint64_t d = key >> shift;
-                first = lower_bound(a, dir[d], dir[d + 1], key);
-            } else {
-                first = lower_bound(a, start, n, key);
-            }
-            Py_ssize_t end = key == q->key_mask ? n : gallop(a, first, n, key + q->key_step);
-            lo[l * nk + k] = first;
-            hi[l * nk + k] = end;
-            size[k] += end - first;
-            start = first; /* keys ascend; an equal next key starts here again */
+            find_bucket(q, &q->levels[l], q->keys[k], start, &lo[l * nk + k], &hi[l * nk + k]);
+            size[k] += hi[l * nk + k] - lo[l * nk + k];
+            start = lo[l * nk + k]; /* keys ascend; an equal next key starts here again */
         }
     }
     for (Py_ssize_t k = 0; k < nk; k++) {
@@ -180,12 +360,11 @@ static Py_ssize_t run_query(const Query *q, uint32_t **docs_out, int64_t **count
         goto done;
     Py_ssize_t filled = 0;
     for (Py_ssize_t l = 0; l < nl; l++) {
-        const uint64_t *a = q->levels[l].buf;
         for (Py_ssize_t k = 0; k < nk; k++) {
             if (!size[k])
                 continue;
             for (Py_ssize_t i = lo[l * nk + k]; i < hi[l * nk + k]; i++)
-                docs[filled++] = (uint32_t)(a[i] & q->doc_mask);
+                docs[filled++] = (uint32_t)(level_entry(&q->levels[l], i) & q->doc_mask);
         }
     }
     radix_sort_u32(docs, tmp, total);
@@ -214,8 +393,8 @@ done:
 
 PyDoc_STRVAR(query_doc,
 "query(levels, directories, keys, key_step, key_mask, doc_mask, max_bucket) -> (docs, counts)\n\n"
-"levels: sorted uint64 arrays of packed entries, each with its `directory` or None;\n"
-"keys: sorted uint64 query keys, masked.\n"
+"levels: sorted levels, each plain (uint64 entries; its directory None) or packed under its\n"
+"directory (see `merge`); keys: sorted uint64 query keys, masked; doc_mask below 2**width.\n"
 "Returns two bytearrays: the distinct document numbers found (uint32, ascending) and how\n"
 "many buckets held each (int64).  max_bucket < 0 means no limit.");
 
@@ -231,54 +410,45 @@ static PyObject *query(PyObject *self, PyObject *args)
     PyObject *seq = PySequence_Fast(level_seq, "levels must be a sequence of arrays");
     PyObject *dseq = seq ? PySequence_Fast(directory_seq, "directories must be a sequence") : NULL;
     Py_ssize_t nl = seq ? PySequence_Fast_GET_SIZE(seq) : 0, got = 0;
-    Py_buffer *levels = NULL, *directories = NULL;
+    Py_buffer *data = NULL, *directories = NULL;
+    Level *levels = NULL;
     if (!dseq)
         goto done;
     if (PySequence_Fast_GET_SIZE(dseq) != nl) {
         PyErr_SetString(PyExc_ValueError, "one directory (or None) per level");
         goto done;
     }
-    levels = PyMem_Calloc((size_t)nl + 1, sizeof(Py_buffer));
+    data = PyMem_Calloc((size_t)nl + 1, sizeof(Py_buffer));
     directories = PyMem_Calloc((size_t)nl + 1, sizeof(Py_buffer));
-    if (!levels || !directories) {
+    levels = PyMem_Calloc((size_t)nl + 1, sizeof(Level));
+    if (!data || !directories || !levels) {
         PyErr_NoMemory();
         goto done;
     }
     for (; got < nl; got++) {
         PyObject *dir = PySequence_Fast_GET_ITEM(dseq, got);
-        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, got), &levels[got], PyBUF_C_CONTIGUOUS) < 0)
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, got), &data[got], PyBUF_C_CONTIGUOUS) < 0)
             goto done;
         if (dir != Py_None && PyObject_GetBuffer(dir, &directories[got], PyBUF_C_CONTIGUOUS) < 0) {
-            PyBuffer_Release(&levels[got]);
+            PyBuffer_Release(&data[got]);
             goto done;
         }
-        if (levels[got].len % (Py_ssize_t)sizeof(uint64_t)) {
+        if (level_from(&levels[got], &data[got], &directories[got]) < 0) {
             got++;
-            PyErr_SetString(PyExc_ValueError, "a level must hold 64-bit entries");
             goto done;
         }
-        if (directories[got].buf) {
-            Py_ssize_t slots = directories[got].len / (Py_ssize_t)sizeof(uint32_t) - 1;
-            if (slots < 2 || (slots & (slots - 1)) || directories[got].len % (Py_ssize_t)sizeof(uint32_t)) {
-                got++;
-                PyErr_SetString(PyExc_ValueError, "a directory must hold 2**bits + 1 uint32 positions");
-                goto done;
-            }
-            /* A directory ends with its level's length: one built for another level would
-             * send the searches out of this one. */
-            if (((const uint32_t *)directories[got].buf)[slots] != (uint32_t)(levels[got].len / 8)) {
-                got++;
-                PyErr_SetString(PyExc_ValueError, "a directory does not match its level");
-                goto done;
-            }
+        if (levels[got].packed && doc_mask >> levels[got].width) {
+            got++;
+            PyErr_SetString(PyExc_ValueError, "a packed level keeps fewer bits than the document numbers need");
+            goto done;
         }
     }
     if (keys.len % (Py_ssize_t)sizeof(uint64_t)) {
         PyErr_SetString(PyExc_ValueError, "keys must be 64-bit");
         goto done;
     }
-    Query q = {levels, directories, nl, keys.buf, keys.len / (Py_ssize_t)sizeof(uint64_t),
-               key_step, key_mask, doc_mask, max_bucket};
+    Query q = {levels, nl, keys.buf, keys.len / (Py_ssize_t)sizeof(uint64_t), key_step, key_mask, doc_mask,
+               max_bucket};
     uint32_t *docs = NULL;
     int64_t *counts = NULL;
     Py_ssize_t n;
@@ -299,12 +469,13 @@ static PyObject *query(PyObject *self, PyObject *args)
     Py_XDECREF(c);
 done:
     for (Py_ssize_t i = 0; i < got; i++) {
-        PyBuffer_Release(&levels[i]);
+        PyBuffer_Release(&data[i]);
         if (directories[i].obj)
             PyBuffer_Release(&directories[i]);
     }
-    PyMem_Free(levels);
+    PyMem_Free(data);
     PyMem_Free(directories);
+    PyMem_Free(levels);
     Py_XDECREF(seq);
     Py_XDECREF(dseq);
     PyBuffer_Release(&keys);
@@ -471,7 +642,7 @@ static PyMethodDef methods[] = {
     {"merge_found", merge_found, METH_VARARGS, merge_found_doc},
     {"query", query, METH_VARARGS, query_doc},
     {"insert", insert, METH_VARARGS, insert_doc},
-    {"directory", directory, METH_VARARGS, directory_doc},
+    {"merge", merge, METH_VARARGS, merge_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,10 +3,11 @@
 Keeps datasketch's banding: ``(b, r)`` comes from ``datasketch.lsh._optimal_param`` for the
 threshold and number of permutations, and two signatures are candidates exactly when some
 band of `r` rows is equal in both, as in ``MinHashLSH``. What differs is the storage:
-datasketch's dict-of-sets costs several kilobytes per key, while one entry here is a 64-bit
-band key and a document number packed into one 64-bit integer in sorted numpy arrays (8 bytes),
-plus a small sorted buffer of recent inserts that is merged in bulk; large merges run on a
-thread of their own. Not thread-safe: callers serialise every call.
+datasketch's dict-of-sets costs several kilobytes per key, while one entry here is a band key
+and a document number packed into one 64-bit integer in sorted numpy arrays (8 bytes; 5-7
+in large levels, whose entries' top bits their directory holds), plus a small sorted buffer
+of recent inserts that is merged in bulk; large merges run on a thread of their own. Not
+thread-safe: callers serialise every call.
 """
 from __future__ import annotations
 
@@ -43,10 +44,13 @@ _DOC_MASK = _U64(MAX_DOCUMENTS - 1)
 _KEY_MASK = ~_DOC_MASK
 _KEY_STEP = _U64(MAX_DOCUMENTS)
 _NO_DOCS = np.empty(0, np.uint32)
-# Levels of at least this many entries get a directory (see `_bandsearch.directory`): one
-# position (4 bytes) per ~`_DIRECTORY_SPAN` entries, about 3% over the entries' 8 bytes each.
+# Levels of at least this many entries are packed under a directory (see `_bandsearch.merge`):
+# one position (4 bytes) per ~`_DIRECTORY_SPAN` entries, which holds the entries' top bits, so
+# that each entry keeps only its low 64 - log2(entries / span) bits: 41 bits at 100 million.
 _DIRECTORY_MIN = 1 << 14
 _DIRECTORY_SPAN = 16
+_DIRECTORY_MIN_BITS = 8  # so that an entry's low bits and its bit offset fit one word
+_U32 = np.uint32
 _BAND_MIX = _U64(0x9E3779B97F4A7C15)
 _ROW_MIX = _U64(0xBF58476D1CE4E5B9)
 
@@ -102,8 +106,13 @@ class BandIndex:
     A log-structured layout of sorted arrays of packed entries (see `_DOC_BITS`): a small
     sorted buffer takes each document's entries by one vectorised insert; when it holds
     `_RECENT_ENTRIES` it is merged into levels of sorted arrays, level i holding at most
-    `_RECENT_ENTRIES * _FANOUT**(i+1)` entries. An entry costs 8 bytes and is copied about
-    `_FANOUT` times per level over its life. A query is one vectorised search per level.
+    `_RECENT_ENTRIES * _FANOUT**(i+1)` entries. An entry is copied about `_FANOUT` times per
+    level over its life. A query is one search per level.
+
+    A level of `_DIRECTORY_MIN` entries or more is packed under its directory when the
+    compiled part is at hand (`_bandsearch.merge`): its entries' top bits are those of the
+    directory slot they lie in, so each keeps only its low bits, back to back. Without it,
+    every level is a plain uint64 array, and packed levels are unpacked on loading.
 
     A large merge runs on a thread (`_Merge`). Until it is installed, its inputs stay where
     queries search them (the levels it merges, and the buffer it took as `_sealed`), and the
@@ -111,35 +120,42 @@ class BandIndex:
     """
 
     def __init__(self) -> None:
-        self._levels: list[np.ndarray] = []  # sorted packed entries
+        self._levels: list[np.ndarray] = []  # sorted entries: uint64, or packed bytes (uint8)
+        self._directories: list[np.ndarray | None] = []  # per level: None, or the packed level's
         self._level_names: list[str] = []  # a new one each time a level is written (see `dedup.frozen`)
-        self._directories: list[bytearray | None] = []  # per level, built when first searched
         self._recent = np.empty(0, _U64)
         self._removed: set[int] = set()
         self._merge: _Merge | None = None
         self._sealed = np.empty(0, _U64)  # the buffer a running merge took
 
     def __len__(self) -> int:
-        return sum(len(a) for a in self._arrays())
+        return len(self._recent) + len(self._sealed) + sum(map(_length, self._levels, self._directories))
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_merge"] = None
         if self._merge is not None:  # the merge's inputs are all there; keep the taken buffer
-            state["_recent"] = _merged([self._sealed, self._recent])
+            state["_recent"] = np.sort(np.concatenate([self._sealed, self._recent]), kind="stable")
         state["_sealed"] = np.empty(0, _U64)
-        del state["_directories"]  # rebuilt from the levels when first needed
         # A level never changes once written: a snapshot stores each one once (`dedup.frozen`).
         state["_levels"] = [FrozenArray(name, level) for name, level in zip(self._level_names, self._levels)]
+        state["_directories"] = [None if d is None else FrozenArray(f"{name}-directory", d)
+                                 for name, d in zip(self._level_names, self._directories)]
         del state["_level_names"]
         return state
 
     def __setstate__(self, state: dict) -> None:
-        levels = state.pop("_levels")
+        levels, directories = state.pop("_levels"), state.pop("_directories")
         self.__dict__.update(state)
         self._levels = [level.array for level in levels]
+        self._directories = [None if d is None else d.array for d in directories]
         self._level_names = [level.name for level in levels]
-        self._directories = [None] * len(self._levels)
+        for i, (level, directory) in enumerate(zip(self._levels, self._directories)):
+            if directory is not None:
+                _check_packed(level, directory)
+                if _bandsearch is None:  # read by numpy: unpacked
+                    self._levels[i], self._directories[i] = _unpacked(level, directory), None
+                    self._level_names[i] = new_name()
 
     def add(self, doc: int, keys: np.ndarray) -> None:
         """Index document number `doc` under each of `keys`."""
@@ -169,7 +185,7 @@ class BandIndex:
         keys = np.sort(keys.astype(_U64, copy=False) & _KEY_MASK)
         if _bandsearch is not None:
             found, hits = _bandsearch.query(
-                self._arrays(), [None, None, *self._level_directories()], keys,
+                self._arrays(), [None, None, *self._directories], keys,
                 int(_KEY_STEP), int(_KEY_MASK), int(_DOC_MASK), -1 if max_bucket is None else max_bucket,
             )
             docs, counts = np.frombuffer(found, np.uint32), np.frombuffer(hits, np.int64)
@@ -202,6 +218,8 @@ class BandIndex:
     def buckets(self, keys: np.ndarray) -> list[np.ndarray]:
         """The documents holding each of `keys` (ascending document numbers), one array per key."""
         keys = np.asarray(keys, _U64) & _KEY_MASK
+        if _bandsearch is not None:  # the levels may be packed: one compiled query per key
+            return [np.repeat(*self.query(keys[i:i + 1])) for i in range(len(keys))]
         parts: list[list[np.ndarray]] = [[] for _ in range(len(keys))]
         for lo, hi, level in self._bounds(keys):
             for i in np.flatnonzero(hi > lo).tolist():
@@ -214,7 +232,8 @@ class BandIndex:
         return out
 
     def _bounds(self, keys: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """For each non-empty level: where each of `keys` (masked) starts and ends in it."""
+        """For each non-empty level (all plain, without the compiled part): where each of
+        `keys` (masked) starts and ends in it."""
         n = len(keys)
         # A key's entries run from key | 0 to the next key's first: one search per level finds both.
         probe = np.concatenate([keys, keys + _KEY_STEP])
@@ -228,8 +247,8 @@ class BandIndex:
         return bounds
 
     def nbytes(self) -> int:
-        """Bytes held by the sorted arrays."""
-        return sum(a.nbytes for a in self._arrays())
+        """Bytes held by the sorted arrays and their directories."""
+        return sum(a.nbytes for a in self._arrays()) + sum(d.nbytes for d in self._directories if d is not None)
 
     def wait(self) -> None:
         """Finish and install a merge running in the background, if any."""
@@ -237,17 +256,8 @@ class BandIndex:
             self._merge.wait()
             self._install()
 
-    def _level_directories(self) -> list[bytearray | None]:
-        """Each level's directory (None for small levels), built for levels new since the last
-        query: a level is never changed once placed, only replaced."""
-        directories = self._directories
-        for i, level in enumerate(self._levels):
-            if directories[i] is None:
-                directories[i] = _directory(level)
-        return directories
-
     def _arrays(self) -> tuple[np.ndarray, ...]:
-        """Every sorted array a query searches."""
+        """Every sorted array a query searches (the levels aligned with `_directories`)."""
         return (self._recent, self._sealed, *self._levels)
 
     def _flush(self) -> None:
@@ -260,11 +270,11 @@ class BandIndex:
         run, self._recent = self._recent, np.empty(0, _U64)
         total, target = len(run), 0
         while target < len(self._levels):
-            total += len(self._levels[target])
+            total += _length(self._levels[target], self._directories[target])
             if total <= _RECENT_ENTRIES * _FANOUT ** (target + 1):
                 break
             target += 1
-        inputs = [run, *self._levels[:target + 1]]
+        inputs = [(run, None), *zip(self._levels[:target + 1], self._directories[:target + 1])]
         if total > _BACKGROUND_ENTRIES:
             self._sealed, self._merge = run, _Merge(inputs, target)
         else:
@@ -274,66 +284,105 @@ class BandIndex:
         merge, self._merge = self._merge, None
         self._sealed = np.empty(0, _U64)
         self._place(merge.result, merge.level)
-        self._directories[merge.level] = merge.directory
 
-    def _place(self, merged: np.ndarray, target: int) -> None:
+    def _place(self, merged: tuple[np.ndarray, np.ndarray | None], target: int) -> None:
         for level in range(min(target, len(self._levels))):
-            self._levels[level] = merged[:0]  # moved down, whole
-            self._level_names[level] = new_name()
+            self._levels[level] = np.empty(0, _U64)  # moved down, whole
             self._directories[level] = None
+            self._level_names[level] = new_name()
         if target == len(self._levels):
-            self._levels.append(merged)
-            self._level_names.append(new_name())
+            self._levels.append(None)
             self._directories.append(None)
-        else:
-            self._levels[target] = merged
-            self._level_names[target] = new_name()
-            self._directories[target] = None
+            self._level_names.append(None)
+        self._levels[target], self._directories[target] = merged
+        self._level_names[target] = new_name()
 
     def _compact(self) -> None:
         self.wait()
         gone = np.fromiter(self._removed, dtype=np.uint64, count=len(self._removed))
-        self._levels = [level[~np.isin(level & _DOC_MASK, gone)] for level in self._levels]
-        self._level_names = [new_name() for _ in self._levels]
-        self._directories = [None] * len(self._levels)
+        for i, (level, directory) in enumerate(zip(self._levels, self._directories)):
+            plain = _unpacked(level, directory)
+            self._levels[i], self._directories[i] = _merged([(plain[~np.isin(plain & _DOC_MASK, gone)], None)])
+            self._level_names[i] = new_name()
         self._recent = self._recent[~np.isin(self._recent & _DOC_MASK, gone)]
         self._removed = set()
 
 
-def _directory(level: np.ndarray) -> bytearray | None:
-    """The level's directory for the compiled query, None for a small level (or without it)."""
-    if _bandsearch is None or len(level) < _DIRECTORY_MIN:
-        return None
-    bits = max(1, int(len(level) // _DIRECTORY_SPAN - 1).bit_length())
-    return _bandsearch.directory(level, bits)
+def _length(level: np.ndarray, directory: np.ndarray | None) -> int:
+    """Entries in a level: a packed level's directory ends with its length."""
+    return len(level) if directory is None else int(directory[-1])
 
 
-def _merged(arrays: list[np.ndarray]) -> np.ndarray:
-    """One sorted array of sorted `arrays` (numpy's stable sort is a timsort: it finds the
-    sorted runs and merges them in linear time)."""
-    arrays = [a for a in arrays if len(a)]
-    if len(arrays) <= 1:
-        return arrays[0] if arrays else np.empty(0, _U64)
-    merged = np.concatenate(arrays)
+def _directory_bits(entries: int) -> int:
+    """The directory bits for a level of `entries` (0: a plain level, without a directory)."""
+    if _bandsearch is None or entries < _DIRECTORY_MIN:
+        return 0
+    return max(_DIRECTORY_MIN_BITS, int(entries // _DIRECTORY_SPAN - 1).bit_length())
+
+
+def _merged(levels: list[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray | None]:
+    """One sorted level of the sorted `levels` (each a level and its directory or None),
+    packed when it is large enough."""
+    levels = [(a, d) for a, d in levels if _length(a, d)]
+    total = sum(_length(a, d) for a, d in levels)
+    bits = _directory_bits(total)
+    if not bits and len(levels) == 1 and levels[0][1] is None:
+        return levels[0]
+    if _bandsearch is not None:
+        data, directory = _bandsearch.merge(levels, bits)
+        if bits:
+            return np.frombuffer(data, np.uint8), np.frombuffer(directory, _U32)
+        return np.frombuffer(data, _U64), None
+    if not levels:
+        return np.empty(0, _U64), None
+    # numpy's stable sort is a timsort: it finds the sorted runs and merges them in linear time.
+    merged = np.concatenate([_unpacked(a, d) for a, d in levels])
     merged.sort(kind="stable")
-    return merged
+    return merged, None
+
+
+def _unpacked(level: np.ndarray, directory: np.ndarray | None) -> np.ndarray:
+    """A level's entries as plain sorted uint64 (numpy's form of `_bandsearch.merge(.., 0)`)."""
+    if directory is None:
+        return level
+    n, width = int(directory[-1]), 64 - _bits_of(directory)
+    bits = np.arange(n, dtype=_U64) * _U64(width)
+    start = (bits >> _U64(3)).astype(np.intp)
+    words = np.zeros(n, _U64)
+    for byte in range(8):  # the little-endian word at each entry's first byte
+        words |= level[start + byte].astype(_U64) << _U64(8 * byte)
+    low = (words >> (bits & _U64(7))) & _U64((1 << width) - 1)
+    top = np.repeat(np.arange(len(directory) - 1, dtype=_U64), np.diff(directory.astype(np.int64)))
+    return (top << _U64(width)) | low
+
+
+def _bits_of(directory: np.ndarray) -> int:
+    """The top bits a directory holds (it has 2**bits + 1 positions)."""
+    return (len(directory) - 1).bit_length() - 1
+
+
+def _check_packed(level: np.ndarray, directory: np.ndarray) -> None:
+    """Refuse a packed level whose directory could send a search outside it (a damaged file)."""
+    slots, bits = len(directory) - 1, _bits_of(directory)
+    if (slots != 1 << bits or not _DIRECTORY_MIN_BITS <= bits <= 32 or directory[0] != 0
+            or np.any(np.diff(directory.astype(np.int64)) < 0)
+            or len(level) < (int(directory[-1]) * (64 - bits) + 7) // 8 + 8):
+        raise ValueError("a packed band level does not match its directory")
 
 
 class _Merge:
-    """`_merged(inputs)` and its directory on a thread of its own, bound for level `level`."""
+    """`_merged(inputs)` on a thread of its own, bound for level `level`."""
 
-    def __init__(self, inputs: list[np.ndarray], level: int) -> None:
+    def __init__(self, inputs: list[tuple[np.ndarray, np.ndarray | None]], level: int) -> None:
         self.level = level
         self._inputs = inputs
-        self._result: np.ndarray | None = None
-        self.directory: bytearray | None = None  # built here too: a pass over the whole level
+        self._result: tuple[np.ndarray, np.ndarray | None] | None = None
         self._thread = threading.Thread(target=self._run, name="band-merge", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
             self._result = _merged(self._inputs)
-            self.directory = _directory(self._result)
         except BaseException:  # noqa: BLE001 - out of memory, say: `result` merges again and raises
             pass
 
@@ -344,6 +393,6 @@ class _Merge:
         self._thread.join()
 
     @property
-    def result(self) -> np.ndarray:
-        """The merged array (once `done`); merged here if the thread failed."""
+    def result(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The merged level and its directory (once `done`); merged here if the thread failed."""
         return self._result if self._result is not None else _merged(self._inputs)

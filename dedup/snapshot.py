@@ -49,8 +49,9 @@ FROZEN_MIN_BYTES = 1 << 20
 # matches not stored, no arrival sequence; 12: document facts in columns, unique bodies
 # without a list; 13: band indexes note a merge in flight; 14: matches kept in the story
 # edges only; 15: cluster histories sorted; 16: the collection's common story terms; 17: band
-# levels in files of their own).
-FORMAT = 19
+# levels in files of their own; 18-19: matches in flat arrays; 20: large band levels packed
+# under their directories).
+FORMAT = 20
 log = logging.getLogger("dedup.snapshot")
 
 

@@ -132,7 +132,9 @@ def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_remov
     for doc in range(600):
         _add_at_random(index, plain, removed, rng, doc, keys_below=400, removals=0.1)
         _assert_answers_as_plain(index, plain, removed, rng.integers(0, 400, size=8).astype(np.uint64))
-    assert len(index._levels) >= 2 and index.nbytes() == 8 * len(index)
+    assert len(index._levels) >= 2
+    packed = [d is not None for d in index._directories]
+    assert all(packed) if lsh._bandsearch is not None else not any(packed)
 
 
 @pytest.mark.usefixtures("band_search")
@@ -148,8 +150,8 @@ def test_queries_during_background_merges_and_pickles_of_them_answer_as_a_plain_
     monkeypatch.setattr(lsh, "_BACKGROUND_ENTRIES", 300)
     monkeypatch.setattr(lsh, "_REMOVED_BEFORE_COMPACTION", 9)
     merged = lsh._merged
-    monkeypatch.setattr(lsh, "_merged", lambda arrays: (time.sleep(0.02), merged(arrays))[1]
-                        if sum(map(len, arrays)) > 300 else merged(arrays))
+    monkeypatch.setattr(lsh, "_merged", lambda levels: (time.sleep(0.02), merged(levels))[1]
+                        if sum(lsh._length(*level) for level in levels) > 300 else merged(levels))
     rng = np.random.default_rng(5)
     index, plain, removed = BandIndex(), {}, set()
     during = pickled = 0
@@ -164,7 +166,7 @@ def test_queries_during_background_merges_and_pickles_of_them_answer_as_a_plain_
         _assert_answers_as_plain(searched, plain, removed, rng.integers(0, 500, size=8).astype(np.uint64))
     assert during > 100 and pickled > 5
     index.wait()
-    assert index._merge is None and not len(index._sealed) and index.nbytes() == 8 * len(index)
+    assert index._merge is None and not len(index._sealed)
 
 
 @pytest.mark.usefixtures("band_search")
@@ -197,6 +199,41 @@ def test_the_band_index_refuses_document_numbers_it_cannot_pack():
     assert found.tolist() == [lsh.MAX_DOCUMENTS - 1]  # the refused document left nothing behind
 
 
+def test_large_levels_pack_into_fewer_bytes_and_unpack_to_the_same_entries():
+    """A level of a million entries keeps 48 bits an entry under its directory; compiled and
+    numpy unpacking give back every entry, and a merge of packed and plain levels is sorted."""
+    from dedup import lsh
+
+    if lsh._bandsearch is None:
+        pytest.skip("dedup._bandsearch was not built")
+    rng = np.random.default_rng(3)
+    entries = np.sort(rng.integers(0, 2**64, size=1_000_000, dtype=np.uint64))
+    entries[10:20] = entries[10]  # a bucket of equal entries
+    entries[-5:] = np.iinfo(np.uint64).max  # the largest entry, in the last slot
+    level, directory = lsh._merged([(entries, None)])
+    assert directory is not None and (level.nbytes + directory.nbytes) / len(entries) < 6.3  # 48 bits + directory
+    assert lsh._length(level, directory) == len(entries)
+    unpacked, none = lsh._bandsearch.merge([(level, directory)], 0)
+    assert none is None and np.array_equal(np.frombuffer(unpacked, np.uint64), entries)
+    assert np.array_equal(lsh._unpacked(level, directory), entries)
+    more = np.sort(rng.integers(0, 2**64, size=5_000, dtype=np.uint64))
+    both, directory = lsh._merged([(more, None), (level, directory)])
+    assert np.array_equal(lsh._unpacked(both, directory), np.sort(np.concatenate([entries, more])))
+
+
+def test_a_damaged_packed_level_is_refused():
+    from dedup import lsh
+
+    level, directory = lsh._merged([(np.sort(_spread(np.arange(100_000))), None)])
+    if directory is None:
+        pytest.skip("dedup._bandsearch was not built")
+    lsh._check_packed(level, directory)
+    for bad_level, bad_directory in ((level[:-20], directory), (level, directory[1:]),
+                                     (level, np.concatenate([directory[:5], directory[5:][::-1]]))):
+        with pytest.raises(ValueError, match="does not match"):
+            lsh._check_packed(bad_level, bad_directory)
+
+
 def test_the_compiled_band_search_refuses_arrays_that_are_not_64_bit():
     from dedup import lsh
 
@@ -208,14 +245,16 @@ def test_the_compiled_band_search_refuses_arrays_that_are_not_64_bit():
         lsh._bandsearch.query([np.zeros(3, np.uint64)], [], np.zeros(2, np.uint64), 1, 2, 3, -1)
     with pytest.raises(ValueError, match="2\\*\\*bits"):
         lsh._bandsearch.query([np.zeros(3, np.uint64)], [bytearray(16)], np.zeros(2, np.uint64), 1, 2, 3, -1)
-    stale = lsh._bandsearch.directory(np.zeros(5, np.uint64), 2)
+    level, directory = lsh._bandsearch.merge([(np.arange(100, dtype=np.uint64), None)], 8)
     with pytest.raises(ValueError, match="does not match"):
-        lsh._bandsearch.query([np.zeros(3, np.uint64)], [stale], np.zeros(2, np.uint64), 1, 2, 3, -1)
+        lsh._bandsearch.query([level[:-20]], [directory], np.zeros(2, np.uint64), 1, 2, 3, -1)
+    with pytest.raises(ValueError, match="bits must be"):
+        lsh._bandsearch.merge([(np.arange(100, dtype=np.uint64), None)], 4)
     with pytest.raises(ValueError, match="64-bit"):
         lsh._bandsearch.insert(np.zeros(2, np.uint64), np.zeros(3, np.uint8), 1, 2)
 
 
-@pytest.mark.parametrize("bits", [1, 4, 10])
+@pytest.mark.parametrize("bits", [8, 12])
 def test_a_level_directory_points_at_the_first_entry_of_each_top_bits_value(bits):
     from dedup import lsh
 
@@ -223,7 +262,7 @@ def test_a_level_directory_points_at_the_first_entry_of_each_top_bits_value(bits
         pytest.skip("dedup._bandsearch was not built")
     rng = np.random.default_rng(bits)
     level = np.sort(rng.integers(0, 2**64 - 1, size=3000, dtype=np.uint64, endpoint=True))
-    level[:5] = 0  # the first bucket holds entries; some buckets are empty for 10 bits
-    directory = np.frombuffer(lsh._bandsearch.directory(level, bits), np.uint32)
+    level[:5] = 0  # the first bucket holds entries; some buckets are empty for 12 bits
+    _, directory = lsh._bandsearch.merge([(level, None)], bits)
     firsts = np.searchsorted(level >> np.uint64(64 - bits), np.arange(2**bits + 1, dtype=np.uint64))
-    assert directory.tolist() == firsts.tolist()
+    assert np.frombuffer(directory, np.uint32).tolist() == firsts.tolist()

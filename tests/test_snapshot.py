@@ -94,7 +94,8 @@ def _level_files(index: Index) -> set[str]:
     """The files the index's band levels belong in (every level, with no size threshold)."""
     engine = index.engine
     bands = (engine._doc_index, engine._passage_index, engine._story_index, engine._common._blocks)
-    return {f"{name}.npy" for band in bands for name in band._level_names}
+    return {f"{name}{part}.npy" for band in bands for name, directory in zip(band._level_names, band._directories)
+            for part in ("", "-directory")[:1 + (directory is not None)]}
 
 
 def _files(directory: Path) -> dict[str, tuple[int, int]]:

@@ -221,6 +221,28 @@ def test_large_levels_pack_into_fewer_bytes_and_unpack_to_the_same_entries():
     assert np.array_equal(lsh._unpacked(both, directory), np.sort(np.concatenate([entries, more])))
 
 
+def test_an_index_with_packed_levels_loads_and_answers_without_the_compiled_part(monkeypatch):
+    """A snapshot written where the C part was built opens where it was not (unpacked)."""
+    import pickle
+
+    from dedup import lsh
+
+    if lsh._bandsearch is None:
+        pytest.skip("dedup._bandsearch was not built")
+    monkeypatch.setattr(lsh, "_RECENT_ENTRIES", 64)
+    monkeypatch.setattr(lsh, "_DIRECTORY_MIN", 8)
+    rng = np.random.default_rng(2)
+    index, plain, removed = BandIndex(), {}, set()
+    for doc in range(300):
+        _add_at_random(index, plain, removed, rng, doc, keys_below=300, removals=0.02)
+    assert any(d is not None for d in index._directories)
+    saved = pickle.dumps(index)
+    monkeypatch.setattr(lsh, "_bandsearch", None)
+    loaded = pickle.loads(saved)
+    assert all(d is None for d in loaded._directories) and len(loaded) == len(index)
+    _assert_answers_as_plain(loaded, plain, removed, np.arange(300, dtype=np.uint64))
+
+
 def test_a_damaged_packed_level_is_refused():
     from dedup import lsh
 

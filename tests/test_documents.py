@@ -184,3 +184,26 @@ def test_the_index_can_keep_documents_in_ram(tmp_path, seed_articles):
     index.add(seed_articles["000"])
     assert list(tmp_path.glob("*.spill")) == [] and index.engine.file_descriptors() == []
     index.close()
+
+
+def test_document_infos_keep_ids_and_publication_instants_in_columns():
+    """Ids (any Unicode) and times (any time zone) read back as given, removals read None,
+    and a pickle keeps all of it."""
+    from datetime import datetime, timedelta, timezone
+
+    from dedup.documents import DocInfo, DocInfos
+
+    berlin = timezone(timedelta(hours=1))
+    given = [DocInfo("a", None, 1, 10), None, DocInfo("Zürich/新闻/1", datetime(2025, 2, 12, 15, 7, 0, 123456, berlin), 2**64 - 1, 0),
+             DocInfo("b" * 300, datetime(1969, 12, 31, 23, 59, 59, 999999, timezone.utc), 3, 7), DocInfo("c", None, 4, 5)]
+    infos = DocInfos()
+    for info in given:
+        infos.append(info)
+    infos.remove(3)
+    for loaded in (infos, pickle.loads(pickle.dumps(infos))):
+        assert len(loaded) == 5
+        assert [loaded[n] for n in (0, 1, 4)] == [given[0], None, given[4]]
+        assert loaded[2] == given[2] and loaded[2].published_at.utcoffset() == timedelta(0)  # the same instant, in UTC
+        assert loaded[3] is None and loaded.id_of(3) is None and loaded.published_at(3) is None
+        assert loaded.live_ids() == ["a", "Zürich/新闻/1", "c"]
+        assert loaded.body_hashes(np.array([2, 4])).tolist() == [2**64 - 1, 4]

@@ -206,9 +206,15 @@ class PeriodicSnapshots:
         self._since = 0
         with engine._lock:  # no reader is inside the engine while it is copied
             engine.copies.clusters(), engine.stories.clusters()
+            # The child starts with the collector off: it must not free the parent's garbage,
+            # gRPC objects among it (gRPC is not fork-safe: freeing them there can deadlock).
+            collecting = gc.isenabled()
+            gc.disable()
             pid = os.fork()
             if pid == 0:
                 _write_in_child(self.directory, engine, position)
+            if collecting:
+                gc.enable()
         self._child, self._started = pid, time.monotonic()
         log.info("writing a snapshot at log position %d in process %d", position, pid)
 

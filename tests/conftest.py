@@ -1,6 +1,7 @@
 """Shared fixtures: the seed articles, topic articles and a generated syndication corpus."""
 from __future__ import annotations
 
+import gc
 import os
 import random
 from pathlib import Path
@@ -14,6 +15,16 @@ import pytest
 from dedup.article import Article
 from dedup.config import Config
 from dedup.engine import Engine
+
+
+@pytest.fixture(autouse=True)
+def _free_garbage_between_tests():
+    """Free what a test left as cyclic garbage here: gRPC objects among it, freed instead in
+    a process a later test forks (an analysis pool's worker, a snapshot writer), can deadlock
+    that child, since gRPC is not fork-safe."""
+    yield
+    gc.collect()
+
 
 DATA = Path(__file__).parent / "data"
 

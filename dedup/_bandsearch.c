@@ -391,6 +391,51 @@ done:
     return n_out;
 }
 
+/* `buckets`' work, without the GIL: every key's documents, each key's ascending, one key
+ * after another in `docs`, and how many each key has in `sizes`.  Returns the number of
+ * documents, or -1 when out of memory. */
+static Py_ssize_t run_buckets(const Query *q, uint32_t **docs_out, int64_t **sizes_out)
+{
+    Py_ssize_t nk = q->n_keys, nl = q->n_levels, total = 0, n_out = -1;
+    Py_ssize_t *lo = malloc(sizeof(Py_ssize_t) * (size_t)(nk * nl + 1));
+    Py_ssize_t *hi = malloc(sizeof(Py_ssize_t) * (size_t)(nk * nl + 1));
+    int64_t *sizes = calloc((size_t)nk + 1, sizeof(int64_t));
+    uint32_t *docs = NULL, *tmp = NULL;
+    if (!lo || !hi || !sizes)
+        goto done;
+    for (Py_ssize_t l = 0; l < nl; l++) {
+        for (Py_ssize_t k = 0; k < nk; k++) { /* keys in any order: each searched from the start */
+            find_bucket(q, &q->levels[l], q->keys[k], 0, &lo[l * nk + k], &hi[l * nk + k]);
+            sizes[k] += hi[l * nk + k] - lo[l * nk + k];
+            total += hi[l * nk + k] - lo[l * nk + k];
+        }
+    }
+    docs = malloc(sizeof(uint32_t) * (size_t)(total + 1));
+    tmp = malloc(sizeof(uint32_t) * (size_t)(total + 1));
+    if (!docs || !tmp)
+        goto done;
+    Py_ssize_t filled = 0;
+    for (Py_ssize_t k = 0; k < nk; k++) {
+        Py_ssize_t first = filled;
+        for (Py_ssize_t l = 0; l < nl; l++)
+            for (Py_ssize_t i = lo[l * nk + k]; i < hi[l * nk + k]; i++)
+                docs[filled++] = (uint32_t)(level_entry(&q->levels[l], i) & q->doc_mask);
+        radix_sort_u32(docs + first, tmp, filled - first);
+    }
+    n_out = total;
+    *docs_out = docs;
+    *sizes_out = sizes;
+    docs = NULL;
+    sizes = NULL;
+done:
+    free(lo);
+    free(hi);
+    free(sizes);
+    free(docs);
+    free(tmp);
+    return n_out;
+}
+
 PyDoc_STRVAR(query_doc,
 "query(levels, directories, keys, key_step, key_mask, doc_mask, max_bucket) -> (docs, counts)\n\n"
 "levels: sorted levels, each plain (uint64 entries; its directory None) or packed under its\n"
@@ -398,7 +443,7 @@ PyDoc_STRVAR(query_doc,
 "Returns two bytearrays: the distinct document numbers found (uint32, ascending) and how\n"
 "many buckets held each (int64).  max_bucket < 0 means no limit.");
 
-static PyObject *query(PyObject *self, PyObject *args)
+static PyObject *search(PyObject *args, int per_key)
 {
     PyObject *level_seq, *directory_seq, *result = NULL;
     Py_buffer keys = {0};
@@ -453,14 +498,15 @@ static PyObject *query(PyObject *self, PyObject *args)
     int64_t *counts = NULL;
     Py_ssize_t n;
     Py_BEGIN_ALLOW_THREADS
-    n = run_query(&q, &docs, &counts);
+    n = per_key ? run_buckets(&q, &docs, &counts) : run_query(&q, &docs, &counts);
     Py_END_ALLOW_THREADS
     if (n < 0) {
         PyErr_NoMemory();
         goto done;
     }
     PyObject *d = PyByteArray_FromStringAndSize((const char *)docs, n * (Py_ssize_t)sizeof(uint32_t));
-    PyObject *c = PyByteArray_FromStringAndSize((const char *)counts, n * (Py_ssize_t)sizeof(int64_t));
+    Py_ssize_t n_counts = per_key ? q.n_keys : n; /* per key, or per document found */
+    PyObject *c = PyByteArray_FromStringAndSize((const char *)counts, n_counts * (Py_ssize_t)sizeof(int64_t));
     free(docs);
     free(counts);
     if (d && c)
@@ -480,6 +526,22 @@ done:
     Py_XDECREF(dseq);
     PyBuffer_Release(&keys);
     return result;
+}
+
+static PyObject *query(PyObject *self, PyObject *args)
+{
+    return search(args, 0);
+}
+
+PyDoc_STRVAR(buckets_doc,
+"buckets(levels, directories, keys, key_step, key_mask, doc_mask, max_bucket) -> (docs, sizes)\n\n"
+"As `query`, but each key's bucket on its own: keys (masked, any order) and max_bucket (ignored)\n"
+"as there.  Returns two bytearrays: every key's document numbers (uint32, each key's ascending,\n"
+"one key after another) and how many each key has (int64, one per key).");
+
+static PyObject *buckets(PyObject *self, PyObject *args)
+{
+    return search(args, 1);
 }
 
 static int compare_u64(const void *a, const void *b)
@@ -643,6 +705,7 @@ static PyMethodDef methods[] = {
     {"query", query, METH_VARARGS, query_doc},
     {"insert", insert, METH_VARARGS, insert_doc},
     {"merge", merge, METH_VARARGS, merge_doc},
+    {"buckets", buckets, METH_VARARGS, buckets_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -63,10 +63,12 @@ def _articles(count: int):
 def fill(directory: str, articles: int, batch: int, window: int, snapshot_every: int, deadline: float) -> None:
     """The child: fill the index, one JSON line per window on stdout, then wait to be killed."""
     sys.path.insert(0, str(ROOT))
+    from dedup import collector
     from dedup.batch import start_analysis_pool
     from dedup.config import Config
     from dedup.index import Index
 
+    collector.enable()  # as `dedup serve` does
     # What each periodic snapshot wrote and how long it took, on stderr.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("dedup.snapshot").setLevel(logging.INFO)

@@ -9,6 +9,11 @@ objects goes) and the survivors are frozen (`gc.freeze`): moved where the collec
 longer looks. Frozen objects are still freed by reference counting when dropped; only a
 reference cycle formed among them later would outlive its use, and the index builds none.
 
+Freed memory is also handed back to the system now and then (glibc's `malloc_trim`): the
+allocator returns only the top of its heap by itself, and the transient memory of analysis and
+verification leaves free holes below long-lived index arrays, 28% of the heap's growth at
+100,000 articles.
+
 Process-wide, like the collector itself, so a process opts in (`enable`: `dedup serve` and
 `dedup cluster` do): a library user's program, or a test run, may have other plans for its
 heap. The users of an index (`dedup.index.Index`, `dedup.batch.cluster`) report what they
@@ -16,15 +21,33 @@ indexed; without `enable` that costs nothing.
 """
 from __future__ import annotations
 
+import ctypes
 import gc
 import threading
+import time
 
 # Articles indexed between two freezes: the young collection before each costs a few ms.
 EVERY = 256
 
+# At most one heap trim this often: one walks the allocator's free lists (~12 ms at 100,000
+# articles).
+TRIM_SECONDS = 10.0
+
 _lock = threading.Lock()
 _pending = 0
 _enabled = False
+_last_trim = float("-inf")
+
+
+def _find_malloc_trim():
+    """glibc's `malloc_trim`, or None where the C library has none (musl, macOS)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _find_malloc_trim()
 
 
 def enable() -> None:
@@ -34,8 +57,9 @@ def enable() -> None:
 
 
 def indexed(count: int = 1) -> None:
-    """Note `count` articles indexed; collect young garbage and freeze survivors when due."""
-    global _pending
+    """Note `count` articles indexed; collect young garbage and freeze survivors when due, and
+    give freed memory back to the system when a trim is due."""
+    global _pending, _last_trim
     if not _enabled:
         return
     with _lock:
@@ -43,5 +67,11 @@ def indexed(count: int = 1) -> None:
         if _pending < EVERY:
             return
         _pending = 0
+        now = time.monotonic()
+        trim = _malloc_trim is not None and now - _last_trim >= TRIM_SECONDS
+        if trim:
+            _last_trim = now
     gc.collect(1)
     gc.freeze()
+    if trim:
+        _malloc_trim(0)

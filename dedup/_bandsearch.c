@@ -327,6 +327,23 @@ static inline uint64_t level_entry(const Level *level, Py_ssize_t i)
     return level->plain ? level->plain[i] : packed_low(level->packed, level->width, i);
 }
 
+/* Every key's bucket in every level: [lo, hi) at l * n_keys + k, and each key's entries in
+ * all levels in size[k].  With `ascending` keys a plain level's search for a key starts at
+ * the previous key's bucket; otherwise at the level's start. */
+static void locate_buckets(const Query *q, int ascending, Py_ssize_t *lo, Py_ssize_t *hi, int64_t *size)
+{
+    Py_ssize_t nk = q->n_keys;
+    for (Py_ssize_t l = 0; l < q->n_levels; l++) {
+        Py_ssize_t start = 0;
+        for (Py_ssize_t k = 0; k < nk; k++) {
+            find_bucket(q, &q->levels[l], q->keys[k], start, &lo[l * nk + k], &hi[l * nk + k]);
+            size[k] += hi[l * nk + k] - lo[l * nk + k];
+            if (ascending)
+                start = lo[l * nk + k]; /* an equal next key starts here again */
+        }
+    }
+}
+
 /* The query's work, without the GIL.  Fills `docs` (ascending, distinct) and `counts`;
  * returns their length, or -1 when out of memory. */
 static Py_ssize_t run_query(const Query *q, uint32_t **docs_out, int64_t **counts_out)
@@ -334,20 +351,13 @@ static Py_ssize_t run_query(const Query *q, uint32_t **docs_out, int64_t **count
     Py_ssize_t nk = q->n_keys, nl = q->n_levels;
     Py_ssize_t *lo = malloc(sizeof(Py_ssize_t) * (size_t)(nk * nl + 1));
     Py_ssize_t *hi = malloc(sizeof(Py_ssize_t) * (size_t)(nk * nl + 1));
-    Py_ssize_t *size = calloc((size_t)nk + 1, sizeof(Py_ssize_t));
+    int64_t *size = calloc((size_t)nk + 1, sizeof(int64_t));
     uint32_t *docs = NULL, *tmp = NULL;
     int64_t *counts = NULL;
     Py_ssize_t total = 0, n_out = -1;
     if (!lo || !hi || !size)
         goto done;
-    for (Py_ssize_t l = 0; l < nl; l++) {
-        Py_ssize_t start = 0;
-        for (Py_ssize_t k = 0; k < nk; k++) {
-            find_bucket(q, &q->levels[l], q->keys[k], start, &lo[l * nk + k], &hi[l * nk + k]);
-            size[k] += hi[l * nk + k] - lo[l * nk + k];
-            start = lo[l * nk + k]; /* keys ascend; an equal next key starts here again */
-        }
-    }
+    locate_buckets(q, 1, lo, hi, size);
     for (Py_ssize_t k = 0; k < nk; k++) {
         if (q->max_bucket >= 0 && size[k] > q->max_bucket)
             size[k] = 0; /* too common a key: ignored */
@@ -403,13 +413,9 @@ static Py_ssize_t run_buckets(const Query *q, uint32_t **docs_out, int64_t **siz
     uint32_t *docs = NULL, *tmp = NULL;
     if (!lo || !hi || !sizes)
         goto done;
-    for (Py_ssize_t l = 0; l < nl; l++) {
-        for (Py_ssize_t k = 0; k < nk; k++) { /* keys in any order: each searched from the start */
-            find_bucket(q, &q->levels[l], q->keys[k], 0, &lo[l * nk + k], &hi[l * nk + k]);
-            sizes[k] += hi[l * nk + k] - lo[l * nk + k];
-            total += hi[l * nk + k] - lo[l * nk + k];
-        }
-    }
+    locate_buckets(q, 0, lo, hi, sizes); /* keys in any order */
+    for (Py_ssize_t k = 0; k < nk; k++)
+        total += sizes[k];
     docs = malloc(sizeof(uint32_t) * (size_t)(total + 1));
     tmp = malloc(sizeof(uint32_t) * (size_t)(total + 1));
     if (!docs || !tmp)

@@ -217,28 +217,22 @@ class BandIndex:
 
     def buckets(self, keys: np.ndarray) -> list[np.ndarray]:
         """The documents holding each of `keys` (ascending document numbers), one array per key."""
-        keys = np.ascontiguousarray(np.asarray(keys, _U64) & _KEY_MASK)
+        keys = np.asarray(keys, _U64) & _KEY_MASK
         if _bandsearch is not None:
             found, sizes = _bandsearch.buckets(self._arrays(), [None, None, *self._directories], keys,
                                                int(_KEY_STEP), int(_KEY_MASK), int(_DOC_MASK), -1)
             ends = np.cumsum(np.frombuffer(sizes, np.int64))
             parts = np.split(np.frombuffer(found, np.uint32), ends[:-1]) if len(keys) else []
         else:
-            parts = []
-            for found in self._bounds_by_key(keys):
-                parts.append(np.sort((np.concatenate(found) & _DOC_MASK).astype(np.uint32)) if found else _NO_DOCS)
+            slices: list[list[np.ndarray]] = [[] for _ in range(len(keys))]
+            for lo, hi, level in self._bounds(keys):
+                for i in np.flatnonzero(hi > lo).tolist():
+                    slices[i].append(level[lo[i]:hi[i]])
+            parts = [np.sort((np.concatenate(s) & _DOC_MASK).astype(np.uint32)) if s else _NO_DOCS for s in slices]
         if not self._removed:
             return parts
         removed = np.fromiter(self._removed, np.uint32, len(self._removed))
         return [docs[~np.isin(docs, removed)] for docs in parts]
-
-    def _bounds_by_key(self, keys: np.ndarray) -> list[list[np.ndarray]]:
-        """For each of `keys`, the slices of the (plain) levels holding it."""
-        parts: list[list[np.ndarray]] = [[] for _ in range(len(keys))]
-        for lo, hi, level in self._bounds(keys):
-            for i in np.flatnonzero(hi > lo).tolist():
-                parts[i].append(level[lo[i]:hi[i]])
-        return parts
 
     def _bounds(self, keys: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """For each non-empty level (all plain, without the compiled part): where each of

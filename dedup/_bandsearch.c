@@ -78,21 +78,34 @@ static void radix_sort_u32(uint32_t *v, uint32_t *tmp, Py_ssize_t n)
 
 /* A large level is stored packed, under a directory.
  *
+ * An entry is a band key's top bits over a `doc_bits`-bit document number (dedup/lsh.py).
  * The directory has 2**bits + 1 positions (bits chosen so that about 16 entries fall between
  * two): dir[d] is the first entry whose top `bits` bits are >= d, and the last is the level's
  * length.  Band keys are hashes, spread evenly, so a key's bucket is found among ~16 entries
  * instead of by a binary search of the whole level, most of whose probes would miss the
- * cache.  And since an entry's top bits are given by the directory slot it lies in, only its
- * low `width = 64 - bits` bits are stored, back to back: 41 to 54 bits an entry instead of 64.
- * The packed bytes end with 8 bytes of padding, so every entry is read as one unaligned word. */
+ * cache.  And since an entry's top bits are given by the directory slot it lies in, they are
+ * not stored.  Nor are all of its document number's bits: a level holds the documents of one
+ * span of arrivals (levels merge in order), so it stores each document number minus the
+ * level's smallest, in as many bits as its largest difference needs.  At a million documents
+ * an entry keeps ~33 bits instead of 64.
+ *
+ * The packed bytes: a header of two uint32 (the smallest document number and the largest
+ * difference), the entries back to back, and 8 bytes of padding, so that every entry is read
+ * as one unaligned word. */
+#define PACKED_HEADER 8
 #define PACKED_PAD 8
 #define MIN_BITS 8 /* width <= 56: an entry and its bit offset in a byte fit one 64-bit word */
 
 typedef struct {
     const uint64_t *plain; /* sorted entries, or NULL when packed */
-    const uint8_t *packed;
+    const uint8_t *packed; /* the entries, after the header */
     const uint32_t *dir;
-    int width;
+    int low_bits;  /* 64 - directory bits: the bits an entry has below its directory slot */
+    int doc_bits;  /* an entry's document bits (in every level) */
+    int rel_bits;  /* bits of a packed entry's document number less `base` */
+    int width;     /* stored bits per packed entry */
+    uint64_t base; /* the smallest document number of a packed level */
+    uint64_t span; /* its largest document number less `base` */
     Py_ssize_t n;
 } Level;
 
@@ -113,10 +126,36 @@ static inline void packed_put(uint8_t *p, int width, Py_ssize_t i, uint64_t low)
 
 static Py_ssize_t packed_bytes(Py_ssize_t n, int width)
 {
-    return (n * width + 7) / 8 + PACKED_PAD;
+    return PACKED_HEADER + (n * width + 7) / 8 + PACKED_PAD;
 }
 
-/* First position in packed p[lo:hi] whose low bits are >= x. */
+static int bit_length(uint64_t x)
+{
+    int bits = 0;
+    while (bits < 64 && x >> bits)
+        bits++;
+    return bits;
+}
+
+/* The stored form of `value` (an entry) in a packed level, and back; `slot` its top bits. */
+static inline uint64_t packed_code(const Level *l, uint64_t value)
+{
+    uint64_t doc_mask = (UINT64_C(1) << l->doc_bits) - 1;
+    uint64_t key_low = (value & ((UINT64_C(1) << l->low_bits) - 1)) >> l->doc_bits;
+    return (key_low << l->rel_bits) | ((value & doc_mask) - l->base);
+}
+
+static inline uint64_t packed_doc(const Level *l, uint64_t code)
+{
+    return (code & ((UINT64_C(1) << l->rel_bits) - 1)) + l->base;
+}
+
+static inline uint64_t packed_value(const Level *l, uint64_t slot, uint64_t code)
+{
+    return (slot << l->low_bits) | ((code >> l->rel_bits) << l->doc_bits) | packed_doc(l, code);
+}
+
+/* First position in packed p[lo:hi] whose code is >= x. */
 static Py_ssize_t packed_lower_bound(const uint8_t *p, int width, Py_ssize_t lo, Py_ssize_t hi, uint64_t x)
 {
     Py_ssize_t count = hi - lo;
@@ -132,11 +171,23 @@ static Py_ssize_t packed_lower_bound(const uint8_t *p, int width, Py_ssize_t lo,
     return lo;
 }
 
+/* Set a packed level's layout: `bits` directory bits, documents from `base` to base + span. */
+static void level_layout(Level *level, int bits, int doc_bits, uint64_t base, uint64_t span)
+{
+    level->low_bits = 64 - bits;
+    level->doc_bits = doc_bits;
+    level->rel_bits = bit_length(span);
+    level->width = level->low_bits - (doc_bits - level->rel_bits);
+    level->base = base;
+    level->span = span;
+}
+
 /* A level from its data buffer and its directory buffer (.buf NULL: a plain level), checked
  * so that no search can leave the buffers.  Returns 0, or -1 with an exception set. */
-static int level_from(Level *level, const Py_buffer *data, const Py_buffer *dir)
+static int level_from(Level *level, const Py_buffer *data, const Py_buffer *dir, int doc_bits)
 {
     memset(level, 0, sizeof *level);
+    level->doc_bits = doc_bits;
     if (!dir || !dir->buf) {
         if (data->len % (Py_ssize_t)sizeof(uint64_t)) {
             PyErr_SetString(PyExc_ValueError, "a level without a directory must hold 64-bit entries");
@@ -154,18 +205,22 @@ static int level_from(Level *level, const Py_buffer *data, const Py_buffer *dir)
         PyErr_SetString(PyExc_ValueError, "a directory must hold 2**bits + 1 uint32 positions, bits from 8 to 32");
         return -1;
     }
+    uint32_t header[2] = {0, 0};
+    if (data->len >= PACKED_HEADER)
+        memcpy(header, data->buf, sizeof header);
     level->dir = dir->buf;
-    level->width = 64 - bits;
     level->n = level->dir[slots];
-    level->packed = data->buf;
-    if (level->dir[0] != 0 || data->len < packed_bytes(level->n, level->width)) {
+    level->packed = (const uint8_t *)data->buf + PACKED_HEADER;
+    level_layout(level, bits, doc_bits, header[0], header[1]);
+    if (level->dir[0] != 0 || data->len < packed_bytes(level->n, level->width) || bits + doc_bits > 64
+            || ((uint64_t)header[0] + header[1]) >> doc_bits) {
         PyErr_SetString(PyExc_ValueError, "a directory does not match its level");
         return -1;
     }
     return 0;
 }
 
-/* Cursor over a level's entries in order, top bits restored. */
+/* Cursor over a level's entries in order, whole. */
 typedef struct {
     Level level;
     Py_ssize_t i, slot;
@@ -178,12 +233,31 @@ static inline uint64_t cursor_value(Cursor *c)
         return l->plain[c->i];
     while (l->dir[c->slot + 1] <= (uint32_t)c->i)
         c->slot++;
-    return ((uint64_t)c->slot << l->width) | packed_low(l->packed, l->width, c->i);
+    return packed_value(l, (uint64_t)c->slot, packed_low(l->packed, l->width, c->i));
+}
+
+/* The smallest and largest document number in `level` (a plain one is read whole). */
+static void document_range(const Level *level, uint64_t *lo, uint64_t *hi)
+{
+    if (!level->plain) {
+        *lo = level->base;
+        *hi = level->base + level->span;
+        return;
+    }
+    uint64_t mask = (UINT64_C(1) << level->doc_bits) - 1, a = UINT64_MAX, b = 0;
+    for (Py_ssize_t i = 0; i < level->n; i++) {
+        uint64_t doc = level->plain[i] & mask;
+        a = doc < a ? doc : a;
+        b = doc > b ? doc : b;
+    }
+    *lo = a;
+    *hi = b;
 }
 
 PyDoc_STRVAR(merge_doc,
-"merge(levels, bits) -> (data, directory)\n\n"
-"levels: (data, directory or None) pairs of sorted levels, plain (uint64 entries) or packed.\n"
+"merge(levels, bits, doc_bits) -> (data, directory)\n\n"
+"levels: (data, directory or None) pairs of sorted levels, plain (uint64 entries) or packed;\n"
+"doc_bits: the low bits of an entry that are its document number (1 to 32).\n"
 "Returns their entries merged in order: with bits 0 as plain uint64 entries and directory\n"
 "None; with bits from 8 to 32, packed under a directory of 2**bits + 1 positions.  Both are\n"
 "bytearrays.  Packs (one plain level), unpacks (one packed level, bits 0) and merges.");
@@ -191,11 +265,15 @@ PyDoc_STRVAR(merge_doc,
 static PyObject *merge(PyObject *self, PyObject *args)
 {
     PyObject *level_seq, *result = NULL, *data = NULL, *directory = NULL;
-    int bits;
-    if (!PyArg_ParseTuple(args, "Oi", &level_seq, &bits))
+    int bits, doc_bits;
+    if (!PyArg_ParseTuple(args, "Oii", &level_seq, &bits, &doc_bits))
         return NULL;
     if (bits != 0 && (bits < MIN_BITS || bits > 32)) {
         PyErr_SetString(PyExc_ValueError, "bits must be 0 (plain) or from 8 to 32");
+        return NULL;
+    }
+    if (doc_bits < 1 || doc_bits > 32) {
+        PyErr_SetString(PyExc_ValueError, "doc_bits must be from 1 to 32");
         return NULL;
     }
     PyObject *seq = PySequence_Fast(level_seq, "levels must be a sequence of (data, directory) pairs");
@@ -218,7 +296,7 @@ static PyObject *merge(PyObject *self, PyObject *args)
             PyBuffer_Release(&buffers[2 * got]);
             goto done;
         }
-        if (level_from(&cursors[got].level, &buffers[2 * got], &buffers[2 * got + 1]) < 0) {
+        if (level_from(&cursors[got].level, &buffers[2 * got], &buffers[2 * got + 1], doc_bits) < 0) {
             got++;
             goto done;
         }
@@ -228,19 +306,35 @@ static PyObject *merge(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "a packed level holds fewer than 2**32 entries");
         goto done;
     }
-    int width = 64 - bits;
+    Level to; /* the output's layout, when packed */
+    uint64_t first = UINT64_MAX, last = 0;
+    for (Py_ssize_t c = 0; c < k; c++) {
+        uint64_t lo, hi;
+        if (cursors[c].level.n) {
+            document_range(&cursors[c].level, &lo, &hi);
+            first = lo < first ? lo : first;
+            last = hi > last ? hi : last;
+        }
+    }
+    if (!total)
+        first = 0;
+    memset(&to, 0, sizeof to);
+    level_layout(&to, bits, doc_bits, first, last - first);
+    int width = to.width;
     Py_ssize_t slots = ((Py_ssize_t)1 << bits) + 1;
     data = PyByteArray_FromStringAndSize(NULL, bits ? packed_bytes(total, width) : total * (Py_ssize_t)sizeof(uint64_t));
     directory = bits ? PyByteArray_FromStringAndSize(NULL, slots * (Py_ssize_t)sizeof(uint32_t)) : Py_NewRef(Py_None);
     if (!data || !directory)
         goto done;
-    uint8_t *out = (uint8_t *)PyByteArray_AS_STRING(data);
+    uint8_t *out = (uint8_t *)PyByteArray_AS_STRING(data), *entries = out + PACKED_HEADER;
     uint32_t *dir = bits ? (uint32_t *)PyByteArray_AS_STRING(directory) : NULL;
     uint64_t *head = PyMem_RawMalloc(sizeof(uint64_t) * (size_t)(k + 1)); /* each level's next entry */
     Py_BEGIN_ALLOW_THREADS
-    if (bits)
+    if (bits) {
+        uint32_t header[2] = {(uint32_t)to.base, (uint32_t)to.span};
         memset(out, 0, (size_t)packed_bytes(total, width));
-    uint64_t low_mask = bits ? (UINT64_C(1) << width) - 1 : 0;
+        memcpy(out, header, sizeof header);
+    }
     Py_ssize_t d = 0, live = 0;
     for (Py_ssize_t c = 0; c < k && head; c++) {
         if (cursors[c].level.n) {
@@ -263,10 +357,10 @@ static PyObject *merge(PyObject *self, PyObject *args)
             head[best] = head[live];
         }
         if (bits) {
-            Py_ssize_t top = (Py_ssize_t)(value >> width);
+            Py_ssize_t top = (Py_ssize_t)(value >> to.low_bits);
             while (d <= top)
                 dir[d++] = (uint32_t)o;
-            packed_put(out, width, o, value & low_mask);
+            packed_put(entries, width, o, packed_code(&to, value));
         } else {
             memcpy(out + o * (Py_ssize_t)sizeof(uint64_t), &value, sizeof value);
         }
@@ -298,7 +392,7 @@ typedef struct {
     Py_ssize_t n_levels;
     const uint64_t *keys;
     Py_ssize_t n_keys;
-    uint64_t key_step, key_mask, doc_mask;
+    uint64_t key_step, key_mask;
     Py_ssize_t max_bucket; /* < 0: no limit */
 } Query;
 
@@ -312,19 +406,24 @@ static void find_bucket(const Query *q, const Level *level, uint64_t key, Py_ssi
         *end = key == q->key_mask ? level->n : gallop(level->plain, *first, level->n, key + q->key_step);
         return;
     }
-    /* Every entry of a key lies in the key's directory slot; compare the low bits there. */
-    uint64_t slot = key >> level->width, low = key & ((UINT64_C(1) << level->width) - 1);
+    /* Every entry of a key lies in the key's directory slot; compare the codes there: the
+     * key's bucket holds the codes from its low key bits over 0 to those over all ones. */
+    uint64_t slot = key >> level->low_bits;
+    uint64_t code = ((key & ((UINT64_C(1) << level->low_bits) - 1)) >> level->doc_bits) << level->rel_bits;
     Py_ssize_t lo = level->dir[slot], hi = level->dir[slot + 1];
-    *first = packed_lower_bound(level->packed, level->width, lo, hi, low);
-    Py_ssize_t i = *first; /* low + key_step cannot overflow: width <= 56 */
-    while (i < hi && packed_low(level->packed, level->width, i) < low + q->key_step)
+    *first = packed_lower_bound(level->packed, level->width, lo, hi, code);
+    Py_ssize_t i = *first; /* code + 2**rel_bits cannot overflow: width <= 56 */
+    while (i < hi && packed_low(level->packed, level->width, i) < code + (UINT64_C(1) << level->rel_bits))
         i++;
     *end = i;
 }
 
-static inline uint64_t level_entry(const Level *level, Py_ssize_t i)
+/* The document number of a level's entry `i`. */
+static inline uint32_t level_doc(const Level *level, Py_ssize_t i)
 {
-    return level->plain ? level->plain[i] : packed_low(level->packed, level->width, i);
+    if (level->plain)
+        return (uint32_t)(level->plain[i] & ((UINT64_C(1) << level->doc_bits) - 1));
+    return (uint32_t)packed_doc(level, packed_low(level->packed, level->width, i));
 }
 
 /* Every key's bucket in every level: [lo, hi) at l * n_keys + k, and each key's entries in
@@ -374,7 +473,7 @@ static Py_ssize_t run_query(const Query *q, uint32_t **docs_out, int64_t **count
             if (!size[k])
                 continue;
             for (Py_ssize_t i = lo[l * nk + k]; i < hi[l * nk + k]; i++)
-                docs[filled++] = (uint32_t)(level_entry(&q->levels[l], i) & q->doc_mask);
+                docs[filled++] = level_doc(&q->levels[l], i);
         }
     }
     radix_sort_u32(docs, tmp, total);
@@ -425,7 +524,7 @@ static Py_ssize_t run_buckets(const Query *q, uint32_t **docs_out, int64_t **siz
         Py_ssize_t first = filled;
         for (Py_ssize_t l = 0; l < nl; l++)
             for (Py_ssize_t i = lo[l * nk + k]; i < hi[l * nk + k]; i++)
-                docs[filled++] = (uint32_t)(level_entry(&q->levels[l], i) & q->doc_mask);
+                docs[filled++] = level_doc(&q->levels[l], i);
         radix_sort_u32(docs + first, tmp, filled - first);
     }
     n_out = total;
@@ -445,7 +544,7 @@ done:
 PyDoc_STRVAR(query_doc,
 "query(levels, directories, keys, key_step, key_mask, doc_mask, max_bucket) -> (docs, counts)\n\n"
 "levels: sorted levels, each plain (uint64 entries; its directory None) or packed under its\n"
-"directory (see `merge`); keys: sorted uint64 query keys, masked; doc_mask below 2**width.\n"
+"directory (see `merge`); keys: sorted uint64 query keys, masked; doc_mask 2**doc_bits - 1.\n"
 "Returns two bytearrays: the distinct document numbers found (uint32, ascending) and how\n"
 "many buckets held each (int64).  max_bucket < 0 means no limit.");
 
@@ -463,8 +562,13 @@ static PyObject *search(PyObject *args, int per_key)
     Py_ssize_t nl = seq ? PySequence_Fast_GET_SIZE(seq) : 0, got = 0;
     Py_buffer *data = NULL, *directories = NULL;
     Level *levels = NULL;
+    int doc_bits = bit_length(doc_mask);
     if (!dseq)
         goto done;
+    if (doc_mask != (UINT64_C(1) << doc_bits) - 1 || doc_bits < 1 || doc_bits > 32) {
+        PyErr_SetString(PyExc_ValueError, "doc_mask must be 2**doc_bits - 1, doc_bits from 1 to 32");
+        goto done;
+    }
     if (PySequence_Fast_GET_SIZE(dseq) != nl) {
         PyErr_SetString(PyExc_ValueError, "one directory (or None) per level");
         goto done;
@@ -484,13 +588,8 @@ static PyObject *search(PyObject *args, int per_key)
             PyBuffer_Release(&data[got]);
             goto done;
         }
-        if (level_from(&levels[got], &data[got], &directories[got]) < 0) {
+        if (level_from(&levels[got], &data[got], &directories[got], doc_bits) < 0) {
             got++;
-            goto done;
-        }
-        if (levels[got].packed && doc_mask >> levels[got].width) {
-            got++;
-            PyErr_SetString(PyExc_ValueError, "a packed level keeps fewer bits than the document numbers need");
             goto done;
         }
     }
@@ -498,7 +597,7 @@ static PyObject *search(PyObject *args, int per_key)
         PyErr_SetString(PyExc_ValueError, "keys must be 64-bit");
         goto done;
     }
-    Query q = {levels, nl, keys.buf, keys.len / (Py_ssize_t)sizeof(uint64_t), key_step, key_mask, doc_mask,
+    Query q = {levels, nl, keys.buf, keys.len / (Py_ssize_t)sizeof(uint64_t), key_step, key_mask,
                max_bucket};
     uint32_t *docs = NULL;
     int64_t *counts = NULL;

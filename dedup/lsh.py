@@ -4,7 +4,7 @@ Keeps datasketch's banding: ``(b, r)`` comes from ``datasketch.lsh._optimal_para
 threshold and number of permutations, and two signatures are candidates exactly when some
 band of `r` rows is equal in both, as in ``MinHashLSH``. What differs is the storage:
 datasketch's dict-of-sets costs several kilobytes per key, while one entry here is a band key
-and a document number packed into one 64-bit integer in sorted numpy arrays (8 bytes; 5-7
+and a document number packed into one 64-bit integer in sorted numpy arrays (8 bytes; 4-7
 in large levels, whose entries' top bits their directory holds), plus a small sorted buffer
 of recent inserts that is merged in bulk; large merges run on a thread of their own. Not
 thread-safe: callers serialise every call.
@@ -46,10 +46,12 @@ _KEY_STEP = _U64(MAX_DOCUMENTS)
 _NO_DOCS = np.empty(0, np.uint32)
 # Levels of at least this many entries are packed under a directory (see `_bandsearch.merge`):
 # one position (4 bytes) per ~`_DIRECTORY_SPAN` entries, which holds the entries' top bits, so
-# that each entry keeps only its low 64 - log2(entries / span) bits: 41 bits at 100 million.
+# that each entry keeps only its low 64 - log2(entries / span) bits, and of those only as many
+# document bits as the level's span of document numbers needs: ~33 bits at a million articles.
 _DIRECTORY_MIN = 1 << 14
 _DIRECTORY_SPAN = 16
 _DIRECTORY_MIN_BITS = 8  # so that an entry's low bits and its bit offset fit one word
+_PACKED_HEADER = 8  # a packed level's smallest document number and largest difference (uint32)
 _U32 = np.uint32
 _BAND_MIX = _U64(0x9E3779B97F4A7C15)
 _ROW_MIX = _U64(0xBF58476D1CE4E5B9)
@@ -111,8 +113,10 @@ class BandIndex:
 
     A level of `_DIRECTORY_MIN` entries or more is packed under its directory when the
     compiled part is at hand (`_bandsearch.merge`): its entries' top bits are those of the
-    directory slot they lie in, so each keeps only its low bits, back to back. Without it,
-    every level is a plain uint64 array, and packed levels are unpacked on loading.
+    directory slot they lie in, so each keeps only its low bits, back to back, with its
+    document number less the level's smallest (documents are numbered in arrival order and
+    levels merge in order, so a level holds one span of arrivals). Without the compiled
+    part, every level is a plain uint64 array, and packed levels are unpacked on loading.
 
     A large merge runs on a thread (`_Merge`). Until it is installed, its inputs stay where
     queries search them (the levels it merges, and the buffer it took as `_sealed`), and the
@@ -332,7 +336,7 @@ def _merged(levels: list[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndar
     if not bits and len(levels) == 1 and levels[0][1] is None:
         return levels[0]
     if _bandsearch is not None:
-        data, directory = _bandsearch.merge(levels, bits)
+        data, directory = _bandsearch.merge(levels, bits, _DOC_BITS)
         if bits:
             return np.frombuffer(data, np.uint8), np.frombuffer(directory, _U32)
         return np.frombuffer(data, _U64), None
@@ -348,15 +352,27 @@ def _unpacked(level: np.ndarray, directory: np.ndarray | None) -> np.ndarray:
     """A level's entries as plain sorted uint64 (numpy's form of `_bandsearch.merge(.., 0)`)."""
     if directory is None:
         return level
-    n, width = int(directory[-1]), 64 - _bits_of(directory)
+    n, (base, span) = int(directory[-1]), _header(level)
+    low_bits, rel_bits = 64 - _bits_of(directory), span.bit_length()
+    width = low_bits - (_DOC_BITS - rel_bits)
     bits = np.arange(n, dtype=_U64) * _U64(width)
-    start = (bits >> _U64(3)).astype(np.intp)
+    start = (bits >> _U64(3)).astype(np.intp) + _PACKED_HEADER
     words = np.zeros(n, _U64)
     for byte in range(8):  # the little-endian word at each entry's first byte
         words |= level[start + byte].astype(_U64) << _U64(8 * byte)
-    low = (words >> (bits & _U64(7))) & _U64((1 << width) - 1)
+    code = (words >> (bits & _U64(7))) & _U64((1 << width) - 1)
     top = np.repeat(np.arange(len(directory) - 1, dtype=_U64), np.diff(directory.astype(np.int64)))
-    return (top << _U64(width)) | low
+    docs = (code & _U64((1 << rel_bits) - 1)) + _U64(base)
+    return (top << _U64(low_bits)) | ((code >> _U64(rel_bits)) << _U64(_DOC_BITS)) | docs
+
+
+def _header(level: np.ndarray) -> tuple[int, int]:
+    """A packed level's smallest document number and its largest less that one: an entry
+    stores its document number less the smallest, in as many bits as the largest needs."""
+    if len(level) < _PACKED_HEADER:
+        return 0, 0
+    base, span = level[:_PACKED_HEADER].view(np.uint32).tolist()
+    return base, span
 
 
 def _bits_of(directory: np.ndarray) -> int:
@@ -367,9 +383,12 @@ def _bits_of(directory: np.ndarray) -> int:
 def _check_packed(level: np.ndarray, directory: np.ndarray) -> None:
     """Refuse a packed level whose directory could send a search outside it (a damaged file)."""
     slots, bits = len(directory) - 1, _bits_of(directory)
+    base, span = _header(level)
+    width = 64 - bits - _DOC_BITS + span.bit_length()
     if (slots != 1 << bits or not _DIRECTORY_MIN_BITS <= bits <= 32 or directory[0] != 0
-            or np.any(np.diff(directory.astype(np.int64)) < 0)
-            or len(level) < (int(directory[-1]) * (64 - bits) + 7) // 8 + 8):
+            or np.any(np.diff(directory.astype(np.int64)) < 0) or len(level) < _PACKED_HEADER
+            or base + span >= MAX_DOCUMENTS
+            or len(level) < _PACKED_HEADER + (int(directory[-1]) * width + 7) // 8 + 8):
         raise ValueError("a packed band level does not match its directory")
 
 

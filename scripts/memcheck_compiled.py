@@ -17,13 +17,15 @@ for trial in range(300):
     n = int(rng.integers(0, 400))
     level = np.sort(rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True))
     plain = np.sort(rng.integers(0, 2**64 - 1, size=int(rng.integers(0, 50)), dtype=np.uint64))
-    packed, directory = B.merge([(level, None)], int(rng.integers(8, 12)))
+    doc_bits = int(rng.integers(1, 33))
+    doc_mask = (1 << doc_bits) - 1
+    packed, directory = B.merge([(level, None)], int(rng.integers(8, 12)), doc_bits)
     levels, dirs = [packed, plain], [directory, None]
-    B.merge([(packed, directory), (plain, None)], int(rng.choice([0, 8])))  # merge, unpacked or packed
+    B.merge([(packed, directory), (plain, None)], int(rng.choice([0, 8])), doc_bits)  # merge, unpacked or packed
     keys = np.sort(np.concatenate([level[rng.integers(0, max(1, n), size=5)] if n else np.empty(0, np.uint64),
-                                   rng.integers(0, 2**64 - 1, size=5, dtype=np.uint64)])) & lsh._KEY_MASK
-    B.query(levels, dirs, keys, int(lsh._KEY_STEP), int(lsh._KEY_MASK), int(lsh._DOC_MASK), int(rng.integers(-1, 5)))
-    B.buckets(levels, dirs, keys[::-1].copy(), int(lsh._KEY_STEP), int(lsh._KEY_MASK), int(lsh._DOC_MASK), -1)
+                                   rng.integers(0, 2**64 - 1, size=5, dtype=np.uint64)])) & np.uint64(~doc_mask & (2**64 - 1))
+    B.query(levels, dirs, keys, 1 << doc_bits, ~doc_mask & (2**64 - 1), doc_mask, int(rng.integers(-1, 5)))
+    B.buckets(levels, dirs, keys[::-1].copy(), 1 << doc_bits, ~doc_mask & (2**64 - 1), doc_mask, -1)
     B.insert(levels[1], rng.integers(0, 2**64 - 1, size=int(rng.integers(0, 30)), dtype=np.uint64), int(lsh._KEY_MASK), 7)
     found = [(np.unique(rng.integers(0, 50, size=int(rng.integers(0, 20)))).astype(np.uint32),) for _ in range(3)]
     found = [(d, rng.integers(1, 9, size=len(d))) for (d,) in found]

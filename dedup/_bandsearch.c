@@ -171,6 +171,20 @@ static Py_ssize_t packed_lower_bound(const uint8_t *p, int width, Py_ssize_t lo,
     return lo;
 }
 
+/* First position in packed p[lo:hi] whose code is >= x, for x usually found close after lo
+ * (a bucket's end, a few entries after its start; but a common key's bucket can hold
+ * thousands): doubling steps, then a binary search, as `gallop`. */
+static Py_ssize_t packed_gallop(const uint8_t *p, int width, Py_ssize_t lo, Py_ssize_t hi, uint64_t x)
+{
+    Py_ssize_t step = 1, probe = lo;
+    while (probe < hi && packed_low(p, width, probe) < x) {
+        lo = probe + 1;
+        probe += step;
+        step *= 2;
+    }
+    return packed_lower_bound(p, width, lo, probe < hi ? probe : hi, x);
+}
+
 /* Set a packed level's layout: `bits` directory bits, documents from `base` to base + span. */
 static void level_layout(Level *level, int bits, int doc_bits, uint64_t base, uint64_t span)
 {
@@ -412,10 +426,8 @@ static void find_bucket(const Query *q, const Level *level, uint64_t key, Py_ssi
     uint64_t code = ((key & ((UINT64_C(1) << level->low_bits) - 1)) >> level->doc_bits) << level->rel_bits;
     Py_ssize_t lo = level->dir[slot], hi = level->dir[slot + 1];
     *first = packed_lower_bound(level->packed, level->width, lo, hi, code);
-    Py_ssize_t i = *first; /* code + 2**rel_bits cannot overflow: width <= 56 */
-    while (i < hi && packed_low(level->packed, level->width, i) < code + (UINT64_C(1) << level->rel_bits))
-        i++;
-    *end = i;
+    /* code + 2**rel_bits cannot overflow: width <= 56 */
+    *end = packed_gallop(level->packed, level->width, *first, hi, code + (UINT64_C(1) << level->rel_bits));
 }
 
 /* The document number of a level's entry `i`. */

@@ -250,6 +250,35 @@ def test_a_level_of_one_span_of_documents_stores_only_the_bits_that_span_needs()
     assert np.array_equal(lsh._unpacked(both, directory), np.sort(np.concatenate([entries, older])))
 
 
+def test_a_common_key_in_a_packed_level_is_found_whole_and_dropped_over_the_limit():
+    """A story band shared by thousands of articles lies in one directory slot of a packed
+    level: its bucket is found whole (end searched by doubling steps, not entry by entry)."""
+    from dedup import lsh
+
+    if lsh._bandsearch is None:
+        pytest.skip("dedup._bandsearch was not built")
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 2**64, size=100_000, dtype=np.uint64) & lsh._KEY_MASK
+    hot = keys[0]
+    keys[:5_000] = hot
+    entries = np.sort(keys | rng.permutation(len(keys)).astype(np.uint64))
+    level, directory = lsh._merged([(entries, None)])
+    assert directory is not None
+    masks = int(lsh._KEY_STEP), int(lsh._KEY_MASK), int(lsh._DOC_MASK)
+    probe = np.sort(np.array([hot, keys[7_000], keys[9_000]], np.uint64))
+    holders = np.sort(entries[(entries & lsh._KEY_MASK) == hot] & lsh._DOC_MASK)
+    others = sorted((entries[np.isin(entries & lsh._KEY_MASK, probe[probe != hot])] & lsh._DOC_MASK).tolist())
+    found, _ = lsh._bandsearch.query([level], [directory], probe, *masks, -1)
+    assert np.frombuffer(found, np.uint32).tolist() == sorted(holders.tolist() + others)
+    found, _ = lsh._bandsearch.query([level], [directory], probe, *masks, 64)
+    assert np.frombuffer(found, np.uint32).tolist() == others
+    docs, sizes = lsh._bandsearch.buckets([level], [directory], probe, *masks, -1)
+    per_key = np.split(np.frombuffer(docs, np.uint32), np.cumsum(np.frombuffer(sizes, np.int64))[:-1])
+    for key, got in zip(probe.tolist(), per_key):
+        assert got.tolist() == sorted((entries[(entries & lsh._KEY_MASK) == key] & lsh._DOC_MASK).tolist())
+    assert sorted(map(len, per_key)) == [1, 1, 5_000]
+
+
 def test_an_index_with_packed_levels_loads_and_answers_without_the_compiled_part(monkeypatch):
     """A snapshot written where the C part was built opens where it was not (unpacked)."""
     import pickle

@@ -353,8 +353,7 @@ def _unpacked(level: np.ndarray, directory: np.ndarray | None) -> np.ndarray:
     if directory is None:
         return level
     n, (base, span) = int(directory[-1]), _header(level)
-    low_bits, rel_bits = 64 - _bits_of(directory), span.bit_length()
-    width = low_bits - (_DOC_BITS - rel_bits)
+    low_bits, rel_bits, width = 64 - _bits_of(directory), span.bit_length(), _packed_width(directory, span)
     bits = np.arange(n, dtype=_U64) * _U64(width)
     start = (bits >> _U64(3)).astype(np.intp) + _PACKED_HEADER
     words = np.zeros(n, _U64)
@@ -375,6 +374,12 @@ def _header(level: np.ndarray) -> tuple[int, int]:
     return base, span
 
 
+def _packed_width(directory: np.ndarray, span: int) -> int:
+    """Bits stored per entry: those below the directory's, less the document bits the span
+    of document numbers does not need."""
+    return 64 - _bits_of(directory) - _DOC_BITS + span.bit_length()
+
+
 def _bits_of(directory: np.ndarray) -> int:
     """The top bits a directory holds (it has 2**bits + 1 positions)."""
     return (len(directory) - 1).bit_length() - 1
@@ -384,11 +389,9 @@ def _check_packed(level: np.ndarray, directory: np.ndarray) -> None:
     """Refuse a packed level whose directory could send a search outside it (a damaged file)."""
     slots, bits = len(directory) - 1, _bits_of(directory)
     base, span = _header(level)
-    width = 64 - bits - _DOC_BITS + span.bit_length()
     if (slots != 1 << bits or not _DIRECTORY_MIN_BITS <= bits <= 32 or directory[0] != 0
-            or np.any(np.diff(directory.astype(np.int64)) < 0) or len(level) < _PACKED_HEADER
-            or base + span >= MAX_DOCUMENTS
-            or len(level) < _PACKED_HEADER + (int(directory[-1]) * width + 7) // 8 + 8):
+            or np.any(np.diff(directory.astype(np.int64)) < 0) or base + span >= MAX_DOCUMENTS
+            or len(level) < _PACKED_HEADER + (int(directory[-1]) * _packed_width(directory, span) + 7) // 8 + 8):
         raise ValueError("a packed band level does not match its directory")
 
 

@@ -2,7 +2,7 @@
 
 An index keeps a few matches per article. As Python objects (an `Edge`, its `StoredMatch`,
 the order tuple, two byte strings, and an entry in a per-node dict on each level) a match
-cost about 700 bytes; here it costs about 70, plus 20 per shared passage, and a snapshot
+cost about 700 bytes; here it costs about 40, plus about 10 per shared passage, and a snapshot
 pickles a few arrays instead of millions of objects. Clustering still reads `Edge` objects:
 they are made from the arrays when a level's adjacency is read, and dropped after.
 
@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dedup.verify import NO_RELATION, PASSAGE_BYTES, RELATIONS, SCORES, Match, StoredMatch, passage_spans
+from dedup.verify import NO_RELATION, RELATIONS, SCORES, Match, StoredMatch, passage_spans
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 _HEAD = struct.Struct("<BH")  # the leading relation rank and similarity of a `SCORES` record
@@ -67,8 +67,9 @@ class EdgeStore:
         self._u = array("I")
         self._v = array("I")
         self._scores = bytearray()  # `dedup.verify.SCORES` per record: relation, scores, shared tokens
-        self._passage_at = array("Q")  # each record's packed passages: offset into `_heap`
-        self._passage_count = array("I")
+        # Each record's packed passages: where they start in `_heap`; they end where the next
+        # record's start (records are added, and kept by `compact`, in key order).
+        self._passage_at = array("Q")
         self._heap = bytearray()
         self._levels: list[Links] = []
         self._links = bytearray()  # per record: how many levels link it (0: dead)
@@ -92,7 +93,6 @@ class EdgeStore:
         self._v.append(v)
         self._scores += match.scores
         self._passage_at.append(len(self._heap))
-        self._passage_count.append(len(match.passages) // PASSAGE_BYTES)
         self._heap += match.passages
         self._links.append(0)
         return key
@@ -125,8 +125,7 @@ class EdgeStore:
         return passage_spans(self._passages(key), side_a, self.min_tokens)
 
     def _passages(self, key: int) -> bytes:
-        start = self._passage_at[key]
-        return bytes(self._heap[start:start + self._passage_count[key] * PASSAGE_BYTES])
+        return bytes(self._heap[self._passage_at[key]:_passages_end(self._passage_at, self._heap, key)])
 
     def ranks(self) -> np.ndarray:
         """Each record's relation rank (`NO_RELATION`: none), in one vector."""
@@ -154,22 +153,25 @@ class EdgeStore:
         renumbered = np.full(len(live), -1, np.int64)
         kept = np.flatnonzero(live)
         renumbered[kept] = np.arange(len(kept))
-        old = (self._u, self._v, self._scores, self._passage_at, self._passage_count, self._heap)
+        old = (self._u, self._v, self._scores, self._passage_at, self._heap)
         self._links = bytearray(np.frombuffer(self._links, np.uint8)[kept].tobytes())
         self._u, self._v = array("I"), array("I")
-        self._scores, self._heap = bytearray(), bytearray()
-        self._passage_at, self._passage_count = array("Q"), array("I")
-        u, v, scores, passage_at, passage_count, heap = old
+        self._scores, self._heap, self._passage_at = bytearray(), bytearray(), array("Q")
+        u, v, scores, passage_at, heap = old
         for key in kept.tolist():
             self._u.append(u[key])
             self._v.append(v[key])
             self._scores += scores[key * SCORES.size:(key + 1) * SCORES.size]
             self._passage_at.append(len(self._heap))
-            self._passage_count.append(passage_count[key])
-            self._heap += heap[passage_at[key]:passage_at[key] + passage_count[key] * PASSAGE_BYTES]
+            self._heap += heap[passage_at[key]:_passages_end(passage_at, heap, key)]
         for links, mask in zip(self._levels, linked):
             links.relink(np.flatnonzero(mask[kept]).tolist())
         return renumbered
+
+
+def _passages_end(passage_at: array, heap: bytearray, key: int) -> int:
+    """Where record `key`'s packed passages end: where the next record's start."""
+    return passage_at[key + 1] if key + 1 < len(passage_at) else len(heap)
 
 
 class Links:

@@ -171,6 +171,43 @@ def test_stored_matches_give_back_exactly_what_verification_found(engine, seed_a
             sorted((p.b_start, p.a_start, p.tokens) for p in match.passages)
 
 
+def _match_with(passages: tuple[SharedPassage, ...], a: str = "x", b: str = "y") -> Match:
+    return Match(a=a, b=b, relation="near_duplicate", similarity=0.9, jaccard=0.8, containment_a=0.9,
+                 containment_b=0.9, own_words=0.9, story=1.0, shared_tokens=sum(p.tokens for p in passages),
+                 passages=passages)
+
+
+def test_passages_pack_in_two_bytes_a_field_unless_an_offset_needs_four():
+    short = (SharedPassage(0, 400, 120, 520, 70), SharedPassage(65_000, 65_535, 900, 1_400, 90))
+    long = (SharedPassage(0, 400, 120, 520, 70), SharedPassage(70_000, 71_000, 65_536, 66_536, 180))
+    for runs, width in ((short, 2), (long, 4), ((), None)):
+        stored = StoredMatch.of(_match_with(runs))
+        assert len(stored.passages) == (0 if width is None else 1 + 5 * width * len(runs))
+        assert stored.match().passages == runs
+        assert [(p.b_start, p.a_start) for p in stored.match(seen_from="y").passages] == \
+            sorted((p.a_start, p.b_start) for p in runs)
+
+
+def test_compacting_the_match_records_keeps_each_ones_passages():
+    """Records hold passages of different lengths and widths, back to back: after dropping the
+    dead ones, each live record still reads exactly its own."""
+    store = edges.EdgeStore(lambda n: f"d{n}", min_tokens=0)
+    level = store.level(frozenset({"near_duplicate"}))
+    runs = [tuple(SharedPassage(k * 100 + i, k * 100 + i + 50, i * big, i * big + 9, 10 + i) for i in range(k % 4))
+            for k, big in zip(range(12), [1, 70_000] * 6)]
+    keys = [store.add(k, k + 1, StoredMatch.of(_match_with(r, f"d{k}", f"d{k + 1}"))) for k, r in enumerate(runs)]
+    for key in keys[::3]:
+        level.link(key)
+    renumbered = store.compact()
+    assert len(store) == 4
+    for old in keys:
+        if old % 3:
+            assert renumbered[old] == -1
+        else:
+            assert store.match(int(renumbered[old])).passages == runs[old]
+            assert store.spans(int(renumbered[old]), side_a=False) == [(p.b_start, p.b_end) for p in runs[old]]
+
+
 def _earnings_notices(count: int, seed: int = 0) -> list[Article]:
     """Earnings notices of made-up companies, cast in one wire formula with their own figures."""
     rng = random.Random(seed)

@@ -73,3 +73,32 @@ def test_freed_memory_goes_back_to_the_system():
         print("ok")
     """)
     assert out == "ok"
+
+
+def _arenas_after_threads_allocate(enable: bool) -> int:
+    out = _run(f"""
+        import ctypes, os, sys, threading
+        from dedup import collector
+
+        if {enable}:
+            collector.enable()
+        libc = ctypes.CDLL(None)
+        libc.malloc.restype = ctypes.c_void_p
+        libc.free.argtypes = [ctypes.c_void_p]
+        def allocate():
+            libc.free(libc.malloc(4096))
+        threads = [threading.Thread(target=allocate) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sys.stderr.flush()
+        os.dup2(1, 2)  # malloc_stats writes to stderr
+        libc.malloc_stats()
+    """)
+    return sum(line.startswith("Arena ") for line in out.splitlines())
+
+
+def test_an_enabled_process_keeps_its_threads_in_one_malloc_arena():
+    assert _arenas_after_threads_allocate(enable=False) > 1  # glibc's default: one a thread
+    assert _arenas_after_threads_allocate(enable=True) == 1

@@ -275,10 +275,19 @@ def own_shingles(shingles: np.ndarray, quoted: np.ndarray, all_distinct: np.ndar
     Independent reports quote the same statement verbatim, so shared quotations say little
     about copying; a body that is mostly quotation is judged on all of it.
     """
-    own = np.unique(shingles[~quoted])
+    own = distinct_among(shingles[~quoted], all_distinct)
     if len(own) < 0.3 * len(all_distinct) or len(own) == 0:
         return all_distinct
     return own
+
+
+def distinct_among(values: np.ndarray, superset: np.ndarray) -> np.ndarray:
+    """`np.unique(values)`, given `superset`, the sorted distinct values of an array that holds
+    every one of `values`: marks which of those occur instead of sorting `values` (2-3x faster
+    for a body's few hundred shingles)."""
+    present = np.zeros(len(superset), bool)
+    present[np.searchsorted(superset, values)] = True
+    return superset[present]
 
 
 def _quoted_tokens(text: str, spans, bounds, token_starts: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedup.analysis import Document, own_shingles
+from dedup.analysis import Document, distinct_among, own_shingles
 from dedup.commonness import bucket_of
 from dedup.config import Config
 
@@ -209,7 +209,7 @@ def _body(doc: Document, common_blocks: Set[int]) -> tuple[np.ndarray, np.ndarra
     elif common:
         keep = ~np.isin(doc.shingle_blocks, common)
         shingles = doc.shingles[keep]
-        distinct = np.unique(shingles)
+        distinct = distinct_among(shingles, doc.shingle_set)
         body = shingles, distinct, own_shingles(shingles, doc.shingle_quoted[keep], distinct)
     else:
         body = doc.shingles, doc.shingle_set, doc.own_set

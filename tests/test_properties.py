@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dedup.analysis import distinct_among
 from dedup.config import Config
 from dedup.engine import Engine
 from tests.conftest import syndicated_corpus
@@ -88,3 +90,13 @@ def test_adding_the_same_document_twice_changes_nothing(documents):
         assert engine.add_document(doc).added is False
     assert {i: engine.get(i) for i in engine.ids()} == before
     assert engine.stats() == stats
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=60), st.data())
+def test_the_distinct_values_of_a_part_are_np_unique_of_it(values, data):
+    """Bodies without their common blocks take their distinct shingles from the whole body's."""
+    whole = np.array(values + values[:5], dtype=np.uint64)
+    keep = np.array(data.draw(st.lists(st.booleans(), min_size=len(whole), max_size=len(whole))), dtype=bool)
+    got = distinct_among(whole[keep], np.unique(whole))
+    assert got.dtype == np.uint64 and np.array_equal(got, np.unique(whole[keep]))

@@ -131,7 +131,7 @@ class Engine:
 
     def file_descriptors(self) -> list[int]:
         """Descriptors the engine reads through (a forked snapshot writer must keep them)."""
-        return [self._docs.fd] if isinstance(self._docs, SpilledTable) else []
+        return self._docs.file_descriptors() if isinstance(self._docs, SpilledTable) else []
 
     def __contains__(self, article_id: str) -> bool:
         return self.node_of(article_id) is not None

@@ -26,6 +26,7 @@ from dedup import collector, lsh
 from dedup.analysis import Document
 from dedup.article import Article
 from dedup.config import Config
+from dedup.documents import SCREENING_SUFFIX, screening_path
 from dedup.engine import ClusterView, Engine, Result
 from dedup.errors import ConflictingArticle, DedupError, IndexFull, InvalidArticle, StoreFailure
 from dedup.snapshot import PeriodicSnapshots, load_snapshot, save_snapshot
@@ -152,8 +153,9 @@ class Index:
         refers to are removed (this process holds the directory's lock)."""
         if spill and self.engine.documents_file is None:
             self.engine.spill_documents(_new_documents_path(directory), durable=True)
-        for stale in directory.glob(f"*{SPILL_SUFFIX}"):
-            if stale != self.engine.documents_file:
+        in_use = self.engine.documents_file
+        for stale in [*directory.glob(f"*{SPILL_SUFFIX}"), *directory.glob(f"*{SCREENING_SUFFIX}")]:
+            if in_use is None or stale not in (in_use, screening_path(in_use)):
                 stale.unlink(missing_ok=True)
 
     def _restore_snapshot(self) -> None:

@@ -51,7 +51,7 @@ FROZEN_MIN_BYTES = 1 << 20
 # edges only; 15: cluster histories sorted; 16: the collection's common story terms; 17: band
 # levels in files of their own; 18-19: matches in flat arrays; 20: large band levels packed
 # under their directories, document ids in one heap and times as integers).
-FORMAT = 22
+FORMAT = 23
 log = logging.getLogger("dedup.snapshot")
 
 

@@ -1,6 +1,7 @@
 """Spilled documents: read back unchanged, same answers as in RAM, reopened from snapshots."""
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -41,18 +42,20 @@ def test_a_spilled_document_reads_back_unchanged_and_read_only(tmp_path, seed_ar
     assert not (tmp_path / "docs.spill").exists()
 
 
-@pytest.mark.parametrize("first_read", [16, 8192])  # 16: every prefix needs a second read
-def test_screening_reads_only_its_fields_and_keeps_the_cache(tmp_path, seed_articles, monkeypatch, first_read):
-    import dedup.documents
-
-    monkeypatch.setattr(dedup.documents, "_SCREENING_READ", first_read)
+def test_screening_reads_only_its_own_file_and_keeps_the_cache(tmp_path, seed_articles):
     docs = Engine().analyse(list(seed_articles.values()))
     table = DocumentTable()
     for doc in docs:
         table.append(doc)
+    table.remove(1)
     spilled = SpilledTable.spill(table, tmp_path / "docs.spill", cache_size=2)
     cached = spilled[4]
+    os.pwrite(spilled.fd, bytes(spilled._end), 0)  # the documents file says nothing now
     for node, doc in enumerate(docs):
+        if node == 1:
+            with pytest.raises(KeyError):
+                spilled.screening(node)
+            continue
         view = spilled.screening(node)
         for name in ("story_terms", "story_weights", "shingle_set"):
             assert np.array_equal(getattr(view, name), getattr(doc, name))
@@ -61,6 +64,26 @@ def test_screening_reads_only_its_fields_and_keeps_the_cache(tmp_path, seed_arti
     assert list(spilled._cache) == [4]  # screening decoded nothing into the cache
     assert table.screening(2) is docs[2]  # in RAM: the document itself
     spilled.close()
+    assert list(tmp_path.iterdir()) == []  # scratch files, both removed
+
+
+def test_screening_reads_the_right_prefix_after_a_reopen_and_later_appends(tmp_path, seed_articles):
+    docs = Engine().analyse(list(seed_articles.values()))
+    spilled = SpilledTable(tmp_path / "docs.spill", cache_size=1, durable=True)
+    for doc in docs[:3]:
+        spilled.append(doc)
+    reference = pickle.loads(pickle.dumps(spilled))
+    spilled.append(docs[3])  # past the snapshot: cut off by the reopen, replayed from the log
+    spilled.close()
+    reopened = reference.reopen(tmp_path, tmp_path / "again.spill", cache_size=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.screening", "again.spill"]
+    for doc in docs[3:]:
+        reopened.append(doc)
+    reopened._cache.clear()
+    for node, doc in enumerate(docs):
+        assert np.array_equal(reopened.screening(node).shingle_set, doc.shingle_set)
+        assert _same_document(reopened[node], doc)
+    reopened.close()
 
 
 def test_removed_documents_stay_removed_through_spilling_and_snapshots(tmp_path, seed_articles):
@@ -113,11 +136,13 @@ def test_a_pickled_engine_carries_its_spilled_documents(tmp_path, seed_articles)
 
 
 def test_the_index_spills_to_its_data_directory_and_clears_crashed_processes_files(tmp_path, seed_articles):
-    stale = tmp_path / "documents.999999.spill"
+    stale = [tmp_path / "documents.999999.spill", tmp_path / "documents.999999.screening"]
     tmp_path.mkdir(exist_ok=True)
-    stale.write_bytes(b"left by a crashed server")
+    for path in stale:
+        path.write_bytes(b"left by a crashed server")
     index = Index.open(str(tmp_path))
-    assert not stale.exists()
+    assert not any(path.exists() for path in stale)
+    assert len(list(tmp_path.glob("*.screening"))) == 1
     index.add(seed_articles["000"])
     index.add(seed_articles["004"])
     assert len(list(tmp_path.glob("*.spill"))) == 1
@@ -150,14 +175,15 @@ def test_a_snapshot_refers_to_the_documents_file_and_a_restart_reopens_it(tmp_pa
     again.close()
 
 
+@pytest.mark.parametrize("suffix", [".spill", ".screening"])
 @pytest.mark.parametrize("damage", ["remove", "truncate"])
-def test_a_snapshot_whose_documents_file_is_unusable_is_replaced_by_a_replay(tmp_path, seed_articles, damage):
+def test_a_snapshot_whose_documents_file_is_unusable_is_replaced_by_a_replay(tmp_path, seed_articles, damage, suffix):
     index = Index.open(str(tmp_path))
     for key in ("000", "004"):
         index.add(seed_articles[key])
     expected = index.engine.get("004")
     index.close()
-    (path,) = tmp_path.glob("*.spill")
+    (path,) = tmp_path.glob(f"*{suffix}")
     if damage == "remove":
         path.unlink()
     else:
@@ -165,7 +191,7 @@ def test_a_snapshot_whose_documents_file_is_unusable_is_replaced_by_a_replay(tmp
             handle.truncate(path.stat().st_size // 2)
     reopened = Index.open(str(tmp_path))
     assert reopened.engine.get("004") == expected
-    assert len(list(tmp_path.glob("*.spill"))) == 1
+    assert len(list(tmp_path.glob("*.spill"))) == len(list(tmp_path.glob("*.screening"))) == 1
     reopened.close()
 
 

@@ -9,7 +9,9 @@ worker per core) and adds fresh generated articles (dedup-bench's generator, arr
 a new seed every 10,000 stories, so no article repeats another's id or text) in
 `add_many` batches, as `AddStream` commits them (the next batch analysed while one is
 indexed). Every `--window` articles it reports the
-window's articles per second and its resident memory. Then the parent:
+window's articles per second, its resident memory, and how long a fixed piece of work (the
+probe) takes right then: these machines change speed up to 3x from hour to hour, so the
+throughput's fall is also given per unit of probe speed. Then the parent:
 
 1. kills it with SIGKILL (a crash) and times a restart to a usable index: the last complete
    snapshot loaded, the log after it replayed (re-analysed on the pool). With `--crash process`
@@ -39,6 +41,25 @@ from published import publish  # benchmarks/published.py
 
 ROOT = Path(__file__).resolve().parents[1]
 STORIES_PER_SEED = 10_000
+WINDOWS_COMPARED = 10  # the throughput's fall: the mean of the last this many windows over the first
+
+
+def _probe_seconds(repeats: int = 9) -> float:
+    """The median time of a fixed piece of interpreter and numpy work, like the filler's
+    (dict updates, sorting, a numpy unique): ~5 ms at this machine's speed of the moment."""
+    import numpy as np
+
+    keys = np.random.default_rng(0).integers(0, 1 << 40, 20_000)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        counts: dict[int, int] = {}
+        for key in keys[:5_000].tolist():
+            counts[key] = counts.get(key, 0) + 1
+        sorted(counts)
+        np.unique(keys)
+        times.append(time.perf_counter() - started)
+    return sorted(times)[repeats // 2]
 
 
 def _rss_bytes(pid: int | str = "self") -> int:
@@ -94,8 +115,9 @@ def fill(directory: str, articles: int, batch: int, window: int, snapshot_every:
             now = time.perf_counter()
             print(json.dumps({"articles": done, "seconds": round(now - started, 1),
                               "window_rate": round(window / (now - window_start), 1),
-                              "rss_bytes": _rss_bytes()}), flush=True)
-            window_start = now
+                              "rss_bytes": _rss_bytes(), "probe_ms": round(1000 * _probe_seconds(), 3)}),
+                  flush=True)
+            window_start = time.perf_counter()
             if now > deadline:
                 break
     else:
@@ -218,18 +240,20 @@ def main(argv=None) -> int:
         shutil.rmtree(directory, ignore_errors=True)
 
     last = windows[-1]
-    first = windows[0]
     per_article = (last["rss_bytes"] - empty) / last["articles"]
+    fall = _throughput_fall(windows)
     lines = [
         f"Fill: {filled:,} articles in {last['seconds']:,.0f} s, batches of {args.batch}, "
         f"snapshot every {args.snapshot_every:,} records",
         "",
-        "| articles | window articles/s | RSS MB |",
-        "|---|---|---|",
-        *[f"| {w['articles']:,} | {w['window_rate']:,.1f} | {w['rss_bytes'] / 2**20:,.0f} |" for w in windows],
+        "| articles | window articles/s | RSS MB | probe ms |",
+        "|---|---|---|---|",
+        *[f"| {w['articles']:,} | {w['window_rate']:,.1f} | {w['rss_bytes'] / 2**20:,.0f} | {w['probe_ms']:.2f} |"
+          for w in windows],
         "",
-        f"- throughput, last window against the first: {last['window_rate']:,.1f} / {first['window_rate']:,.1f} "
-        f"= **{last['window_rate'] / first['window_rate']:.2f}x**",
+        f"- throughput, mean of the last {fall['windows']} windows over the first {fall['windows']}: "
+        f"{fall['last_rate']:,.1f} / {fall['first_rate']:,.1f} = **{fall['ratio']:.2f}x**; per unit of probe "
+        f"speed (probe {fall['first_probe_ms']:.2f} ms then {fall['last_probe_ms']:.2f} ms): **{fall['probe_ratio']:.2f}x**",
         f"- resident memory per article at {last['articles']:,}: **{per_article:,.0f} bytes** "
         f"(RSS {last['rss_bytes'] / 2**20:,.0f} MB over the empty index's {empty / 2**20:,.0f} MB; "
         f"analysis workers not counted)",
@@ -242,10 +266,34 @@ def main(argv=None) -> int:
     ]
     publish("scale", "\n".join(lines), {
         "articles": filled, "batch": args.batch, "snapshot_every": args.snapshot_every, "windows": windows,
+        "throughput_fall": fall,
         "empty_rss_bytes": empty, "rss_bytes_per_article": per_article, "restart_after_crash": crash,
         "restart_after_clean_stop": clean, "snapshot_bytes": snapshot, "files_at_crash": sizes,
     })
     return 0
+
+
+def _throughput_fall(windows: list[dict]) -> dict:
+    """The mean rate of the last windows over the first (`WINDOWS_COMPARED` each, fewer in a
+    short run), raw and per unit of probe speed (rate times probe time)."""
+    n = max(1, min(WINDOWS_COMPARED, len(windows) // 2))
+    first, last = windows[:n], windows[-n:]
+
+    def mean(rows, value):
+        return sum(map(value, rows)) / len(rows)
+
+    def rate(w):
+        return w["window_rate"]
+
+    def probe(w):
+        return w["probe_ms"]
+
+    def work(w):
+        return w["window_rate"] * w["probe_ms"]
+
+    return {"windows": n, "first_rate": mean(first, rate), "last_rate": mean(last, rate),
+            "ratio": mean(last, rate) / mean(first, rate), "first_probe_ms": mean(first, probe),
+            "last_probe_ms": mean(last, probe), "probe_ratio": mean(last, work) / mean(first, work)}
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 An index keeps a few matches per article. As Python objects (an `Edge`, its `StoredMatch`,
 the order tuple, two byte strings, and an entry in a per-node dict on each level) a match
-cost about 700 bytes; here it costs about 40, plus about 10 per shared passage, and a snapshot
+cost about 700 bytes; here it costs about 70, plus about 10 per shared passage, and a snapshot
 pickles a few arrays instead of millions of objects. Clustering still reads `Edge` objects:
 they are made from the arrays when a level's adjacency is read, and dropped after.
 

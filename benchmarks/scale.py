@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     parser.add_argument("--articles", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=100, help="articles per add_many (an AddStream commit)")
     parser.add_argument("--window", type=int, default=10_000)
-    parser.add_argument("--snapshot-every", type=int, default=20_000, help="as dedup serve's option")
+    parser.add_argument("--snapshot-every", type=int, default=10_000, help="as dedup serve's option")
     parser.add_argument("--max-minutes", type=float, default=90.0, help="stop adding after this long")
     parser.add_argument("--dir", help="data directory (default: a temporary one, removed after)")
     parser.add_argument("--crash", choices=("process", "machine"), default="process",

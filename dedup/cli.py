@@ -79,10 +79,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--analysis-workers", type=int, default=os.cpu_count() or 1,
                        help="processes that analyse articles for concurrent calls (default: one per core; 0: in the serving threads)")
     serve.add_argument("--grace", type=float, default=10.0, help="seconds in-flight calls get at shutdown")
-    serve.add_argument("--snapshot-every", type=int, default=20_000, metavar="RECORDS",
+    serve.add_argument("--snapshot-every", type=int, default=10_000, metavar="RECORDS",
                        help="with the embedded store, snapshot the index from a forked process every RECORDS "
                             "stored records, so a restart after a crash replays only the log after it "
-                            "(default 20000; 0: only at a clean stop)")
+                            "(default 10000; 0: only at a clean stop)")
     serve.add_argument("--spill-documents", action=argparse.BooleanOptionalAction, default=True,
                        help="with the embedded store, keep analysed documents in a scratch file in the data "
                             "directory, with the 2,048 most recently used in RAM (default; about 40%% less "

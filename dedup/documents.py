@@ -216,11 +216,12 @@ class SpilledTable(DocumentTable):
                  _reopen_at: tuple[int, int] | None = None) -> None:
         super().__init__()
         self.path = Path(path)
+        self.screening_path = screening_path(self.path)
         self.durable = durable
         self.fd = self.screening_fd = -1
         self.fd = _open_records(self.path, None if _reopen_at is None else _reopen_at[0])
         try:
-            self.screening_fd = _open_records(screening_path(self.path), None if _reopen_at is None else _reopen_at[1])
+            self.screening_fd = _open_records(self.screening_path, None if _reopen_at is None else _reopen_at[1])
         except OSError:
             os.close(self.fd)
             raise
@@ -257,7 +258,7 @@ class SpilledTable(DocumentTable):
             self.fd = self.screening_fd = -1
             if not self.durable:
                 self.path.unlink(missing_ok=True)
-                screening_path(self.path).unlink(missing_ok=True)
+                self.screening_path.unlink(missing_ok=True)
 
     def file_descriptors(self) -> list[int]:
         return [self.fd, self.screening_fd]
@@ -266,7 +267,7 @@ class SpilledTable(DocumentTable):
         record = _encode(doc)
         prefix = memoryview(record)[:_screening_size(record)]
         _pwrite_all(self.fd, record, self._end, self.path)
-        _pwrite_all(self.screening_fd, prefix, self._screening_end, screening_path(self.path))
+        _pwrite_all(self.screening_fd, prefix, self._screening_end, self.screening_path)
         # Only now, both written: a failed write leaves the table unchanged.
         self._where.extend((self._end, len(record)))
         self._screening_at.append(self._screening_end)
@@ -296,7 +297,7 @@ class SpilledTable(DocumentTable):
             raise KeyError(f"node {node} was removed")
         start = self._screening_at[node]
         end = self._screening_at[node + 1] if node + 1 < len(self._screening_at) else self._screening_end
-        data = _pread_exact(self.screening_fd, start, end - start, screening_path(self.path))
+        data = _pread_exact(self.screening_fd, start, end - start, self.screening_path)
         return Screening(**_screening_fields(data)[0])
 
     def remove(self, node: int) -> None:

@@ -218,10 +218,10 @@ class SpilledTable(DocumentTable):
         self.path = Path(path)
         self.screening_path = screening_path(self.path)
         self.durable = durable
-        self.fd = self.screening_fd = -1
-        self.fd = _open_records(self.path, None if _reopen_at is None else _reopen_at[0])
+        reopen_at, screening_reopen_at = _reopen_at or (None, None)
+        self.fd = _open_records(self.path, reopen_at)
         try:
-            self.screening_fd = _open_records(self.screening_path, None if _reopen_at is None else _reopen_at[1])
+            self.screening_fd = _open_records(self.screening_path, screening_reopen_at)
         except OSError:
             os.close(self.fd)
             raise

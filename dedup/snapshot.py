@@ -50,7 +50,9 @@ FROZEN_MIN_BYTES = 1 << 20
 # without a list; 13: band indexes note a merge in flight; 14: matches kept in the story
 # edges only; 15: cluster histories sorted; 16: the collection's common story terms; 17: band
 # levels in files of their own; 18-19: matches in flat arrays; 20: large band levels packed
-# under their directories, document ids in one heap and times as integers).
+# under their directories, document ids in one heap and times as integers; 21: packed levels'
+# document numbers relative to the level's smallest; 22: shared passages in 16-bit fields when
+# they fit; 23: screening prefixes in a file of their own).
 FORMAT = 23
 log = logging.getLogger("dedup.snapshot")
 

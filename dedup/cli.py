@@ -58,8 +58,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     explain = commands.add_parser("explain", help="show why two documents match: relation, scores, shared passages")
     explain.add_argument("a", help="a file, or an id in --in")
     explain.add_argument("b", help="a file, or an id in --in")
-    explain.add_argument("--in", dest="inputs", nargs="+", metavar="INPUT",
-                         help="look A and B up by id in these inputs instead of reading them as files")
+    # One value per flag (repeat it for several inputs): `nargs="+"` would swallow A and B
+    # when the flag comes first, as in `dedup explain --in corpus.jsonl A B`.
+    explain.add_argument("--in", dest="inputs", action="append", metavar="INPUT",
+                         help="look A and B up by id in this input (a directory or JSONL file; "
+                              "repeat for several) instead of reading them as files")
     _add_config_flags(explain)
 
     serve = commands.add_parser("serve", help="run the gRPC service on a durable index")

@@ -82,3 +82,13 @@ def test_explain_prints_relation_scores_and_passages(capsys):
     out = capsys.readouterr().out
     assert "relation:     version" in out
     assert "NATO membership for Ukraine is a realistic outcome" in out
+
+
+def test_explain_looks_ids_up_in_inputs_given_before_or_after_them(tmp_path, capsys):
+    records = [{"id": p.stem, "text": p.read_text()} for p in sorted(SEEDS.glob("00[04]*.txt"))]
+    corpus = tmp_path / "seeds.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records))
+    a, b = records[0]["id"], records[1]["id"]
+    for argv in (["explain", "--in", str(corpus), a, b], ["explain", a, b, "--in", str(corpus)]):
+        assert main(argv) == 0
+        assert "relation:     version" in capsys.readouterr().out

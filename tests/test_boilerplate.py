@@ -1,7 +1,7 @@
 """Per-page boilerplate: short lines, tables, repeats, and the periphery around the core."""
 from __future__ import annotations
 
-from dedup.boilerplate import BODY, PERIPHERAL, REPEAT, SHORT, classify_blocks
+from dedup.boilerplate import BODY, CODE, PERIPHERAL, REPEAT, SHORT, classify_blocks
 from dedup.normalise import token_key
 from dedup.segment import tokenize
 from dedup.terms import TermWeigher
@@ -51,3 +51,14 @@ def test_short_lines_repeats_and_tables():
     labels = _labels(["Share this post", ARTICLE[0], ARTICLE[0]] + table)
     assert labels[0] == SHORT and labels[1] == BODY and labels[2] == REPEAT
     assert labels[3:] == [BODY] * 3
+
+
+def test_leaked_script_is_code_and_prose_naming_its_words_is_not():
+    script = "var ad = window.ads || []; function show() { document.getElementById('slot').style = 'block'; }"
+    prose = ("The document was left in a window of the ministry, where officials said the function of "
+             "the var committee was to vote on the budget today.")
+    signs_only = "$(slot).on('click', show => { shown = 1; count = count + 1; }); if (a < b) { reset(); }"
+    words_only = "function var window document " * 3 + "are the words."
+    one_word = "var a1 var b2 var c3 var d4 var e5 end."
+    labels = _labels(ARTICLE[:2] + [script, prose, signs_only, words_only, one_word] + ARTICLE[2:])
+    assert labels[2:7] == [CODE, BODY, CODE, CODE, CODE]

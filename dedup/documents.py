@@ -17,34 +17,18 @@ first, and a restart reopens the file instead of reading every document out of t
 """
 from __future__ import annotations
 
-import functools
-import math
 import os
-import pickle
-import struct
 from array import array
 from collections import OrderedDict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 
 from dedup.analysis import Document
+from dedup.record import decode, encode, screening_fields, screening_size
 
-# A record starts with what screening reads (`Screening`), in a fixed layout that is read
-# without unpickling anything: counts of story terms and distinct shingles, the story norm,
-# then the story terms (uint64), their weights (float32) and the distinct shingles (uint64).
-# The other fields follow: the length of their pickled scalars and array layouts, those,
-# then the arrays, each aligned to 8 bytes from the record's start.
-_SCREENING_PREFIX = struct.Struct("<IId")
-_SCREENING_ARRAYS = (("story_terms", np.dtype(np.uint64)), ("story_weights", np.dtype(np.float32)),
-                     ("shingle_set", np.dtype(np.uint64)))
-_SCREENING = ("story_terms", "story_weights", "story_norm", "shingle_set")
-_ARRAYS = tuple(f.name for f in fields(Document) if f.type == "np.ndarray" and f.name not in _SCREENING)
-_SCALARS = tuple(f.name for f in fields(Document) if f.type != "np.ndarray" and f.name not in _SCREENING)
-_HEADER = struct.Struct("<I")
-_ALIGN = 8
 # The file of screening prefixes beside a documents file at `path`.
 SCREENING_SUFFIX = ".screening"
 # Documents a `SpilledTable` keeps decoded: verification mostly meets recent articles again.
@@ -264,8 +248,8 @@ class SpilledTable(DocumentTable):
         return [self.fd, self.screening_fd]
 
     def _store(self, doc: Document) -> None:
-        record = _encode(doc)
-        prefix = memoryview(record)[:_screening_size(record)]
+        record = encode(doc)
+        prefix = memoryview(record)[:screening_size(record)]
         _pwrite_all(self.fd, record, self._end, self.path)
         _pwrite_all(self.screening_fd, prefix, self._screening_end, self.screening_path)
         # Only now, both written: a failed write leaves the table unchanged.
@@ -283,7 +267,7 @@ class SpilledTable(DocumentTable):
         offset, size = self._where[2 * node], self._where[2 * node + 1]
         if size < 0:
             raise KeyError(f"node {node} was removed")
-        doc = _decode(_pread_exact(self.fd, offset, size, self.path))
+        doc = decode(_pread_exact(self.fd, offset, size, self.path))
         self._remember(node, doc)
         return doc
 
@@ -298,7 +282,7 @@ class SpilledTable(DocumentTable):
         start = self._screening_at[node]
         end = self._screening_at[node + 1] if node + 1 < len(self._screening_at) else self._screening_end
         data = _pread_exact(self.screening_fd, start, end - start, self.screening_path)
-        return Screening(**_screening_fields(data)[0])
+        return Screening(**screening_fields(data)[0])
 
     def remove(self, node: int) -> None:
         self._infos.remove(node)
@@ -385,70 +369,3 @@ def _restore_table(docs: list, infos: DocInfos) -> DocumentTable:
     table = DocumentTable()
     table._docs, table._infos = docs, infos
     return table
-
-
-def _encode(doc: Document) -> bytes:
-    """One record: the screening prefix, then the rest (see `_SCREENING_PREFIX`)."""
-    screening = [np.ascontiguousarray(getattr(doc, name), dtype) for name, dtype in _SCREENING_ARRAYS]
-    arrays = [np.ascontiguousarray(getattr(doc, name)) for name in _ARRAYS]
-    layout = [(a.dtype.str, a.shape) for a in arrays]
-    scalars = pickle.dumps(([getattr(doc, name) for name in _SCALARS], layout), protocol=pickle.HIGHEST_PROTOCOL)
-    parts = [_SCREENING_PREFIX.pack(len(screening[0]), len(screening[2]), doc.story_norm)]
-    size = _SCREENING_PREFIX.size
-    for part in [*screening, _HEADER.pack(len(scalars)) + scalars, *arrays]:
-        data = part if isinstance(part, bytes) else part.tobytes()
-        pad = -size % _ALIGN  # each part starts 8-byte aligned from the record's start
-        parts += [b"\0" * pad, data]
-        size += pad + len(data)
-    return b"".join(parts)
-
-
-def _screening_layout(data: bytes) -> tuple[float, list[tuple[str, np.dtype, int, int]], int]:
-    """From the start of a record: the story norm, each screening array's (name, dtype, count,
-    offset), and where the prefix ends."""
-    terms, shingles, norm = _SCREENING_PREFIX.unpack_from(data)
-    at, arrays = _SCREENING_PREFIX.size, []
-    for count, (name, dtype) in zip((terms, terms, shingles), _SCREENING_ARRAYS):
-        at += -at % _ALIGN
-        arrays.append((name, dtype, count, at))
-        at += count * dtype.itemsize
-    return norm, arrays, at
-
-
-def _screening_size(data: bytes) -> int:
-    """Bytes of the screening prefix of the record that `data` starts."""
-    return _screening_layout(data)[2]
-
-
-def _screening_fields(data: bytes) -> tuple[dict, int]:
-    """The screening fields of the record `data` starts (views into it), and where they end."""
-    norm, arrays, end = _screening_layout(data)
-    out = {"story_norm": norm}
-    for name, dtype, count, at in arrays:
-        # Views into the record (read-only): nothing mutates a document's arrays in place.
-        out[name] = np.frombuffer(data, dtype=dtype, count=count, offset=at)
-    return out, end
-
-
-def _decode(data: bytes) -> Document:
-    out, at = _screening_fields(data)
-    at += -at % _ALIGN
-    (length,) = _HEADER.unpack_from(data, at)
-    at += _HEADER.size
-    values, layout = pickle.loads(data[at:at + length])
-    at += length
-    out.update(zip(_SCALARS, values))
-    frombuffer = np.frombuffer
-    for name, (dtype, shape) in zip(_ARRAYS, layout):
-        at += -at % _ALIGN
-        dt = _dtype(dtype)
-        count = math.prod(shape)
-        array = frombuffer(data, dtype=dt, count=count, offset=at)
-        out[name] = array if len(shape) == 1 else array.reshape(shape)
-        at += count * dt.itemsize
-    return Document(**out)
-
-
-@functools.lru_cache(maxsize=None)
-def _dtype(code: str) -> np.dtype:
-    return np.dtype(code)

@@ -52,8 +52,9 @@ FROZEN_MIN_BYTES = 1 << 20
 # levels in files of their own; 18-19: matches in flat arrays; 20: large band levels packed
 # under their directories, document ids in one heap and times as integers; 21: packed levels'
 # document numbers relative to the level's smallest; 22: shared passages in 16-bit fields when
-# they fit; 23: screening prefixes in a file of their own).
-FORMAT = 23
+# they fit; 23: screening prefixes in a file of their own; 24: documents held in RAM pickled as
+# their file records).
+FORMAT = 24
 log = logging.getLogger("dedup.snapshot")
 
 

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
+from dedup import record
 from dedup.documents import DocumentTable, SpilledTable
 from dedup.engine import Engine
 from dedup.index import Index
@@ -40,6 +41,15 @@ def test_a_spilled_document_reads_back_unchanged_and_read_only(tmp_path, seed_ar
     assert spilled.info(3).id == docs[3].id and spilled.info(3).body_chars == docs[3].body_chars
     spilled.close()
     assert not (tmp_path / "docs.spill").exists()
+
+
+def test_a_pickled_document_is_its_record_and_loads_unchanged_and_read_only(seed_articles):
+    for doc in Engine().analyse(list(seed_articles.values())):
+        data = pickle.dumps(doc)  # as a worker process returns its analysis
+        assert record.encode(doc) in data
+        back = pickle.loads(data)
+        assert back is not doc and _same_document(back, doc)
+        assert not back.passage_band_keys.flags.writeable
 
 
 def test_screening_reads_only_its_own_file_and_keeps_the_cache(tmp_path, seed_articles):

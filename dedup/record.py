@@ -1,0 +1,100 @@
+"""A `Document` as one flat record of bytes, and back.
+
+The documents file stores each document as such a record (see `dedup.documents`), and a
+document is pickled as one: a worker process hands its analysis to the indexing process in
+this form, which is encoded and decoded in about a third of the time numpy's pickling of a
+document's seventeen arrays takes (40 against 130 us to load a Reuters article), and the
+decoded arrays are read-only views into the record.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import pickle
+import struct
+from dataclasses import fields
+
+import numpy as np
+
+from dedup.analysis import Document
+
+# A record starts with what screening reads (`Screening`), in a fixed layout that is read
+# without unpickling anything: counts of story terms and distinct shingles, the story norm,
+# then the story terms (uint64), their weights (float32) and the distinct shingles (uint64).
+# The other fields follow: the length of their pickled scalars and array layouts, those,
+# then the arrays, each aligned to 8 bytes from the record's start.
+_SCREENING_PREFIX = struct.Struct("<IId")
+_SCREENING_ARRAYS = (("story_terms", np.dtype(np.uint64)), ("story_weights", np.dtype(np.float32)),
+                     ("shingle_set", np.dtype(np.uint64)))
+_SCREENING = ("story_terms", "story_weights", "story_norm", "shingle_set")
+_ARRAYS = tuple(f.name for f in fields(Document) if f.type == "np.ndarray" and f.name not in _SCREENING)
+_SCALARS = tuple(f.name for f in fields(Document) if f.type != "np.ndarray" and f.name not in _SCREENING)
+_HEADER = struct.Struct("<I")
+_ALIGN = 8
+
+
+def encode(doc: Document) -> bytes:
+    """One record: the screening prefix, then the rest (see `_SCREENING_PREFIX`)."""
+    screening = [np.ascontiguousarray(getattr(doc, name), dtype) for name, dtype in _SCREENING_ARRAYS]
+    arrays = [np.ascontiguousarray(getattr(doc, name)) for name in _ARRAYS]
+    layout = [(a.dtype.str, a.shape) for a in arrays]
+    scalars = pickle.dumps(([getattr(doc, name) for name in _SCALARS], layout), protocol=pickle.HIGHEST_PROTOCOL)
+    parts = [_SCREENING_PREFIX.pack(len(screening[0]), len(screening[2]), doc.story_norm)]
+    size = _SCREENING_PREFIX.size
+    for part in [*screening, _HEADER.pack(len(scalars)) + scalars, *arrays]:
+        data = part if isinstance(part, bytes) else part.tobytes()
+        pad = -size % _ALIGN  # each part starts 8-byte aligned from the record's start
+        parts += [b"\0" * pad, data]
+        size += pad + len(data)
+    return b"".join(parts)
+
+
+def _screening_layout(data: bytes) -> tuple[float, list[tuple[str, np.dtype, int, int]], int]:
+    """From the start of a record: the story norm, each screening array's (name, dtype, count,
+    offset), and where the prefix ends."""
+    terms, shingles, norm = _SCREENING_PREFIX.unpack_from(data)
+    at, arrays = _SCREENING_PREFIX.size, []
+    for count, (name, dtype) in zip((terms, terms, shingles), _SCREENING_ARRAYS):
+        at += -at % _ALIGN
+        arrays.append((name, dtype, count, at))
+        at += count * dtype.itemsize
+    return norm, arrays, at
+
+
+def screening_size(data: bytes) -> int:
+    """Bytes of the screening prefix of the record that `data` starts."""
+    return _screening_layout(data)[2]
+
+
+def screening_fields(data: bytes) -> tuple[dict, int]:
+    """The screening fields of the record `data` starts (views into it), and where they end."""
+    norm, arrays, end = _screening_layout(data)
+    out = {"story_norm": norm}
+    for name, dtype, count, at in arrays:
+        # Views into the record (read-only): nothing mutates a document's arrays in place.
+        out[name] = np.frombuffer(data, dtype=dtype, count=count, offset=at)
+    return out, end
+
+
+def decode(data: bytes) -> Document:
+    out, at = screening_fields(data)
+    at += -at % _ALIGN
+    (length,) = _HEADER.unpack_from(data, at)
+    at += _HEADER.size
+    values, layout = pickle.loads(data[at:at + length])
+    at += length
+    out.update(zip(_SCALARS, values))
+    frombuffer = np.frombuffer
+    for name, (dtype, shape) in zip(_ARRAYS, layout):
+        at += -at % _ALIGN
+        dt = _dtype(dtype)
+        count = math.prod(shape)
+        array = frombuffer(data, dtype=dt, count=count, offset=at)
+        out[name] = array if len(shape) == 1 else array.reshape(shape)
+        at += count * dt.itemsize
+    return Document(**out)
+
+
+@functools.lru_cache(maxsize=None)
+def _dtype(code: str) -> np.dtype:
+    return np.dtype(code)

@@ -73,7 +73,7 @@ class Document:
         process to the indexing one, in a third of the time of pickling each array."""
         from dedup import record  # imported here: it builds its layout from this class
 
-        return record.decode, (record.encode(self),)
+        return record.decode, (record.encode(self), True)
 
     @property
     def n_body_tokens(self) -> int:

@@ -3,8 +3,7 @@
 The documents file stores each document as such a record (see `dedup.documents`), and a
 document is pickled as one: a worker process hands its analysis to the indexing process in
 this form, which is encoded and decoded in about a third of the time numpy's pickling of a
-document's seventeen arrays takes (40 against 130 us to load a Reuters article), and the
-decoded arrays are read-only views into the record.
+document's seventeen arrays takes (40 against 130 us to load a Reuters article).
 """
 from __future__ import annotations
 
@@ -76,7 +75,10 @@ def screening_fields(data: bytes) -> tuple[dict, int]:
     return out, end
 
 
-def decode(data: bytes) -> Document:
+def decode(data: bytes, owned: bool = False) -> Document:
+    """The document of a record. Its arrays are read-only views into `data`, or, when
+    `owned`, copies: then `data`, which also holds the text and the other fields once more,
+    can be freed (a document kept in RAM, not read for a moment)."""
     out, at = screening_fields(data)
     at += -at % _ALIGN
     (length,) = _HEADER.unpack_from(data, at)
@@ -92,6 +94,8 @@ def decode(data: bytes) -> Document:
         array = frombuffer(data, dtype=dt, count=count, offset=at)
         out[name] = array if len(shape) == 1 else array.reshape(shape)
         at += count * dt.itemsize
+    if owned:
+        out = {name: value.copy() if isinstance(value, np.ndarray) else value for name, value in out.items()}
     return Document(**out)
 
 

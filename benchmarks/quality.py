@@ -1,6 +1,6 @@
 """Clustering quality of dedup (default settings) against the plain MinHash-LSH recipe.
 
-    python benchmarks/quality.py ../shared/corpora [--synthetic 1000] [--only news_small ...]
+    python benchmarks/quality.py ../shared/corpora [--synthetic 1000 [--synthetic-out FILE]] [--only news_small ...]
 
 For every labelled corpus in CORPORA_DIR, in one run: pairwise precision, recall, F1 and the
 Adjusted Rand Index of dedup's clusters and of the plain recipe (word 5-shingles, datasketch
@@ -157,6 +157,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", help="corpus names to run (default: all found)")
     parser.add_argument("--synthetic", type=int, default=0, metavar="N",
                         help="also score a generated syndication corpus built from N BBC articles")
+    parser.add_argument("--synthetic-out", type=Path, metavar="FILE",
+                        help="also write the generated corpus as JSONL, its truth in each record's `cluster`")
     args = parser.parse_args(argv)
     rows = []
     for name, (label_field, level) in CORPORA.items():
@@ -171,6 +173,11 @@ def main(argv=None) -> int:
         base = distinct_stories([a for a, g in zip(bbc, groups) if g is None])[: args.synthetic]
         gen = generate(base, seed=0)
         truth = [gen.truth[a.id] for a in gen.articles]
+        if args.synthetic_out:
+            with args.synthetic_out.open("w", encoding="utf-8") as out:
+                for article, label in zip(gen.articles, truth):
+                    out.write(json.dumps({"id": article.id, "title": article.title, "text": article.text,
+                                          "source": article.source, "cluster": label}) + "\n")
         rows.append(evaluate(f"synthetic(bbc {len(base)})", gen.articles, truth, "cluster", "copy"))
     publish("quality", table(rows), {"rows": rows})
     return 0

@@ -3,11 +3,16 @@
 Analysis (normalising, segmenting, sketching) is a pure function of one article, so it runs
 in a process pool; adding to the index is sequential, in input order, so a batch run gives
 exactly the clusters of adding the same articles one at a time.
+
+A large collection's analysed documents do not all fit in RAM (a news page's is tens of KB):
+past `spill_after` of them they move to a scratch file, as the server keeps them, and are read
+back when a candidate is verified. The clusters are the same either way.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
+import tempfile
 import threading
 import time
 from collections import deque
@@ -24,6 +29,8 @@ from dedup.errors import ConflictingArticle, InvalidArticle
 from dedup.inputs import Problem
 
 CHUNK = 32
+# Documents kept in RAM before a batch run moves them to a scratch file (~1-5 GB of them).
+SPILL_AFTER = 100_000
 
 _analyzers: dict[Config, Analyzer] = {}  # one per configuration in each worker process
 
@@ -135,6 +142,10 @@ class BatchRun:
     ids: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
+    def close(self) -> None:
+        """Release the scratch file of the documents, if they were spilled."""
+        self.engine.close()
+
 
 def cluster(
     items: Iterable[Article | Problem],
@@ -142,17 +153,26 @@ def cluster(
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     executor: Executor | None = None,
+    spill_after: int | None = SPILL_AFTER,
+    spill_dir: str | os.PathLike | None = None,
 ) -> BatchRun:
     """Cluster a collection; the result equals adding the valid articles one by one in order.
 
     Analysis runs on `workers` local processes, or on `executor` (for example a Dask
     cluster's, `dask.distributed.Client.get_executor()`); indexing stays here, in order.
+    Once `spill_after` documents are indexed (None: never), they are kept in a scratch file in
+    `spill_dir` (default: the system's temporary directory) instead of RAM; `BatchRun.close`
+    releases it.
     """
     config = config or Config()
     run = BatchRun(Engine(config))
     workers = os.cpu_count() or 1 if workers is None else workers
     seen = set()
+    spilled = False
     for item in analysed(items, config, workers, executor):
+        if not spilled and spill_after is not None and len(run.engine) >= spill_after:
+            run.engine.spill_documents(_scratch_path(spill_dir))
+            spilled = True
         if isinstance(item, Problem):
             run.problems.append(item)
         else:
@@ -168,3 +188,10 @@ def cluster(
         if on_progress is not None:
             on_progress(len(run.ids) + len(run.problems))
     return run
+
+
+def _scratch_path(directory: str | os.PathLike | None) -> str:
+    """A new, empty file in `directory` for the spill to take over (and unlink)."""
+    handle, path = tempfile.mkstemp(prefix="dedup-documents-", suffix=".spill", dir=directory)
+    os.close(handle)
+    return path

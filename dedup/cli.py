@@ -46,6 +46,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     run.add_argument("--report", metavar="REPORT.html", help="also write a browsable HTML report of the clusters")
     run.add_argument("--dask", metavar="SCHEDULER",
                      help="analyse on a Dask cluster: a scheduler address, or 'local' for local worker processes")
+    _add_spill_flags(run)
     _add_config_flags(run)
 
     report = commands.add_parser("report", help="write the HTML report of an earlier `dedup cluster` run")
@@ -53,6 +54,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     report.add_argument("inputs", nargs="+", metavar="INPUT", help="the inputs that run clustered")
     report.add_argument("-o", "--out", required=True, metavar="REPORT.html")
     report.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    _add_spill_flags(report)
     _add_config_flags(report)
 
     explain = commands.add_parser("explain", help="show why two documents match: relation, scores, shared passages")
@@ -93,6 +95,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     _add_config_flags(serve)
     return parser.parse_args(argv)
+
+
+def _add_spill_flags(parser: argparse.ArgumentParser) -> None:
+    from dedup.batch import SPILL_AFTER
+
+    parser.add_argument("--spill-after", type=_non_negative, default=SPILL_AFTER, metavar="N",
+                        help="once N documents are indexed, keep the analysed documents in a scratch file "
+                             f"instead of RAM (default {SPILL_AFTER:,}; 0: from the start)")
+    parser.add_argument("--tmp-dir", metavar="DIR",
+                        help="where that scratch file goes (default: the system's temporary directory)")
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -220,27 +239,42 @@ def _read_file(path: str) -> bytes:
 def run_cluster(args: argparse.Namespace, config: Config) -> int:
     from dedup.batch import cluster  # the process pool is only needed here
 
+    if not _tmp_dir_usable(args.tmp_dir):
+        return 2
     progress = None if args.quiet else Progress(_count_inputs(args.inputs))
     started = time.perf_counter()
     with _dask_executor(args.dask, args.workers) as executor:
         run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, max(1, args.workers),
-                      on_progress=progress.update if progress else None, executor=executor)
+                      on_progress=progress.update if progress else None, executor=executor,
+                      spill_after=args.spill_after, spill_dir=args.tmp_dir)
     elapsed = time.perf_counter() - started
     if progress:
         progress.finish()
-    out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
     try:
-        for article_id in run.ids:
-            out.write(json.dumps(result_record(run.engine.get(article_id)), ensure_ascii=False) + "\n")
+        out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
+        try:
+            for article_id in run.ids:
+                out.write(json.dumps(result_record(run.engine.get(article_id)), ensure_ascii=False) + "\n")
+        finally:
+            if out is not sys.stdout:
+                out.close()
+        report_problems(run.problems)
+        if not args.quiet:
+            print(summary(run.engine, len(run.ids), len(run.problems), elapsed, args.out), file=sys.stderr)
+        if args.report:
+            write_report(run.engine, run.ids, args.report, " ".join(args.inputs))
     finally:
-        if out is not sys.stdout:
-            out.close()
-    report_problems(run.problems)
-    if not args.quiet:
-        print(summary(run.engine, len(run.ids), len(run.problems), elapsed, args.out), file=sys.stderr)
-    if args.report:
-        write_report(run.engine, run.ids, args.report, " ".join(args.inputs))
+        run.close()
     return 1 if run.problems else 0
+
+
+def _tmp_dir_usable(path: str | None) -> bool:
+    """Whether the scratch directory can take the spilled documents; said now, not after an
+    hour of clustering."""
+    if path is None or (os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)):
+        return True
+    print(f"dedup: --tmp-dir {path} is not a writable directory", file=sys.stderr)
+    return False
 
 
 def write_report(engine: Engine, ids: list[str], path: str, title: str) -> None:
@@ -261,17 +295,24 @@ def run_report(args: argparse.Namespace, config: Config) -> int:
     except (OSError, ValueError, KeyError) as exc:
         print(f"dedup: cannot read predictions {args.predictions}: {exc}", file=sys.stderr)
         return 1
-    run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, max(1, args.workers))
-    ids = [i for i in run.ids if i in predicted]
-    missing = set(predicted) - set(run.ids)
-    if missing:
-        print(f"dedup: {len(missing):,} predicted ids are not in the inputs, e.g. {sorted(missing)[:3]}", file=sys.stderr)
-        return 1
-    differ = sum(1 for i in ids if run.engine.get(i).cluster != predicted[i]["cluster"])
-    if differ:
-        print(f"dedup: warning: {differ:,} documents cluster differently now than in {args.predictions} "
-              "(other thresholds?); the report shows the clusters as computed now", file=sys.stderr)
-    write_report(run.engine, ids, args.out, args.predictions)
+    if not _tmp_dir_usable(args.tmp_dir):
+        return 2
+    run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, max(1, args.workers),
+                  spill_after=args.spill_after, spill_dir=args.tmp_dir)
+    try:
+        ids = [i for i in run.ids if i in predicted]
+        missing = set(predicted) - set(run.ids)
+        if missing:
+            print(f"dedup: {len(missing):,} predicted ids are not in the inputs, e.g. {sorted(missing)[:3]}",
+                  file=sys.stderr)
+            return 1
+        differ = sum(1 for i in ids if run.engine.get(i).cluster != predicted[i]["cluster"])
+        if differ:
+            print(f"dedup: warning: {differ:,} documents cluster differently now than in {args.predictions} "
+                  "(other thresholds?); the report shows the clusters as computed now", file=sys.stderr)
+        write_report(run.engine, ids, args.out, args.predictions)
+    finally:
+        run.close()
     return 0
 
 

@@ -193,7 +193,9 @@ class SpilledTable(DocumentTable):
     snapshot writer) using the same descriptor sees every record the parent wrote before the
     fork. Each record's screening prefix is written again to `screening_path(path)`. Pickling
     yields a plain `DocumentTable` with every document read back or, when `durable`, a
-    `FileReference`.
+    `FileReference`. A scratch table's files are unlinked as soon as they are open: they are
+    only read through the descriptors, and the system frees them when those close, even
+    when the process is killed.
     """
 
     def __init__(self, path: Path, cache_size: int = CACHED_DOCUMENTS, durable: bool = False,
@@ -209,6 +211,9 @@ class SpilledTable(DocumentTable):
         except OSError:
             os.close(self.fd)
             raise
+        if not durable:
+            self.path.unlink()
+            self.screening_path.unlink()
         self._end, self._screening_end = _reopen_at or (0, 0)
         # Node n's record is at offset ``_where[2n]``, ``_where[2n + 1]`` bytes long (-1: removed):
         # 16 bytes a document instead of a tuple of two ints (~120). Its screening prefix starts
@@ -235,14 +240,11 @@ class SpilledTable(DocumentTable):
         return spilled
 
     def close(self) -> None:
-        """Close the files; scratch files are removed, durable ones stay for the snapshot."""
+        """Close the files (a scratch table's are then gone; durable ones stay for the snapshot)."""
         if self.fd >= 0:
             os.close(self.fd)
             os.close(self.screening_fd)
             self.fd = self.screening_fd = -1
-            if not self.durable:
-                self.path.unlink(missing_ok=True)
-                self.screening_path.unlink(missing_ok=True)
 
     def file_descriptors(self) -> list[int]:
         return [self.fd, self.screening_fd]

@@ -106,8 +106,9 @@ class Engine:
 
     def spill_documents(self, path, durable: bool = False) -> None:
         """Keep indexed documents in a file at `path` instead of RAM, reading them back when a
-        candidate is verified (see `dedup.documents`). A scratch file is removed by `close`; a
-        `durable` one is kept, and a pickled engine refers to it instead of carrying them."""
+        candidate is verified (see `dedup.documents`). A scratch file is unlinked at once and
+        gone when the engine is closed or its process ends; a `durable` one is kept, and a
+        pickled engine refers to it instead of carrying them."""
         with self._lock:
             self._docs = SpilledTable.spill(self._docs, path, durable=durable)
 

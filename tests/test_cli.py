@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from dedup.cli import main
+from tests.conftest import syndicated_corpus
 
 SEEDS = Path(__file__).parent / "data" / "seeds"
 
@@ -92,3 +94,39 @@ def test_explain_looks_ids_up_in_inputs_given_before_or_after_them(tmp_path, cap
     for argv in (["explain", "--in", str(corpus), a, b], ["explain", a, b, "--in", str(corpus)]):
         assert main(argv) == 0
         assert "relation:     version" in capsys.readouterr().out
+
+
+def test_a_run_that_spills_its_documents_answers_the_same_and_leaves_no_file(tmp_path, seed_articles, topic_articles):
+    articles, _ = syndicated_corpus(list(seed_articles.values()) + list(topic_articles.values()))
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"id": a.id, "text": a.text}) + "\n" for a in articles))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    in_ram, spilled = tmp_path / "ram.jsonl", tmp_path / "spilled.jsonl"
+    assert main(["cluster", str(corpus), "--out", str(in_ram), "--quiet", "--workers", "1"]) == 0
+    assert main(["cluster", str(corpus), "--out", str(spilled), "--quiet", "--workers", "1",
+                 "--spill-after", "5", "--tmp-dir", str(scratch)]) == 0
+    assert spilled.read_text() == in_ram.read_text()
+    assert list(scratch.iterdir()) == []
+
+
+def test_batch_spilling_moves_documents_to_an_unlinked_scratch_file(tmp_path, seed_articles):
+    from dedup.batch import cluster
+
+    run = cluster(list(seed_articles.values()), workers=1, spill_after=2, spill_dir=tmp_path)
+    descriptors = run.engine.file_descriptors()
+    assert len(descriptors) == 2  # the documents and their screening prefixes, read from files ...
+    assert list(tmp_path.iterdir()) == []  # ... that no crash can leave behind
+    assert run.engine.document(run.ids[0]).id == run.ids[0]
+    run.close()
+    for fd in descriptors:
+        with pytest.raises(OSError):
+            os.fstat(fd)  # closed, so the system has freed the files
+    assert cluster(list(seed_articles.values()), workers=1, spill_after=None).engine.file_descriptors() == []
+
+
+def test_an_unusable_tmp_dir_is_refused_before_the_run(tmp_path, capsys):
+    out = tmp_path / "o.jsonl"
+    assert main(["cluster", str(SEEDS), "--out", str(out), "--tmp-dir", str(tmp_path / "nope")]) == 2
+    assert "is not a writable directory" in capsys.readouterr().err
+    assert not out.exists()

@@ -479,7 +479,7 @@ def explanation(engine: Engine, match: Match) -> str:
         f"{match.containment_b:.3f} of {match.b} is in {match.a}",
         f"own words:    {match.own_words:.3f} (outside quotations, the larger side's share found in the other)",
         f"story terms:  {match.story:.3f} (weighted cosine)",
-        f"shared:       {match.shared_tokens} words in {len(match.passages)} passages",
+        f"shared:       {match.shared_tokens} words in {len(match.passages)} passage{'' if len(match.passages) == 1 else 's'}",
     ]
     for p in sorted(match.passages, key=lambda p: -p.tokens)[:20]:
         text = " ".join(a.text[p.a_start:p.a_end].split())

@@ -97,7 +97,8 @@ def analysed(
             yield from _fill(chunk, analyse_chunk(config, _articles(chunk)))
         return
     own = executor is None
-    pool = executor or ProcessPoolExecutor(workers)
+    # The workers leave with this process even when it is killed (see `_load_analyzer`).
+    pool = executor or ProcessPoolExecutor(workers, initializer=_load_analyzer, initargs=(config,))
     try:
         pending: deque = deque()
         for chunk in _chunks(items):

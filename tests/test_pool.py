@@ -1,12 +1,14 @@
-"""The service's analysis workers leave with their server, even one killed with SIGKILL."""
+"""Analysis workers leave with their server or `dedup cluster` run, even one killed with SIGKILL."""
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
 import sys
+import json
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +57,47 @@ def test_workers_of_a_killed_server_exit(start):
         assert not any(_alive(pid) for pid in workers), "analysis workers outlived their server"
     finally:
         parent.kill()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _children(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                # The command name (field 2) may hold spaces: the parent is the second field after it.
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    out.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+    return out
+
+
+def test_workers_of_a_killed_cluster_run_exit(tmp_path, seed_articles):
+    corpus = tmp_path / "many.jsonl"
+    texts = [a.text for a in seed_articles.values()]
+    corpus.write_text("".join(json.dumps({"id": f"a{i}", "text": texts[i % len(texts)] + f" Copy {i}."}) + "\n"
+                              for i in range(3_000)))
+    run = subprocess.Popen([sys.executable, "-m", "dedup.cli", "cluster", str(corpus), "--out", str(tmp_path / "o.jsonl"),
+                            "--quiet", "--workers", "2"])
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers = _children(run.pid)
+            time.sleep(0.2)
+        assert len(workers) == 2 and run.poll() is None
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in workers), "analysis workers outlived their dedup cluster run"
+    finally:
+        run.kill()
         for pid in workers:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)

@@ -40,13 +40,18 @@ CORPORA = {
 }
 
 
+def word_shingles(text: str, size: int = 5) -> list[str]:
+    """The text's lower-cased word `size`-grams (one shorter gram for a shorter text)."""
+    words = re.findall(r"\w+", text.lower())
+    return [" ".join(words[j:j + size]) for j in range(max(1, len(words) - size + 1))]
+
+
 def plain_recipe(articles: list[Article], threshold: float = 0.5, num_perm: int = 128) -> list[int]:
     """The textbook recipe: word 5-shingles, MinHash, MinHashLSH, connected components."""
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     sketches = []
     for i, art in enumerate(articles):
-        words = re.findall(r"\w+", f"{art.title}\n{art.text}".lower())
-        shingles = [" ".join(words[j:j + 5]).encode() for j in range(max(1, len(words) - 4))]
+        shingles = [shingle.encode() for shingle in word_shingles(f"{art.title}\n{art.text}")]
         m = MinHash(num_perm=num_perm)
         m.update_batch(shingles)
         lsh.insert(i, m)
@@ -90,8 +95,7 @@ def distinct_stories(articles: list[Article], alike: float = 0.8) -> list[Articl
     kept, sets = [], []
     holders: dict[str, list[int]] = {}  # shingle -> positions in `kept` of the articles holding it
     for article in articles:
-        words = re.findall(r"\w+", article.text.lower())
-        own = {" ".join(words[i:i + 5]) for i in range(max(1, len(words) - 4))}
+        own = set(word_shingles(article.text))
         shared: dict[int, int] = {}
         for shingle in own:
             for k in holders.get(shingle, ()):

@@ -49,17 +49,26 @@ def test_workers_of_a_killed_server_exit(start):
     try:
         workers = [int(pid) for pid in parent.stdout.readline().split()]
         assert len(workers) == 2 and all(_alive(pid) for pid in workers)
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait(timeout=10)
-        deadline = time.monotonic() + 30
-        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not any(_alive(pid) for pid in workers), "analysis workers outlived their server"
+        _kill_and_await_workers(parent, workers, "their server")
     finally:
-        parent.kill()
-        for pid in workers:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        _reap(parent, workers)
+
+
+def _kill_and_await_workers(parent: subprocess.Popen, workers: list[int], whose: str) -> None:
+    """SIGKILL `parent`, then assert that its `workers` exit within 30 s."""
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers), f"analysis workers outlived {whose}"
+
+
+def _reap(parent: subprocess.Popen, workers: list[int]) -> None:
+    parent.kill()
+    for pid in workers:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _children(parent: int) -> list[int]:
@@ -90,14 +99,6 @@ def test_workers_of_a_killed_cluster_run_exit(tmp_path, seed_articles):
             workers = _children(run.pid)
             time.sleep(0.2)
         assert len(workers) == 2 and run.poll() is None
-        os.kill(run.pid, signal.SIGKILL)
-        run.wait(timeout=10)
-        deadline = time.monotonic() + 30
-        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not any(_alive(pid) for pid in workers), "analysis workers outlived their dedup cluster run"
+        _kill_and_await_workers(run, workers, "their dedup cluster run")
     finally:
-        run.kill()
-        for pid in workers:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        _reap(run, workers)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from dedup import collector
 from dedup.config import Config
-from dedup.engine import Engine, Result
+from dedup.engine import Engine, Summary
 from dedup.inputs import Article, Problem, read_inputs
 from dedup.verify import Match
 
@@ -254,7 +254,7 @@ def run_cluster(args: argparse.Namespace, config: Config) -> int:
         out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
         try:
             for article_id in run.ids:
-                out.write(json.dumps(result_record(run.engine.get(article_id)), ensure_ascii=False) + "\n")
+                out.write(json.dumps(result_record(run.engine.summary(article_id)), ensure_ascii=False) + "\n")
         finally:
             if out is not sys.stdout:
                 out.close()
@@ -306,7 +306,7 @@ def run_report(args: argparse.Namespace, config: Config) -> int:
             print(f"dedup: {len(missing):,} predicted ids are not in the inputs, e.g. {sorted(missing)[:3]}",
                   file=sys.stderr)
             return 1
-        differ = sum(1 for i in ids if run.engine.get(i).cluster != predicted[i]["cluster"])
+        differ = sum(1 for i in ids if run.engine.summary(i).cluster != predicted[i]["cluster"])
         if differ:
             print(f"dedup: warning: {differ:,} documents cluster differently now than in {args.predictions} "
                   "(other thresholds?); the report shows the clusters as computed now", file=sys.stderr)
@@ -346,7 +346,7 @@ def report_problems(problems: list[Problem], shown: int = 20) -> None:
         print(f"dedup: ... and {len(problems) - shown:,} more skipped ({detail})", file=sys.stderr)
 
 
-def result_record(result: Result) -> dict:
+def result_record(result: Summary) -> dict:
     """One output line: the contract fields first, then sizes and the strongest matches."""
     return {
         "id": result.id,

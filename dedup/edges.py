@@ -104,6 +104,11 @@ class EdgeStore:
         rank = self._scores[key * SCORES.size]
         return None if rank == NO_RELATION else RELATIONS[rank]
 
+    def scored(self, key: int) -> tuple[str | None, float]:
+        """The record's relation and similarity (`Match.similarity`), nothing decoded."""
+        rank, similarity = _HEAD.unpack_from(self._scores, key * SCORES.size)
+        return (None if rank == NO_RELATION else RELATIONS[rank]), similarity / 10_000
+
     def edge(self, key: int) -> Edge:
         rank, similarity = _HEAD.unpack_from(self._scores, key * SCORES.size)
         relation, score = RELATIONS[rank], similarity / 10_000

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +53,31 @@ class Result:
     relation: str | None  # this article against `canonical` (None when it is the canonical)
     similarity: float
     matches: tuple[Match, ...]  # verified matches with indexed articles, strongest first
+
+
+class MatchSummary(NamedTuple):
+    """A match as a batch run's output line shows it: the other article, relation, score."""
+
+    b: str
+    relation: str | None
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Summary:
+    """`Result` without the matches' scores and passages: what `dedup cluster` writes for an
+    article, read from the index's records without decoding the passages (~5x faster)."""
+
+    id: str
+    cluster: str
+    cluster_size: int
+    story: str
+    story_size: int
+    canonical: str
+    story_canonical: str
+    relation: str | None
+    similarity: float
+    matches: tuple[MatchSummary, ...]  # strongest first, as `Result.matches`
 
 
 @dataclass(frozen=True)
@@ -187,6 +213,14 @@ class Engine:
         """The current result of an indexed article (`added` is echoed into it)."""
         with self._lock:
             return self._result(self._node(article_id), added=added)
+
+    def summary(self, article_id: str) -> Summary:
+        """`get` in brief: the clusters, and each match's other article, relation and score."""
+        with self._lock:
+            node = self._node(article_id)
+            scored = self._edges.scored
+            matches = [MatchSummary(self._id_of(other), *scored(key)) for other, key in self.stories.match_keys(node)]
+            return Summary(id=self._id_of(node), matches=_strongest_first(matches), **self._placement(node, matches))
 
     def document(self, article_id: str) -> Document:
         with self._lock:
@@ -477,32 +511,32 @@ class Engine:
         return min(members, key=order)
 
     def _result(self, node: int, added: bool) -> Result:
-        doc = self._docs.info(node)
+        doc_id = self._id_of(node)
+        matches = _strongest_first([self._edges.match(key, seen_from=doc_id) for _, key in self.stories.match_keys(node)])
+        return Result(id=doc_id, added=added, matches=matches, **self._placement(node, matches))
+
+    def _placement(self, node: int, matches: Sequence[Match | MatchSummary]) -> dict:
+        """`node`'s clusters, their canonical articles, and its relation to its copy
+        cluster's canonical (from `matches`, node's own, when one is with it)."""
         copy_members = self.copies.members(node)
         story_members = self.stories.members(node)
-        matches = (self._edges.match(key, seen_from=doc.id) for _, key in self.stories.match_keys(node))
-        matches = tuple(sorted(matches, key=lambda m: (_RANK[m.relation], -m.similarity, m.b)))
         canonical = self._canonical(copy_members)
         story_canonical = self._canonical(story_members)
-        cluster_id, story_id = self._docs.info(canonical).id, self._docs.info(story_canonical).id
+        cluster_id, story_id = self._id_of(canonical), self._id_of(story_canonical)
         if canonical == node:
             relation, similarity = None, 1.0
         else:
             direct = next((m for m in matches if m.b == cluster_id), None)
             m = direct or self._compare(self._docs[node], self._docs[canonical])
             relation, similarity = m.relation, m.similarity
-        return Result(
-            id=doc.id, added=added,
-            cluster=cluster_id, cluster_size=len(copy_members),
-            story=story_id, story_size=len(story_members),
-            canonical=cluster_id, story_canonical=story_id,
-            relation=relation, similarity=similarity, matches=matches,
-        )
+        return dict(cluster=cluster_id, cluster_size=len(copy_members), story=story_id,
+                    story_size=len(story_members), canonical=cluster_id, story_canonical=story_id,
+                    relation=relation, similarity=similarity)
 
     def _preview(self, doc: Document, matches: dict[int, Match]) -> Result:
         """The clusters `doc` would join if it were added, computed without changing anything."""
         probe = len(self._docs)  # the number `doc` would be given
-        ordered = tuple(sorted(matches.values(), key=lambda m: (_RANK[m.relation], -m.similarity, m.b)))
+        ordered = _strongest_first(matches.values())
         scratch = EdgeStore(lambda n: doc.id if n == probe else self._id_of(n), self.config.min_shared_tokens)
         probe_edges = {other: scratch.edge(scratch.add(probe, other, StoredMatch.of(m))) for other, m in matches.items()}
         groups = {}
@@ -549,6 +583,11 @@ class Engine:
         if doc.published_at is not None and (other is None or doc.published_at < other):
             return -1
         return best
+
+
+def _strongest_first(matches: Iterable) -> tuple:
+    """Matches (`Match`es or `MatchSummary`s) by relation, then score, then the other id."""
+    return tuple(sorted(matches, key=lambda m: (_RANK[m.relation], -m.similarity, m.b)))
 
 
 def _id_hash(article_id: str) -> int:

@@ -26,7 +26,7 @@ def report_data(engine: Engine, ids: list[str], title: str = "dedup report") -> 
             continue
         view = engine.cluster(article_id)
         seen.update(view.members)
-        story = engine.get(view.canonical).story
+        story = engine.summary(view.canonical).story
         members = []
         for member in view.members:
             doc = engine.document(member)

@@ -306,3 +306,39 @@ def test_stored_matches_are_renumbered_without_changing_an_answer(monkeypatch, s
     assert [compacted.cluster(i, "story") for i in remaining] == [kept.cluster(i, "story") for i in remaining]
     for other in remaining:
         assert compacted.relation_to("late", other) == kept.relation_to("late", other)
+
+
+def _assert_summaries_agree(engine: Engine, ids: list[str]) -> None:
+    for article_id in ids:
+        full, brief = engine.get(article_id), engine.summary(article_id)
+        assert [(m.b, m.relation, m.similarity) for m in full.matches] == [tuple(m) for m in brief.matches]
+        for field in ("id", "cluster", "cluster_size", "story", "story_size", "canonical", "story_canonical",
+                      "relation", "similarity"):
+            assert getattr(brief, field) == getattr(full, field), (article_id, field)
+
+
+def test_a_summary_tells_what_the_full_result_does(engine, seed_articles, topic_articles):
+    from conftest import syndicated_corpus
+
+    articles, _ = syndicated_corpus([*seed_articles.values(), *topic_articles.values()])
+    for article in articles:
+        engine.add(article)
+    _assert_summaries_agree(engine, [a.id for a in articles])
+    assert any(len(engine.summary(a.id).matches) > 1 for a in articles)
+
+
+def test_a_summary_relates_an_article_to_a_canonical_it_has_no_match_with(engine, seed_articles):
+    # Two excerpts of one story that overlap only in its middle, and the whole story: the
+    # later excerpt reaches the earlier one, its cluster's canonical, only through the whole.
+    paras = [p for p in seed_articles["002"].text.split("\n") if len(p.split()) > 12]
+    cut1, cut2 = int(len(paras) * 0.35), int(len(paras) * 0.65)
+    first, middle, last = paras[:cut1], paras[cut1:cut2], paras[cut2:]
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    for article in [Article(id="excerpt-early", text="\n".join(first + middle), published_at=start),
+                    Article(id="excerpt-late", text="\n".join(middle + last), published_at=start.replace(hour=2)),
+                    Article(id="whole", text="\n".join(paras), published_at=start.replace(hour=1))]:
+        engine.add(article)
+    late = engine.summary("excerpt-late")
+    assert late.canonical == "excerpt-early" and [m.b for m in late.matches] == ["whole"]
+    assert late.relation is None and 0 < late.similarity < 1  # verified against the canonical now
+    _assert_summaries_agree(engine, ["excerpt-early", "excerpt-late", "whole"])

@@ -53,11 +53,14 @@ class CommonBlocks:
         hashes = np.unique(np.fromiter(block_hashes, np.uint64))
         # Blocks already common stay so: only the others' documents are looked up.
         undecided = [h for h in hashes.tolist() if h not in self.common]
-        earlier = self._blocks.buckets(_mixed(np.array(undecided, np.uint64)))
+        keys = _mixed(np.array(undecided, np.uint64))
+        # Most blocks are in no other document: their documents are listed only when tested.
+        testing = [i for i, n in enumerate(self._blocks.bucket_sizes(keys).tolist()) if self._worth_testing(n + 1)]
+        earlier = self._blocks.buckets(keys[testing]) if testing else []
         self._blocks.add(node, _mixed(hashes))
-        for h, docs in zip(undecided, earlier):
-            if self._worth_testing(len(docs) + 1) and self._is_common(docs.tolist() + [node]):
-                flipped.add(h)
+        for i, docs in zip(testing, earlier):
+            if self._is_common(docs.tolist() + [node]):
+                flipped.add(undecided[i])
         if flipped:
             self.common = self.common | flipped
         return flipped

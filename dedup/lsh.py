@@ -238,6 +238,14 @@ class BandIndex:
         removed = np.fromiter(self._removed, np.uint32, len(self._removed))
         return [docs[~np.isin(docs, removed)] for docs in parts]
 
+    def bucket_sizes(self, keys: np.ndarray) -> np.ndarray:
+        """How many documents hold each of `keys` (int64): `buckets` without the arrays."""
+        if _bandsearch is None or self._removed:
+            return np.array([len(docs) for docs in self.buckets(keys)], np.int64)
+        _, sizes = _bandsearch.buckets(self._arrays(), [None, None, *self._directories], np.asarray(keys, _U64) & _KEY_MASK,
+                                       int(_KEY_STEP), int(_KEY_MASK), int(_DOC_MASK), -1)
+        return np.frombuffer(sizes, np.int64)
+
     def _bounds(self, keys: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """For each non-empty level (all plain, without the compiled part): where each of
         `keys` (masked) starts and ends in it."""

@@ -118,6 +118,8 @@ def _assert_answers_as_plain(index, plain, removed, query) -> None:
     assert dict(zip(found.tolist(), counts.tolist())) == expected
     for k, docs in zip(query.tolist(), index.buckets(_spread(query))):
         assert docs.tolist() == sorted(d for d in plain.get(k, ()) if d not in removed)
+    assert index.bucket_sizes(_spread(query)).tolist() == [
+        sum(d not in removed for d in plain.get(k, ())) for k in query.tolist()]
 
 
 @pytest.mark.usefixtures("band_search")

@@ -153,89 +153,127 @@ static PyObject *common_positions(PyObject *self, PyObject *args)
     return result;
 }
 
-PyDoc_STRVAR(overlaps_doc,
-"overlaps(sorted_set, set_weights, arrays, weights) -> bytearray\n\n"
-"For each of `arrays` (uint64, each sorted and distinct), the sum over its values found in\n"
-"`sorted_set` (uint64, sorted, distinct) of weight * set weight (float32 weights, aligned\n"
-"with their values, multiplied and summed in double precision in the array's order), or,\n"
-"with `set_weights` and `weights` None, how many of its values are there. float64 values.");
-
-static PyObject *overlaps(PyObject *self, PyObject *args)
+/* Sum over the values of v (m, sorted) found in s (n, sorted) of vw * sw in double precision,
+ * in v's order; or, without weights, how many are there. */
+static double overlap(const uint64_t *s, const float *sw, Py_ssize_t n, const uint64_t *v, const float *vw,
+                      Py_ssize_t m)
 {
-    PyObject *set_obj, *set_weights_obj, *arrays_obj, *weights_obj, *out = NULL;
-    Py_buffer set, set_weights = {0};
-    if (!PyArg_ParseTuple(args, "OOOO", &set_obj, &set_weights_obj, &arrays_obj, &weights_obj))
-        return NULL;
-    int weighted = set_weights_obj != Py_None;
-    if (weighted != (weights_obj != Py_None)) {
-        PyErr_SetString(PyExc_ValueError, "give both weights or neither");
-        return NULL;
+    double total = 0.0;
+    Py_ssize_t start = 0;
+    for (Py_ssize_t i = 0; i < m && start < n; i++) {
+        start = lower_bound(s, start, n, v[i]);
+        if (start < n && s[start] == v[i])
+            total += sw ? (double)vw[i] * (double)sw[start] : 1.0;
     }
-    if (u64_buffer(set_obj, &set, "sorted_set") < 0)
+    return total;
+}
+
+/* An attribute of `obj` as a buffer of `count` items of `itemsize` bytes (count -1: any). */
+static int attribute_buffer(PyObject *obj, const char *name, Py_buffer *view, Py_ssize_t itemsize, Py_ssize_t count)
+{
+    PyObject *value = PyObject_GetAttrString(obj, name);
+    if (!value)
+        return -1;
+    int failed = PyObject_GetBuffer(value, view, PyBUF_C_CONTIGUOUS) < 0;
+    Py_DECREF(value);
+    if (failed)
+        return -1;
+    if (view->len % itemsize || (count >= 0 && view->len / itemsize != count)) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "screen: %s has the wrong size or item type", name);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(screen_doc,
+"screen(terms, weights, norm, shingles, others, rewrite, rewrite_short, min_shared) -> bytearray\n\n"
+"Whether each of `others` (objects with story_terms, story_weights, story_norm and\n"
+"shingle_set) is worth verifying against a document with these story terms (uint64, sorted),\n"
+"weights (float32), norm and shingle set (uint64, sorted): its story cosine (products summed\n"
+"in double precision in the other's term order) is at least\n"
+"rewrite + rewrite_short / sqrt(max(1, the fewer story terms)), or it shares at least\n"
+"`min_shared` shingles. One byte (0 or 1) per other: `verify.worth_verifying`.");
+
+static PyObject *screen(PyObject *self, PyObject *args)
+{
+    PyObject *terms_obj, *weights_obj, *shingles_obj, *others_obj, *out = NULL;
+    double norm, rewrite, rewrite_short;
+    Py_ssize_t min_shared;
+    if (!PyArg_ParseTuple(args, "OOdOOddn", &terms_obj, &weights_obj, &norm, &shingles_obj, &others_obj, &rewrite,
+                          &rewrite_short, &min_shared))
         return NULL;
-    PyObject *arrays = PySequence_Fast(arrays_obj, "arrays must be a sequence");
-    PyObject *weights = arrays && weighted ? PySequence_Fast(weights_obj, "weights must be a sequence") : NULL;
-    if (!arrays || (weighted && !weights))
+    Py_buffer terms, weights = {0}, shingles = {0};
+    if (u64_buffer(terms_obj, &terms, "terms") < 0)
+        return NULL;
+    PyObject *others = NULL;
+    Py_ssize_t n_terms = terms.len / (Py_ssize_t)sizeof(uint64_t);
+    if (PyObject_GetBuffer(weights_obj, &weights, PyBUF_C_CONTIGUOUS) < 0)
         goto done;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(arrays);
-    if (weighted) {
-        if (PySequence_Fast_GET_SIZE(weights) != count) {
-            PyErr_SetString(PyExc_ValueError, "one weights array per array");
-            goto done;
-        }
-        if (PyObject_GetBuffer(set_weights_obj, &set_weights, PyBUF_C_CONTIGUOUS) < 0)
-            goto done;
-        if (set_weights.len != set.len / 2) {
-            PyErr_SetString(PyExc_ValueError, "set_weights must be float32, one per value of sorted_set");
-            goto done;
-        }
+    if (weights.len != n_terms * (Py_ssize_t)sizeof(float)) {
+        PyErr_SetString(PyExc_ValueError, "screen: weights must be float32, one per term");
+        goto done;
     }
-    out = PyByteArray_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(double));
+    if (u64_buffer(shingles_obj, &shingles, "shingles") < 0)
+        goto done;
+    others = PySequence_Fast(others_obj, "screen: others must be a sequence");
+    if (!others)
+        goto done;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(others), n_shingles = shingles.len / (Py_ssize_t)sizeof(uint64_t);
+    out = PyByteArray_FromStringAndSize(NULL, count);
     if (!out)
         goto done;
-    const uint64_t *s = set.buf;
-    const float *sw = set_weights.buf;
-    Py_ssize_t n = set.len / (Py_ssize_t)sizeof(uint64_t);
-    double *result = (double *)PyByteArray_AS_STRING(out);
+    char *worth = PyByteArray_AS_STRING(out);
     for (Py_ssize_t a = 0; a < count; a++) {
-        Py_buffer values, w = {0};
-        if (u64_buffer(PySequence_Fast_GET_ITEM(arrays, a), &values, "arrays") < 0) {
+        PyObject *other = PySequence_Fast_GET_ITEM(others, a);
+        Py_buffer t, w;
+        if (attribute_buffer(other, "story_terms", &t, sizeof(uint64_t), -1) < 0) {
             Py_CLEAR(out);
             goto done;
         }
-        Py_ssize_t m = values.len / (Py_ssize_t)sizeof(uint64_t);
-        if (weighted) {
-            if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(weights, a), &w, PyBUF_C_CONTIGUOUS) < 0
-                || w.len != m * (Py_ssize_t)sizeof(float)) {
-                if (w.obj)
-                    PyBuffer_Release(&w);
-                if (!PyErr_Occurred())
-                    PyErr_SetString(PyExc_ValueError, "weights must be float32, one per value");
-                PyBuffer_Release(&values);
+        Py_ssize_t m = t.len / (Py_ssize_t)sizeof(uint64_t);
+        if (attribute_buffer(other, "story_weights", &w, sizeof(float), m) < 0) {
+            PyBuffer_Release(&t);
+            Py_CLEAR(out);
+            goto done;
+        }
+        double story = 0.0;
+        if (n_terms) {
+            PyObject *other_norm = PyObject_GetAttrString(other, "story_norm");
+            double both = other_norm ? PyFloat_AsDouble(other_norm) * norm : -1.0;
+            Py_XDECREF(other_norm);
+            if (PyErr_Occurred()) {
+                PyBuffer_Release(&t);
+                PyBuffer_Release(&w);
                 Py_CLEAR(out);
                 goto done;
             }
+            double dot = overlap(terms.buf, weights.buf, n_terms, t.buf, w.buf, m);
+            if (both > 0)
+                story = dot / both;
         }
-        const uint64_t *v = values.buf;
-        const float *vw = w.buf;
-        double total = 0.0;
-        Py_ssize_t start = 0;
-        for (Py_ssize_t i = 0; i < m && start < n; i++) {
-            start = lower_bound(s, start, n, v[i]);
-            if (start < n && s[start] == v[i])
-                total += weighted ? (double)vw[i] * (double)sw[start] : 1.0;
+        PyBuffer_Release(&t);
+        PyBuffer_Release(&w);
+        Py_ssize_t fewer = n_terms < m ? n_terms : m;
+        worth[a] = story >= rewrite + rewrite_short / sqrt((double)(fewer > 1 ? fewer : 1));
+        if (!worth[a] && n_shingles) {
+            Py_buffer sh;
+            if (attribute_buffer(other, "shingle_set", &sh, sizeof(uint64_t), -1) < 0) {
+                Py_CLEAR(out);
+                goto done;
+            }
+            double shared = overlap(shingles.buf, NULL, n_shingles, sh.buf, NULL, sh.len / (Py_ssize_t)sizeof(uint64_t));
+            worth[a] = shared >= (double)min_shared;
+            PyBuffer_Release(&sh);
         }
-        result[a] = total;
-        if (weighted)
-            PyBuffer_Release(&w);
-        PyBuffer_Release(&values);
     }
 done:
-    if (set_weights.obj)
-        PyBuffer_Release(&set_weights);
-    PyBuffer_Release(&set);
-    Py_XDECREF(arrays);
-    Py_XDECREF(weights);
+    if (shingles.obj)
+        PyBuffer_Release(&shingles);
+    if (weights.obj)
+        PyBuffer_Release(&weights);
+    PyBuffer_Release(&terms);
+    Py_XDECREF(others);
     return out;
 }
 
@@ -455,7 +493,7 @@ static PyMethodDef methods[] = {
     {"overlap_counts", overlap_counts, METH_VARARGS, overlap_counts_doc},
     {"weighted_dot", weighted_dot, METH_VARARGS, weighted_dot_doc},
     {"shared_runs", shared_runs, METH_VARARGS, shared_runs_doc},
-    {"overlaps", overlaps, METH_VARARGS, overlaps_doc},
+    {"screen", screen, METH_VARARGS, screen_doc},
     {"positions_in", positions_in, METH_VARARGS, positions_in_doc},
     {"common_positions", common_positions, METH_VARARGS, common_positions_doc},
     {NULL, NULL, 0, NULL},

@@ -302,16 +302,15 @@ def worth_verifying(doc: Document, others: Sequence, cfg: Config) -> np.ndarray:
     n = len(others)
     if n == 0 or len(doc.story_terms) == 0 and len(doc.shingle_set) == 0:
         return np.zeros(n, bool)
+    if _setops is not None:  # the same sums and tests, without a numpy call per step
+        return np.frombuffer(_setops.screen(doc.story_terms, doc.story_weights, doc.story_norm, doc.shingle_set, others,
+                                            cfg.rewrite, cfg.rewrite_short, cfg.min_shared_tokens), np.bool_)
     story = np.zeros(n)
     if len(doc.story_terms):
-        if _setops is not None:
-            dots = np.frombuffer(_setops.overlaps(doc.story_terms, doc.story_weights, [o.story_terms for o in others],
-                                                  [o.story_weights for o in others]), np.float64)
-        else:  # the same sums, in the same order
-            terms, weights, owner = _stacked([o.story_terms for o in others], [o.story_weights for o in others])
-            at, hit = _lookup(doc.story_terms, terms)
-            products = weights[hit].astype(np.float64) * doc.story_weights[at[hit]]
-            dots = np.bincount(owner[hit], weights=products, minlength=n)
+        terms, weights, owner = _stacked([o.story_terms for o in others], [o.story_weights for o in others])
+        at, hit = _lookup(doc.story_terms, terms)
+        products = weights[hit].astype(np.float64) * doc.story_weights[at[hit]]
+        dots = np.bincount(owner[hit], weights=products, minlength=n)
         norms = np.array([o.story_norm for o in others]) * doc.story_norm
         np.divide(dots, norms, out=story, where=norms > 0)
     lengths = np.array([len(o.story_terms) for o in others])
@@ -319,14 +318,9 @@ def worth_verifying(doc: Document, others: Sequence, cfg: Config) -> np.ndarray:
     worth = story >= cfg.rewrite + cfg.rewrite_short / np.sqrt(shortest)
     rest = np.flatnonzero(~worth)
     if len(rest) and len(doc.shingle_set):
-        if _setops is not None:
-            shared = np.frombuffer(_setops.overlaps(doc.shingle_set, None, [others[i].shingle_set for i in rest.tolist()],
-                                                    None), np.float64)
-        else:
-            shingles, _, owner = _stacked([others[i].shingle_set for i in rest.tolist()])
-            _, hit = _lookup(doc.shingle_set, shingles)
-            shared = np.bincount(owner[hit], minlength=len(rest))
-        worth[rest] = shared >= cfg.min_shared_tokens
+        shingles, _, owner = _stacked([others[i].shingle_set for i in rest.tolist()])
+        _, hit = _lookup(doc.shingle_set, shingles)
+        worth[rest] = np.bincount(owner[hit], minlength=len(rest)) >= cfg.min_shared_tokens
     return worth
 
 

@@ -59,26 +59,28 @@ def test_set_operations_answer_as_numpy(a, b, wide):
         assert hit.tolist() == p_hit.tolist() and at[hit].tolist() == p_at[p_hit].tolist()
 
 
-@settings(max_examples=200, deadline=None)
-@given(base=_values, others=st.lists(_values, max_size=6), seed=st.integers(0, 2**32 - 1))
-def test_overlaps_sum_as_numpy_would(base, others, seed):
-    """`overlaps` is what `worth_verifying` sums: products in double precision, in each
-    array's order (numpy's bincount adds in the same order, so the sums are equal, not close)."""
+@settings(max_examples=300, deadline=None)
+@given(base=_values, others=st.lists(st.tuples(_values, _values), max_size=8), seed=st.integers(0, 2**32 - 1),
+       no_terms=st.booleans(), min_shared=st.integers(1, 6))
+def test_screening_decides_as_numpy_would(base, others, seed, no_terms, min_shared):
+    """`screen` sums the story products in double precision in each candidate's term order, as
+    numpy's bincount does, so every decision is the same, even at the threshold."""
+    from dedup.documents import Screening
+
     rng = np.random.default_rng(seed)
-    base = _set(base)
-    arrays = [_set(o) for o in others]
-    base_w = rng.random(len(base), dtype=np.float32)
-    weights = [rng.random(len(a), dtype=np.float32) for a in arrays]
-    dots = np.frombuffer(verify._setops.overlaps(base, base_w, arrays, weights), np.float64)
-    counts = np.frombuffer(verify._setops.overlaps(base, None, arrays, None), np.float64)
-    for a, w, dot, count in zip(arrays, weights, dots.tolist(), counts.tolist()):
-        at = {v: i for i, v in enumerate(base.tolist())}
-        expected = 0.0
-        for v, x in zip(a.tolist(), w.tolist()):
-            if v in at:
-                expected += float(np.float64(x) * np.float64(base_w[at[v]]))
-        assert dot == expected and count == sum(v in at for v in a.tolist())
-    assert len(dots) == len(arrays)
+
+    def screening(terms, shingles):
+        terms = _set(terms)
+        weights = rng.integers(1, 4, len(terms)).astype(np.float32)  # few values: ties at the bar happen
+        return Screening(terms, weights, float(np.sqrt(np.dot(weights, weights))), _set(shingles))
+
+    doc = screening([] if no_terms else base, base[::2])
+    candidates = [screening(terms, shingles) for terms, shingles in others]
+    cfg = Config(min_shared_tokens=min_shared)
+    compiled, plain = _both(pytest.MonkeyPatch(), verify.worth_verifying, doc, candidates, cfg)
+    assert compiled.dtype == np.bool_ and compiled.tolist() == plain.tolist()
+    # A candidate identical to the document is always worth it (unless it has nothing at all).
+    assert verify.worth_verifying(doc, [doc], cfg).tolist() == [len(doc.story_terms) > 0 or len(doc.shingle_set) >= min_shared]
 
 
 @settings(max_examples=300, deadline=None)
@@ -162,12 +164,16 @@ def test_set_operations_refuse_values_that_are_not_64_bit():
     with pytest.raises(ValueError, match="64-bit"):
         verify._setops.positions_in(np.zeros(2, np.uint64), np.zeros(3, np.uint8))
     ones = np.ones(2, np.uint64)
+    from dedup.documents import Screening
+
+    good = Screening(ones, np.ones(2, np.float32), 1.0, ones)
     with pytest.raises(ValueError, match="float32"):
-        verify._setops.overlaps(ones, np.ones(2, np.float64), [ones], [np.ones(2, np.float32)])
-    with pytest.raises(ValueError, match="float32"):
-        verify._setops.overlaps(ones, np.ones(2, np.float32), [ones], [np.ones(3, np.float32)])
-    with pytest.raises(ValueError, match="both weights"):
-        verify._setops.overlaps(ones, None, [ones], [np.ones(2, np.float32)])
+        verify._setops.screen(ones, np.ones(2, np.float64), 1.0, ones, [good], 0.3, 0.4, 8)
+    with pytest.raises(ValueError, match="story_weights"):
+        verify._setops.screen(ones, np.ones(2, np.float32), 1.0, ones,
+                              [Screening(ones, np.ones(3, np.float32), 1.0, ones)], 0.3, 0.4, 8)
+    with pytest.raises(AttributeError):
+        verify._setops.screen(ones, np.ones(2, np.float32), 1.0, ones, [object()], 0.3, 0.4, 8)
     with pytest.raises(ValueError, match="float32 weight"):
         verify._setops.weighted_dot(ones, np.ones(2, np.float64), ones, np.ones(2, np.float32))
     with pytest.raises(ValueError, match="power of two"):

@@ -77,15 +77,24 @@ def screening_fields(data: bytes) -> tuple[dict, int]:
 
 def decode(data: bytes, owned: bool = False) -> Document:
     """The document of a record. Its arrays are read-only views into `data`, or, when
-    `owned`, copies: then `data`, which also holds the text and the other fields once more,
-    can be freed (a document kept in RAM, not read for a moment)."""
-    out, at = screening_fields(data)
+    `owned`, into copies of the two parts of `data` that hold arrays: then the rest of `data`
+    (the text and the other fields, which the document holds as objects) can be freed, for a
+    document kept in RAM. Two copies, not one per array: a Reuters article loads in about
+    two thirds of the time."""
+    if owned:
+        head_end = screening_size(data)
+        out, at = screening_fields(bytes(data[:head_end]))
+    else:
+        out, at = screening_fields(data)
     at += -at % _ALIGN
     (length,) = _HEADER.unpack_from(data, at)
     at += _HEADER.size
     values, layout = pickle.loads(data[at:at + length])
     at += length
     out.update(zip(_SCALARS, values))
+    at += -at % _ALIGN
+    if owned:  # the arrays run from here to the end; each stays 8-byte aligned from here
+        data, at = bytes(data[at:]), 0
     frombuffer = np.frombuffer
     for name, (dtype, shape) in zip(_ARRAYS, layout):
         at += -at % _ALIGN
@@ -94,8 +103,6 @@ def decode(data: bytes, owned: bool = False) -> Document:
         array = frombuffer(data, dtype=dt, count=count, offset=at)
         out[name] = array if len(shape) == 1 else array.reshape(shape)
         at += count * dt.itemsize
-    if owned:
-        out = {name: value.copy() if isinstance(value, np.ndarray) else value for name, value in out.items()}
     return Document(**out)
 
 

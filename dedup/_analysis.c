@@ -370,8 +370,181 @@ static PyObject *cached_map(PyObject *self, PyObject *args)
     return out;
 }
 
+/* ---- story terms of blocks -------------------------------------------------------------
+ * A block's story terms map a term's hash (a Python int) to its weight (a float); the
+ * boilerplate test (`dedup.boilerplate`) and the story terms (`dedup.analysis`) read them.
+ */
+
+/* Stores `weight` under `term` in `into` unless a larger or equal weight is there. */
+static int keep_larger(PyObject *into, PyObject *term, PyObject *weight)
+{
+    double w = PyFloat_AsDouble(weight);
+    if (w == -1.0 && PyErr_Occurred())
+        return -1;
+    PyObject *old = PyDict_GetItemWithError(into, term);
+    if (old) {
+        double o = PyFloat_AsDouble(old);
+        if (o == -1.0 && PyErr_Occurred())
+            return -1;
+        if (!(w > o))
+            return 0;
+    } else if (PyErr_Occurred()) {
+        return -1;
+    } else if (!(w > 0.0)) {
+        return 0;
+    }
+    return PyDict_SetItem(into, term, weight);
+}
+
+PyDoc_STRVAR(term_weights_doc,
+"term_weights(cache, keys, compute, limit) -> dict\n\n"
+"The largest weight of each term among `keys`: each key's value is looked up as by\n"
+"cached_map, and is None or a (term, weight) pair.");
+
+static PyObject *term_weights(PyObject *self, PyObject *args)
+{
+    PyObject *cache, *keys, *compute;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "O!OOn", &PyDict_Type, &cache, &keys, &compute, &limit))
+        return NULL;
+    PyObject *seq = PySequence_Fast(keys, "term_weights: keys must be iterable");
+    if (!seq)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject *out = PyDict_New();
+    for (Py_ssize_t i = 0; out && i < n; i++) {
+        PyObject *value = PyDict_GetItemWithError(cache, items[i]);
+        if (value) {
+            Py_INCREF(value);
+        } else if (PyErr_Occurred()) {
+            Py_CLEAR(out);
+            break;
+        } else {
+            value = PyObject_CallOneArg(compute, items[i]);
+            if (!value || (PyDict_GET_SIZE(cache) < limit && PyDict_SetItem(cache, items[i], value) < 0)) {
+                Py_XDECREF(value);
+                Py_CLEAR(out);
+                break;
+            }
+        }
+        if (value != Py_None) {
+            if (!PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 2) {
+                PyErr_SetString(PyExc_TypeError, "term_weights: compute must return None or a (term, weight) pair");
+                Py_CLEAR(out);
+            } else if (keep_larger(out, PyTuple_GET_ITEM(value, 0), PyTuple_GET_ITEM(value, 1)) < 0) {
+                Py_CLEAR(out);
+            }
+        }
+        Py_DECREF(value);
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+PyDoc_STRVAR(merge_weights_doc,
+"merge_weights(into, terms) -> None\n\n"
+"Stores each weight of `terms` (a dict) in `into` where it is larger than the one there.");
+
+static PyObject *merge_weights(PyObject *self, PyObject *args)
+{
+    PyObject *into, *terms, *term, *weight;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &into, &PyDict_Type, &terms))
+        return NULL;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(terms, &pos, &term, &weight)) {
+        if (keep_larger(into, term, weight) < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* An open-addressing table from a term's hash to the first and last block holding it. */
+typedef struct { uint64_t term; Py_ssize_t first, last; int used; } Span_entry;
+
+static Span_entry *span_slot(Span_entry *table, size_t mask, uint64_t term)
+{
+    size_t i = (size_t)((term * 0x9E3779B97F4A7C15ull) >> 17) & mask;
+    while (table[i].used && table[i].term != term)
+        i = (i + 1) & mask;
+    return &table[i];
+}
+
+PyDoc_STRVAR(cohesion_doc,
+"cohesion(blocks) -> list\n\n"
+"For each of `blocks` (dicts from a term's hash, an int below 2**64, to its weight), the\n"
+"share of its weight in terms that occur in a block at least two places before or after it;\n"
+"0.0 for a block without terms. Weights are summed in each dict's order.");
+
+static PyObject *cohesion(PyObject *self, PyObject *blocks)
+{
+    PyObject *seq = PySequence_Fast(blocks, "cohesion: blocks must be a sequence of dicts");
+    if (!seq)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), total = 0;
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t r = 0; r < n; r++) {
+        if (!PyDict_Check(items[r])) {
+            PyErr_SetString(PyExc_TypeError, "cohesion: blocks must be dicts");
+            Py_DECREF(seq);
+            return NULL;
+        }
+        total += PyDict_GET_SIZE(items[r]);
+    }
+    size_t size = 16;
+    while (size < 2 * (size_t)total)
+        size <<= 1;
+    Span_entry *table = PyMem_Calloc(size, sizeof(Span_entry));
+    PyObject *out = table ? PyList_New(n) : PyErr_NoMemory();
+    PyObject *term, *weight;
+    for (Py_ssize_t r = 0; out && r < n; r++) {
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(items[r], &pos, &term, &weight)) {
+            uint64_t h = PyLong_AsUnsignedLongLong(term);
+            if (h == (uint64_t)-1 && PyErr_Occurred()) {
+                Py_CLEAR(out);
+                break;
+            }
+            Span_entry *e = span_slot(table, size - 1, h);
+            if (!e->used) {
+                e->used = 1;
+                e->term = h;
+                e->first = r;
+            }
+            e->last = r;
+        }
+    }
+    for (Py_ssize_t r = 0; out && r < n; r++) {
+        Py_ssize_t pos = 0;
+        double sum = 0.0, shared = 0.0;
+        while (PyDict_Next(items[r], &pos, &term, &weight)) {
+            double w = PyFloat_AsDouble(weight);
+            if (w == -1.0 && PyErr_Occurred()) {
+                Py_CLEAR(out);
+                break;
+            }
+            Span_entry *e = span_slot(table, size - 1, PyLong_AsUnsignedLongLong(term));
+            sum += w;
+            if (e->first <= r - 2 || e->last >= r + 2)
+                shared += w;
+        }
+        PyObject *value = out ? PyFloat_FromDouble(sum != 0.0 ? shared / sum : 0.0) : NULL;
+        if (!value) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, r, value);
+    }
+    PyMem_Free(table);
+    Py_DECREF(seq);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"cached_map", cached_map, METH_VARARGS, cached_map_doc},
+    {"term_weights", term_weights, METH_VARARGS, term_weights_doc},
+    {"merge_weights", merge_weights, METH_VARARGS, merge_weights_doc},
+    {"cohesion", cohesion, METH_O, cohesion_doc},
     {"tokenize", tokenize, METH_O, tokenize_doc},
     {"passage_starts", passage_starts, METH_VARARGS, passage_starts_doc},
     {"minhash", minhash, METH_VARARGS, minhash_doc},

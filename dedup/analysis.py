@@ -7,7 +7,6 @@ It never looks at other documents, so it can run in any process, in any order.
 """
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +21,7 @@ from dedup.normalise import repair
 from dedup.segment import Span, folded_tokens, split_blocks
 from dedup.lsh import band_keys, lsh_params
 from dedup.sketch import Sketcher, shingle_hashes, token_hash
-from dedup.terms import TermWeigher, cached_map
+from dedup.terms import BlockTerms, TermWeigher, cached_map, merge_weights
 
 try:  # the compiled passage cut (see setup.py); `_passages` does the same without it
     from dedup import _analysis
@@ -133,10 +132,11 @@ class Analyzer:
             spans = split_blocks(text)
         bounds = _block_bounds(spans, starts)
         block_keys = [keys[lo:hi] for lo, hi in bounds]
+        block_terms = BlockTerms(self.weigher, block_keys)
         labels = classify_blocks(
             [text[s.start:s.end] for s in spans],
             block_keys,
-            self.weigher,
+            block_terms,
             min_tokens=cfg.min_block_tokens,
             min_sentence_tokens=cfg.min_sentence_tokens,
             core_cohesion=cfg.core_cohesion,
@@ -156,7 +156,7 @@ class Analyzer:
         body_hash = xxhash.xxh3_64_intdigest(
             "\n".join(" ".join(block_keys[i]) for i in exact_blocks).encode("utf-8", "surrogatepass")
         )
-        story_terms, story_weights = self._story_terms(keys, body_tokens)
+        story_terms, story_weights = _story_terms(block_terms, body_blocks)
         quoted = _quoted_tokens(text, spans, bounds, starts)
         shingle_quoted = quoted[body_tokens[: len(shingles)]] if len(shingles) else np.empty(0, bool)
         shingle_set = np.unique(shingles)
@@ -221,21 +221,6 @@ class Analyzer:
         if len(starts) > 1 and n_shingles - starts[-1] < cfg.min_passage_tokens:
             starts.pop()
         return np.asarray(starts, dtype=np.int32)
-
-    def _story_terms(self, keys: list[str], body_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        weights: dict[str, float] = {}
-        # Each distinct word once: a stem's weight is the largest of its words'.
-        for found in self.weigher.terms({keys[i] for i in body_tokens.tolist()}):
-            if found is not None:
-                stem, weight = found
-                if weight > weights.get(stem, 0.0):
-                    weights[stem] = weight
-        if not weights:
-            return np.empty(0, _U64), np.empty(0, np.float32)
-        hashes = np.fromiter((_stem_hash(s) for s in weights), dtype=_U64, count=len(weights))
-        values = np.fromiter(weights.values(), dtype=np.float32, count=len(weights))
-        order = np.argsort(hashes)
-        return hashes[order], values[order]
 
     # -- signatures, many documents per numpy call ----------------------------------------
 
@@ -320,9 +305,18 @@ def _quoted_tokens(text: str, spans, bounds, token_starts: np.ndarray) -> np.nda
     return quoted
 
 
-@functools.lru_cache(maxsize=1 << 18)
-def _stem_hash(stem: str) -> int:
-    return xxhash.xxh3_64_intdigest(b"t:" + stem.encode("utf-8", "surrogatepass"))
+def _story_terms(block_terms: BlockTerms, body_blocks: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The body's story terms (sorted hashes) and weights: a term's weight is the largest of
+    its words' (its blocks' terms, merged)."""
+    weights: dict[int, float] = {}
+    for i in body_blocks:
+        merge_weights(weights, block_terms[i])
+    if not weights:
+        return np.empty(0, _U64), np.empty(0, np.float32)
+    hashes = np.fromiter(weights, dtype=_U64, count=len(weights))
+    values = np.fromiter(weights.values(), dtype=np.float32, count=len(weights))
+    order = np.argsort(hashes)
+    return hashes[order], values[order]
 
 
 def _weighted_items(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -20,7 +20,12 @@ import re
 from collections.abc import Sequence
 
 from dedup.segment import ends_sentence
-from dedup.terms import TermWeigher
+from dedup.terms import BlockTerms
+
+try:  # the compiled cohesion loop (see setup.py); `_cohesion` does the same without it
+    from dedup import _analysis
+except ImportError:  # pragma: no cover - depends on the install
+    _analysis = None
 
 BODY = "body"
 SHORT = "short"
@@ -38,7 +43,7 @@ _CODE_WORD = re.compile(r"\b(?:function|var|window|document)\b")
 def classify_blocks(
     texts: Sequence[str],
     keys: Sequence[Sequence[str]],
-    weigher: TermWeigher,
+    terms: BlockTerms,
     *,
     min_tokens: int = 4,
     min_sentence_tokens: int = 8,
@@ -50,7 +55,7 @@ def classify_blocks(
     Args:
         texts: the blocks' repaired text.
         keys: the blocks' folded tokens.
-        weigher: gives the topical weight of a token.
+        terms: the story terms of each block.
         min_tokens: blocks with fewer tokens are ``short``.
         min_sentence_tokens: blocks with fewer tokens that do not end like a sentence are
             ``short`` too (navigation, bylines, credits).
@@ -75,7 +80,7 @@ def classify_blocks(
                 labels[i] = REPEAT
             seen.add(key)
     _keep_tables(labels, texts, keys)
-    _mark_periphery(labels, keys, weigher, core_cohesion, min_core_blocks)
+    _mark_periphery(labels, terms, core_cohesion, min_core_blocks)
     if all(label != BODY for label in labels):
         # A page that is all "chrome" by these rules (a tweet, a headline list) is still a
         # document: compare it on everything it has rather than on nothing.
@@ -108,35 +113,14 @@ def _looks_like_code(text: str, n_tokens: int) -> bool:
 
 def _mark_periphery(
     labels: list[str],
-    keys: Sequence[Sequence[str]],
-    weigher: TermWeigher,
+    terms: BlockTerms,
     core_cohesion: float,
     min_core_blocks: int,
 ) -> None:
     body = [i for i, label in enumerate(labels) if label == BODY]
     if len(body) < min_core_blocks:
         return
-    terms: dict[int, dict[str, float]] = {}
-    where: dict[str, list[int]] = {}
-    for rank, i in enumerate(body):
-        block_terms: dict[str, float] = {}
-        for term in weigher.terms(keys[i]):
-            if term is not None:
-                stem, weight = term
-                if weight > block_terms.get(stem, 0.0):
-                    block_terms[stem] = weight
-        terms[i] = block_terms
-        for stem in block_terms:
-            where.setdefault(stem, []).append(rank)
-    cohesion = []
-    for rank, i in enumerate(body):
-        total = sum(terms[i].values())
-        # Terms shared only with the next or previous block do not count: a teaser's
-        # headline and its summary share their topic with each other and nothing else.
-        shared = sum(
-            w for stem, w in terms[i].items() if where[stem][0] <= rank - 2 or where[stem][-1] >= rank + 2
-        )
-        cohesion.append(shared / total if total else 0.0)
+    cohesion = _cohesion([terms[i] for i in body])
     core = [rank for rank, c in enumerate(cohesion) if c >= core_cohesion]
     if len(core) < min_core_blocks:
         return
@@ -149,3 +133,27 @@ def _mark_periphery(
             labels[body[rank]] = PERIPHERAL
     for rank in range(core[-1] + 1, len(body)):
         labels[body[rank]] = PERIPHERAL
+
+
+def _cohesion(blocks: list[dict[int, float]]) -> list[float]:
+    """For each block (its terms' weights), the weighted share of its terms that recur in a
+    block at least two places away. Terms shared only with the next or previous block do not
+    count: a teaser's headline and its summary share their topic with each other and nothing
+    else. Compiled where built; summed in the same order either way."""
+    if _analysis is not None:
+        return _analysis.cohesion(blocks)
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for rank, block in enumerate(blocks):
+        for term in block:
+            first.setdefault(term, rank)
+            last[term] = rank
+    out = []
+    for rank, block in enumerate(blocks):
+        total = shared = 0.0
+        for term, weight in block.items():
+            total += weight
+            if first[term] <= rank - 2 or last[term] >= rank + 2:
+                shared += weight
+        out.append(shared / total if total else 0.0)
+    return out

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import Stemmer
 import wordfreq
+import xxhash
 
 try:  # the compiled lookup loop (see setup.py); `terms` does the same without it
     from dedup import _analysis
@@ -63,17 +64,23 @@ def cached_map(cache: dict, keys: Iterable, compute: Callable, limit: int) -> li
 
 
 class TermWeigher:
-    """Maps a folded token to its story term (a stem) and weight, caching both."""
+    """Maps a folded token to its story term (the hash of its stem) and weight, caching both."""
 
     def __init__(self, language: str = "en") -> None:
         self._zipf = _frequencies(language)
         self._stem = _stemmer(language).stemWord
-        self._cache: dict[str, tuple[str, float] | None] = {}
+        self._cache: dict[str, tuple[int, float] | None] = {}
 
-    def terms(self, keys: Iterable[str]) -> list[tuple[str, float] | None]:
-        """``(stem, weight)`` of each folded token of `keys`, or None for one that carries no
-        topic (one call for a block or a body, not one per token)."""
-        return cached_map(self._cache, keys, self._compute, _CACHE_LIMIT)
+    def weights(self, keys: Iterable[str]) -> dict[int, float]:
+        """The story terms of `keys` (the folded tokens of a block), each with the largest
+        weight of its words (compiled where built)."""
+        if _analysis is not None:
+            return _analysis.term_weights(self._cache, keys, self._compute, _CACHE_LIMIT)
+        out: dict[int, float] = {}
+        for found in cached_map(self._cache, keys, self._compute, _CACHE_LIMIT):
+            if found is not None and found[1] > out.get(found[0], 0.0):
+                out[found[0]] = found[1]
+        return out
 
     def _compute(self, key: str) -> tuple[str, float] | None:
         if key.endswith("'s"):
@@ -84,11 +91,42 @@ class TermWeigher:
             # Numbers name the event ("469,000 acres"); single digits and years less so.
             if len(key) < 2:
                 return None
-            return key, 3.0 if len(key) >= 4 and not key.isdigit() else 2.0
+            return term_hash(key), 3.0 if len(key) >= 4 and not key.isdigit() else 2.0
         if len(key) < 2:
             return None
         zipf = self._zipf.get(key, _UNLISTED_ZIPF)
         weight = _CEILING_ZIPF - zipf
         if weight < _MIN_WEIGHT:
             return None
-        return self._stem(key), weight
+        return term_hash(self._stem(key)), weight
+
+
+def term_hash(stem: str) -> int:
+    """A story term as it is stored and compared: the 64-bit hash of its stem."""
+    return xxhash.xxh3_64_intdigest(b"t:" + stem.encode("utf-8", "surrogatepass"))
+
+
+def merge_weights(into: dict[int, float], terms: dict[int, float]) -> None:
+    """Keep in `into` the larger weight of each term of `terms` (compiled where built)."""
+    if _analysis is not None:
+        _analysis.merge_weights(into, terms)
+        return
+    for term, weight in terms.items():
+        if weight > into.get(term, 0.0):
+            into[term] = weight
+
+
+class BlockTerms:
+    """The story terms of each block of one document, computed when first read: the
+    boilerplate test reads those of the blocks it keeps, the story terms those of the body."""
+
+    def __init__(self, weigher: TermWeigher, keys: Sequence[Sequence[str]]) -> None:
+        self._weigher = weigher
+        self._keys = keys
+        self._terms: dict[int, dict[int, float]] = {}
+
+    def __getitem__(self, block: int) -> dict[int, float]:
+        terms = self._terms.get(block)
+        if terms is None:
+            terms = self._terms[block] = self._weigher.weights(self._keys[block])
+        return terms

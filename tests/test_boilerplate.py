@@ -4,14 +4,14 @@ from __future__ import annotations
 from dedup.boilerplate import BODY, CODE, PERIPHERAL, REPEAT, SHORT, classify_blocks
 from dedup.normalise import token_key
 from dedup.segment import tokenize
-from dedup.terms import TermWeigher
+from dedup.terms import BlockTerms, TermWeigher
 
 WEIGHER = TermWeigher("en")
 
 
 def _labels(blocks: list[str]) -> list[str]:
     keys = [[token_key(w) for w in tokenize(b)[0]] for b in blocks]
-    return classify_blocks(blocks, keys, WEIGHER)
+    return classify_blocks(blocks, keys, BlockTerms(WEIGHER, keys))
 
 
 ARTICLE = [

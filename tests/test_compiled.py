@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup.analysis as analysis
+import dedup.boilerplate as boilerplate
 import dedup.lsh as lsh
 import dedup.segment as segment
 import dedup.sketch as sketch
@@ -190,7 +191,7 @@ def test_an_engine_without_the_compiled_parts_gives_the_same_answers(seed_articl
     compiled = answers()
     monkeypatch.setattr(verify, "_setops", None)
     monkeypatch.setattr(lsh, "_bandsearch", None)
-    for module in (analysis, segment, sketch, terms):
+    for module in (analysis, boilerplate, segment, sketch, terms):
         monkeypatch.setattr(module, "_analysis", None)
     assert answers() == compiled
     assert any(r.matches for r in compiled) and len(compiled) >= 16
@@ -251,6 +252,43 @@ def test_minhash_is_numpys(groups, skip):
     with pytest.MonkeyPatch().context() as m:
         m.setattr(sketch, "_analysis", None)
         assert np.array_equal(sketcher.signatures(hashes, starts), compiled)
+
+
+_WORDS = ["the", "census", "census's", "Census", "1,912.65", "2020", "7", "putin", "said", "a", "don't",
+          "spotify", "rappers", "playlists", "x"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(blocks=st.lists(st.lists(st.sampled_from(_WORDS), max_size=12), max_size=9))
+def test_block_terms_and_cohesion_are_pythons(blocks):
+    """The same terms, weights and dict order (cohesion sums in that order), the same merge,
+    the same cohesion to the bit."""
+    keys = [[token_key(w) for w in block] for block in blocks]
+    compiled_weigher, plain_weigher = terms.TermWeigher("en"), terms.TermWeigher("en")
+    compiled = [compiled_weigher.weights(k) for k in keys]
+    merged: dict = {}
+    for block in compiled:
+        terms.merge_weights(merged, block)
+    with pytest.MonkeyPatch().context() as m:
+        m.setattr(terms, "_analysis", None)
+        m.setattr(boilerplate, "_analysis", None)
+        plain = [plain_weigher.weights(k) for k in keys]
+        plain_merged: dict = {}
+        for block in plain:
+            terms.merge_weights(plain_merged, block)
+        plain_cohesion = boilerplate._cohesion(plain)
+    assert [list(b.items()) for b in compiled] == [list(b.items()) for b in plain]
+    assert list(merged.items()) == list(plain_merged.items())
+    assert boilerplate._cohesion(compiled) == plain_cohesion
+
+
+def test_cohesion_refuses_what_is_not_a_block_of_terms():
+    with pytest.raises(TypeError, match="dicts"):
+        analysis._analysis.cohesion([[1.0]])
+    with pytest.raises(OverflowError):
+        analysis._analysis.cohesion([{-1: 1.0}])
+    with pytest.raises(TypeError, match="pair"):
+        analysis._analysis.term_weights({}, ["k"], lambda key: 1.0, 10)
 
 
 def test_cached_lookups_compute_once_and_respect_the_limit():

@@ -337,6 +337,21 @@ PyDoc_STRVAR(cached_map_doc,
 "[cache[k] if k in cache else compute(k) for k in keys], storing each computed value in\n"
 "`cache` (a dict) while it holds fewer than `limit` entries.");
 
+/* cache[key], or compute(key) stored in `cache` while it holds fewer than `limit` entries: a
+ * new reference, NULL on error. */
+static PyObject *cached_value(PyObject *cache, PyObject *key, PyObject *compute, Py_ssize_t limit)
+{
+    PyObject *value = PyDict_GetItemWithError(cache, key);
+    if (value)
+        return Py_NewRef(value);
+    if (PyErr_Occurred())
+        return NULL;
+    value = PyObject_CallOneArg(compute, key);
+    if (value && PyDict_GET_SIZE(cache) < limit && PyDict_SetItem(cache, key, value) < 0)
+        Py_CLEAR(value);
+    return value;
+}
+
 static PyObject *cached_map(PyObject *self, PyObject *args)
 {
     PyObject *cache, *keys, *compute;
@@ -350,19 +365,10 @@ static PyObject *cached_map(PyObject *self, PyObject *args)
     PyObject **items = PySequence_Fast_ITEMS(seq);
     PyObject *out = PyList_New(n);
     for (Py_ssize_t i = 0; out && i < n; i++) {
-        PyObject *value = PyDict_GetItemWithError(cache, items[i]);
-        if (value) {
-            Py_INCREF(value);
-        } else if (PyErr_Occurred()) {
+        PyObject *value = cached_value(cache, items[i], compute, limit);
+        if (!value) {
             Py_CLEAR(out);
             break;
-        } else {
-            value = PyObject_CallOneArg(compute, items[i]);
-            if (!value || (PyDict_GET_SIZE(cache) < limit && PyDict_SetItem(cache, items[i], value) < 0)) {
-                Py_XDECREF(value);
-                Py_CLEAR(out);
-                break;
-            }
         }
         PyList_SET_ITEM(out, i, value);
     }
@@ -414,19 +420,10 @@ static PyObject *term_weights(PyObject *self, PyObject *args)
     PyObject **items = PySequence_Fast_ITEMS(seq);
     PyObject *out = PyDict_New();
     for (Py_ssize_t i = 0; out && i < n; i++) {
-        PyObject *value = PyDict_GetItemWithError(cache, items[i]);
-        if (value) {
-            Py_INCREF(value);
-        } else if (PyErr_Occurred()) {
+        PyObject *value = cached_value(cache, items[i], compute, limit);
+        if (!value) {
             Py_CLEAR(out);
             break;
-        } else {
-            value = PyObject_CallOneArg(compute, items[i]);
-            if (!value || (PyDict_GET_SIZE(cache) < limit && PyDict_SetItem(cache, items[i], value) < 0)) {
-                Py_XDECREF(value);
-                Py_CLEAR(out);
-                break;
-            }
         }
         if (value != Py_None) {
             if (!PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 2) {

@@ -110,8 +110,7 @@ class EdgeStore:
         return (None if rank == NO_RELATION else RELATIONS[rank]), similarity / 10_000
 
     def edge(self, key: int) -> Edge:
-        rank, similarity = _HEAD.unpack_from(self._scores, key * SCORES.size)
-        relation, score = RELATIONS[rank], similarity / 10_000
+        relation, score = self.scored(key)
         u, v = self._u[key], self._v[key]
         return Edge(u, v, relation, score, edge_order(relation, score, self.name_of(u), self.name_of(v)), key, self)
 

@@ -223,8 +223,7 @@ class BandIndex:
         """The documents holding each of `keys` (ascending document numbers), one array per key."""
         keys = np.asarray(keys, _U64) & _KEY_MASK
         if _bandsearch is not None:
-            found, sizes = _bandsearch.buckets(self._arrays(), [None, None, *self._directories], keys,
-                                               int(_KEY_STEP), int(_KEY_MASK), int(_DOC_MASK), -1)
+            found, sizes = self._compiled_buckets(keys)
             ends = np.cumsum(np.frombuffer(sizes, np.int64))
             parts = np.split(np.frombuffer(found, np.uint32), ends[:-1]) if len(keys) else []
         else:
@@ -242,9 +241,13 @@ class BandIndex:
         """How many documents hold each of `keys` (int64): `buckets` without the arrays."""
         if _bandsearch is None or self._removed:
             return np.array([len(docs) for docs in self.buckets(keys)], np.int64)
-        _, sizes = _bandsearch.buckets(self._arrays(), [None, None, *self._directories], np.asarray(keys, _U64) & _KEY_MASK,
-                                       int(_KEY_STEP), int(_KEY_MASK), int(_DOC_MASK), -1)
-        return np.frombuffer(sizes, np.int64)
+        return np.frombuffer(self._compiled_buckets(np.asarray(keys, _U64) & _KEY_MASK)[1], np.int64)
+
+    def _compiled_buckets(self, keys: np.ndarray) -> tuple[bytearray, bytearray]:
+        """`_bandsearch.buckets` over every level for masked `keys`: the documents of all
+        buckets back to back, and each bucket's size (int64)."""
+        return _bandsearch.buckets(self._arrays(), [None, None, *self._directories], keys,
+                                   int(_KEY_STEP), int(_KEY_MASK), int(_DOC_MASK), -1)
 
     def _bounds(self, keys: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """For each non-empty level (all plain, without the compiled part): where each of

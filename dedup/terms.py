@@ -16,7 +16,7 @@ import Stemmer
 import wordfreq
 import xxhash
 
-try:  # the compiled lookup loop (see setup.py); `terms` does the same without it
+try:  # the compiled lookup loops (see setup.py); `cached_map` and the others do the same without it
     from dedup import _analysis
 except ImportError:  # pragma: no cover - depends on the install
     _analysis = None
@@ -82,7 +82,7 @@ class TermWeigher:
                 out[found[0]] = found[1]
         return out
 
-    def _compute(self, key: str) -> tuple[str, float] | None:
+    def _compute(self, key: str) -> tuple[int, float] | None:
         if key.endswith("'s"):
             key = key[:-2]
         if not key:

@@ -556,9 +556,27 @@ done:
 PyDoc_STRVAR(query_doc,
 "query(levels, directories, keys, key_step, key_mask, doc_mask, max_bucket) -> (docs, counts)\n\n"
 "levels: sorted levels, each plain (uint64 entries; its directory None) or packed under its\n"
-"directory (see `merge`); keys: sorted uint64 query keys, masked; doc_mask 2**doc_bits - 1.\n"
+"directory (see `merge`); keys: uint64 query keys in any order, masked with key_mask here\n"
+"(a key given twice counts once); "
+"doc_mask 2**doc_bits - 1.\n"
 "Returns two bytearrays: the distinct document numbers found (uint32, ascending) and how\n"
 "many buckets held each (int64).  max_bucket < 0 means no limit.");
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Drop the repeats from sorted `v`; returns how many values are left. */
+static Py_ssize_t distinct_sorted(uint64_t *v, Py_ssize_t n)
+{
+    Py_ssize_t out = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!out || v[out - 1] != v[i])
+            v[out++] = v[i];
+    return out;
+}
 
 static PyObject *search(PyObject *args, int per_key)
 {
@@ -574,6 +592,7 @@ static PyObject *search(PyObject *args, int per_key)
     Py_ssize_t nl = seq ? PySequence_Fast_GET_SIZE(seq) : 0, got = 0;
     Py_buffer *data = NULL, *directories = NULL;
     Level *levels = NULL;
+    uint64_t *masked = NULL; /* the keys, masked (and sorted for a query) */
     int doc_bits = bit_length(doc_mask);
     if (!dseq)
         goto done;
@@ -609,12 +628,23 @@ static PyObject *search(PyObject *args, int per_key)
         PyErr_SetString(PyExc_ValueError, "keys must be 64-bit");
         goto done;
     }
-    Query q = {levels, nl, keys.buf, keys.len / (Py_ssize_t)sizeof(uint64_t), key_step, key_mask,
-               max_bucket};
+    Py_ssize_t n_keys = keys.len / (Py_ssize_t)sizeof(uint64_t);
+    masked = malloc(sizeof(uint64_t) * (size_t)(n_keys + 1));
+    if (!masked) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < n_keys; k++)
+        masked[k] = ((const uint64_t *)keys.buf)[k] & key_mask;
+    Query q = {levels, nl, masked, n_keys, key_step, key_mask, max_bucket};
     uint32_t *docs = NULL;
     int64_t *counts = NULL;
     Py_ssize_t n;
     Py_BEGIN_ALLOW_THREADS
+    if (!per_key) { /* a query searches its distinct keys in order (see locate_buckets) */
+        qsort(masked, (size_t)n_keys, sizeof(uint64_t), compare_u64);
+        q.n_keys = distinct_sorted(masked, n_keys);
+    }
     n = per_key ? run_buckets(&q, &docs, &counts) : run_query(&q, &docs, &counts);
     Py_END_ALLOW_THREADS
     if (n < 0) {
@@ -639,6 +669,7 @@ done:
     PyMem_Free(data);
     PyMem_Free(directories);
     PyMem_Free(levels);
+    free(masked);
     Py_XDECREF(seq);
     Py_XDECREF(dseq);
     PyBuffer_Release(&keys);
@@ -652,7 +683,7 @@ static PyObject *query(PyObject *self, PyObject *args)
 
 PyDoc_STRVAR(buckets_doc,
 "buckets(levels, directories, keys, key_step, key_mask, doc_mask, max_bucket) -> (docs, sizes)\n\n"
-"As `query`, but each key's bucket on its own: keys (masked, any order) and max_bucket (ignored)\n"
+"As `query`, but each key's bucket on its own, in the order of keys; max_bucket (ignored)\n"
 "as there.  Returns two bytearrays: every key's document numbers (uint32, each key's ascending,\n"
 "one key after another) and how many each key has (int64, one per key).");
 
@@ -661,55 +692,53 @@ static PyObject *buckets(PyObject *self, PyObject *args)
     return search(args, 1);
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 PyDoc_STRVAR(insert_doc,
-"insert(recent, keys, key_mask, doc) -> bytearray\n\n"
-"recent: sorted uint64 entries; keys: uint64 band keys of document number `doc`.\n"
-"Returns recent with one entry (key & key_mask | doc) per key merged in, still sorted.");
+"insert(buffer, count, keys, key_mask, doc) -> count\n\n"
+"buffer: writable uint64 array whose first `count` entries are sorted; keys: uint64 band keys\n"
+"of document number `doc`.  Merges one entry (key & key_mask | doc) per distinct masked key\n"
+"into the buffer, in place, and returns the new count.  The buffer must have room for them.");
 
+/* In place, from the back: no new buffer per document (a fresh ~32 KB allocation for each of
+ * them sent glibc's malloc searching its bins, ~4% of indexing). */
 static PyObject *insert(PyObject *self, PyObject *args)
 {
-    Py_buffer recent = {0}, keys = {0};
+    Py_buffer buffer = {0}, keys = {0};
+    Py_ssize_t count;
     unsigned long long key_mask, doc;
     PyObject *out = NULL;
-    if (!PyArg_ParseTuple(args, "y*y*KK", &recent, &keys, &key_mask, &doc))
+    if (!PyArg_ParseTuple(args, "w*ny*KK", &buffer, &count, &keys, &key_mask, &doc))
         return NULL;
-    if (recent.len % (Py_ssize_t)sizeof(uint64_t) || keys.len % (Py_ssize_t)sizeof(uint64_t)) {
+    Py_ssize_t capacity = buffer.len / (Py_ssize_t)sizeof(uint64_t);
+    Py_ssize_t n_new = keys.len / (Py_ssize_t)sizeof(uint64_t);
+    if (buffer.len % (Py_ssize_t)sizeof(uint64_t) || keys.len % (Py_ssize_t)sizeof(uint64_t)) {
         PyErr_SetString(PyExc_ValueError, "entries and keys must be 64-bit");
         goto done;
     }
-    Py_ssize_t n_old = recent.len / (Py_ssize_t)sizeof(uint64_t), n_new = keys.len / (Py_ssize_t)sizeof(uint64_t);
-    out = PyByteArray_FromStringAndSize(NULL, (n_old + n_new) * (Py_ssize_t)sizeof(uint64_t));
-    uint64_t *fresh = PyMem_Malloc(sizeof(uint64_t) * (size_t)(n_new + 1));
-    if (!out || !fresh) {
-        Py_CLEAR(out);
-        PyMem_Free(fresh);
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
+    if (count < 0 || count > capacity || n_new > capacity - count) {
+        PyErr_Format(PyExc_ValueError, "a buffer of %zd entries cannot take %zd more after %zd", capacity, n_new, count);
         goto done;
     }
-    const uint64_t *old = recent.buf, *k = keys.buf;
-    uint64_t *merged = (uint64_t *)PyByteArray_AS_STRING(out);
+    uint64_t *fresh = PyMem_Malloc(sizeof(uint64_t) * (size_t)(n_new + 1));
+    if (!fresh) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const uint64_t *k = keys.buf;
+    uint64_t *entries = buffer.buf;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n_new; i++)
         fresh[i] = (k[i] & key_mask) | doc;
     qsort(fresh, (size_t)n_new, sizeof(uint64_t), compare_u64);
-    Py_ssize_t i = 0, j = 0, o = 0;
-    while (i < n_old && j < n_new)
-        merged[o++] = old[i] <= fresh[j] ? old[i++] : fresh[j++];
-    while (i < n_old)
-        merged[o++] = old[i++];
-    while (j < n_new)
-        merged[o++] = fresh[j++];
+    n_new = distinct_sorted(fresh, n_new); /* a key given twice is one entry */
+    /* Ties keep the old entry first, as a forward merge would. */
+    Py_ssize_t i = count - 1, j = n_new - 1, o = count + n_new - 1;
+    while (j >= 0)
+        entries[o--] = i >= 0 && entries[i] > fresh[j] ? entries[i--] : fresh[j--];
     Py_END_ALLOW_THREADS
     PyMem_Free(fresh);
+    out = PyLong_FromSsize_t(count + n_new);
 done:
-    PyBuffer_Release(&recent);
+    PyBuffer_Release(&buffer);
     PyBuffer_Release(&keys);
     return out;
 }
@@ -726,22 +755,14 @@ static int compare_found(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-PyDoc_STRVAR(merge_found_doc,
-"merge_found(docs, hits, textual) -> (docs, hits, textual)\n\n"
-"Several queries' answers as one: `docs` a list of uint32 arrays, `hits` the int64 hits\n"
-"aligned with them, the first `textual` of them from text (not story) indexes.  Returns the\n"
-"distinct documents (uint32, ascending), their summed hits (int64) and whether a textual\n"
-"source found each (uint8), as bytearrays.");
-
-static PyObject *merge_found(PyObject *self, PyObject *args)
+/* Several queries' answers as one (see `merge_found`): the distinct documents in ascending
+ * order in `*out` (PyMem_Malloc'ed), their count returned; -1 with an exception set. */
+static Py_ssize_t gather_found(PyObject *docs_obj, PyObject *hits_obj, Py_ssize_t textual, Found **out)
 {
-    PyObject *docs_obj, *hits_obj, *result = NULL;
-    Py_ssize_t textual;
-    if (!PyArg_ParseTuple(args, "OOn", &docs_obj, &hits_obj, &textual))
-        return NULL;
     PyObject *docs = PySequence_Fast(docs_obj, "docs must be a sequence");
     PyObject *hits = docs ? PySequence_Fast(hits_obj, "hits must be a sequence") : NULL;
     Found *all = NULL;
+    Py_ssize_t n_out = -1;
     if (!hits)
         goto done;
     Py_ssize_t sources = PySequence_Fast_GET_SIZE(docs), total = 0, filled = 0;
@@ -784,7 +805,7 @@ static PyObject *merge_found(PyObject *self, PyObject *args)
         }
     }
     qsort(all, (size_t)total, sizeof(Found), compare_found);
-    Py_ssize_t n_out = 0;
+    n_out = 0;
     for (Py_ssize_t i = 0; i < total; i++) {
         if (n_out && all[n_out - 1].doc == all[i].doc) {
             all[n_out - 1].hits += all[i].hits;
@@ -793,6 +814,32 @@ static PyObject *merge_found(PyObject *self, PyObject *args)
             all[n_out++] = all[i];
         }
     }
+    *out = all;
+    all = NULL;
+done:
+    PyMem_Free(all);
+    Py_XDECREF(docs);
+    Py_XDECREF(hits);
+    return n_out;
+}
+
+PyDoc_STRVAR(merge_found_doc,
+"merge_found(docs, hits, textual) -> (docs, hits, textual)\n\n"
+"Several queries' answers as one: `docs` a list of uint32 arrays, `hits` the int64 hits\n"
+"aligned with them, the first `textual` of them from text (not story) indexes.  Returns the\n"
+"distinct documents (uint32, ascending), their summed hits (int64) and whether a textual\n"
+"source found each (uint8), as bytearrays.");
+
+static PyObject *merge_found(PyObject *self, PyObject *args)
+{
+    PyObject *docs_obj, *hits_obj, *result = NULL;
+    Py_ssize_t textual;
+    Found *all = NULL;
+    if (!PyArg_ParseTuple(args, "OOn", &docs_obj, &hits_obj, &textual))
+        return NULL;
+    Py_ssize_t n_out = gather_found(docs_obj, hits_obj, textual, &all);
+    if (n_out < 0)
+        return NULL;
     PyObject *d = PyByteArray_FromStringAndSize(NULL, n_out * (Py_ssize_t)sizeof(uint32_t));
     PyObject *h = PyByteArray_FromStringAndSize(NULL, n_out * (Py_ssize_t)sizeof(int64_t));
     PyObject *t = PyByteArray_FromStringAndSize(NULL, n_out);
@@ -810,15 +857,172 @@ static PyObject *merge_found(PyObject *self, PyObject *args)
     Py_XDECREF(d);
     Py_XDECREF(h);
     Py_XDECREF(t);
+    PyMem_Free(all);
+    return result;
+}
+
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t at; /* position among the candidates */
+} Tied;
+
+static int compare_tied(const void *x, const void *y)
+{
+    const Tied *a = x, *b = y;
+    if (a->hash != b->hash)
+        return (a->hash > b->hash) - (a->hash < b->hash);
+    return (a->at > b->at) - (a->at < b->at);
+}
+
+static int compare_hits_desc(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a < b) - (a > b);
+}
+
+/* The `keep` best of the candidates at positions `at[0..n)` (ascending positions into
+ * `found`), by most hits, ties at the cut going to the smallest body hash: written to
+ * `chosen` as those above the cut in ascending position, then the tied ones chosen in hash
+ * order.  Returns how many were written (keep), or -1 when two tied candidates have the same
+ * body hash (only ids could order them: the caller decides in Python), -2 out of memory. */
+static Py_ssize_t best_of(const Found *found, const Py_ssize_t *at, Py_ssize_t n, Py_ssize_t keep,
+                          const uint64_t *hashes, Py_ssize_t *chosen)
+{
+    int64_t *hits = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    Tied *tied = malloc(sizeof(Tied) * (size_t)(n + 1));
+    Py_ssize_t out = -2, n_tied = 0;
+    if (!hits || !tied)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++)
+        hits[i] = found[at[i]].hits;
+    qsort(hits, (size_t)n, sizeof(int64_t), compare_hits_desc);
+    int64_t cut = hits[keep - 1];
+    out = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Found *f = &found[at[i]];
+        if (f->hits > cut) {
+            chosen[out++] = at[i];
+        } else if (f->hits == cut) {
+            tied[n_tied].hash = hashes[f->doc];
+            tied[n_tied++].at = at[i];
+        }
+    }
+    qsort(tied, (size_t)n_tied, sizeof(Tied), compare_tied);
+    for (Py_ssize_t i = 1; i < n_tied; i++)
+        if (tied[i].hash == tied[i - 1].hash) {
+            out = -1;
+            goto done;
+        }
+    for (Py_ssize_t i = 0; out < keep; i++)
+        chosen[out++] = tied[i].at;
+done:
+    free(hits);
+    free(tied);
+    return out;
+}
+
+PyDoc_STRVAR(rank_found_doc,
+"rank_found(docs, hits, textual, exclude, story_keep, keep, body_hashes) -> (ranked, textual) or None\n\n"
+"The candidates of several queries' answers (as `merge_found` takes them), less document\n"
+"`exclude` (-1: none): of those found by story queries alone, the `story_keep` best; of all\n"
+"left, the `keep` best.  Best: most hits; ties at a cut go to the smallest body hash\n"
+"(`body_hashes`: uint64 by document number).  Returns two bytearrays of uint32: the ranked\n"
+"documents (ascending, or when cut, those above the cut ascending and then the tied ones\n"
+"chosen in hash order) and the documents a textual query found (ascending); None when two\n"
+"candidates tied at a cut have the same body hash.");
+
+static PyObject *rank_found(PyObject *self, PyObject *args)
+{
+    PyObject *docs_obj, *hits_obj, *result = NULL;
+    Py_ssize_t textual, exclude, story_keep, keep;
+    Py_buffer hashes = {0};
+    Found *all = NULL;
+    Py_ssize_t *at = NULL, *chosen = NULL;
+    unsigned char *dropped = NULL;
+    Py_ssize_t status = 0;
+    if (!PyArg_ParseTuple(args, "OOnnnny*", &docs_obj, &hits_obj, &textual, &exclude, &story_keep, &keep, &hashes))
+        return NULL;
+    if (story_keep < 1 || keep < 1 || hashes.len % (Py_ssize_t)sizeof(uint64_t)) {
+        PyErr_SetString(PyExc_ValueError, "story_keep and keep must be positive, body_hashes uint64");
+        goto done;
+    }
+    Py_ssize_t n = gather_found(docs_obj, hits_obj, textual, &all);
+    if (n < 0)
+        goto done;
+    const uint64_t *hv = hashes.buf;
+    Py_ssize_t n_hashes = hashes.len / (Py_ssize_t)sizeof(uint64_t), n_story = 0, n_left = 0, n_text = 0;
+    at = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
+    chosen = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
+    dropped = PyMem_Calloc((size_t)n + 1, 1);
+    if (!at || !chosen || !dropped) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if ((Py_ssize_t)all[i].doc >= n_hashes) {
+            PyErr_SetString(PyExc_ValueError, "a document found has no body hash");
+            goto done;
+        }
+        dropped[i] = exclude >= 0 && all[i].doc == (uint64_t)exclude;
+        if (!all[i].textual && !dropped[i])
+            at[n_story++] = i;
+    }
+    if (n_story > story_keep) { /* the story-only candidates not chosen are dropped */
+        status = best_of(all, at, n_story, story_keep, hv, chosen);
+        if (status < 0)
+            goto undecided;
+        for (Py_ssize_t i = 0; i < n_story; i++)
+            dropped[at[i]] = 1;
+        for (Py_ssize_t i = 0; i < status; i++)
+            dropped[chosen[i]] = 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!dropped[i]) {
+            at[n_left++] = i;
+            n_text += all[i].textual != 0;
+        }
+    }
+    Py_ssize_t n_ranked = n_left;
+    if (n_left > keep) {
+        status = n_ranked = best_of(all, at, n_left, keep, hv, chosen);
+        if (status < 0)
+            goto undecided;
+    } else {
+        memcpy(chosen, at, sizeof(Py_ssize_t) * (size_t)n_left);
+    }
+    PyObject *r = PyByteArray_FromStringAndSize(NULL, n_ranked * (Py_ssize_t)sizeof(uint32_t));
+    PyObject *t = PyByteArray_FromStringAndSize(NULL, n_text * (Py_ssize_t)sizeof(uint32_t));
+    if (r && t) {
+        uint32_t *rv = (uint32_t *)PyByteArray_AS_STRING(r), *tv = (uint32_t *)PyByteArray_AS_STRING(t);
+        for (Py_ssize_t i = 0; i < n_ranked; i++)
+            rv[i] = all[chosen[i]].doc;
+        for (Py_ssize_t i = 0, o = 0; i < n_left; i++)
+            if (all[at[i]].textual)
+                tv[o++] = all[at[i]].doc;
+        result = PyTuple_Pack(2, r, t);
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(t);
+    goto done;
+undecided: /* best_of: -1 undecided, -2 out of memory */
+    if (status == -2) {
+        PyErr_NoMemory();
+    } else {
+        result = Py_None;
+        Py_INCREF(result);
+    }
 done:
     PyMem_Free(all);
-    Py_XDECREF(docs);
-    Py_XDECREF(hits);
+    PyMem_Free(at);
+    PyMem_Free(chosen);
+    PyMem_Free(dropped);
+    PyBuffer_Release(&hashes);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"merge_found", merge_found, METH_VARARGS, merge_found_doc},
+    {"rank_found", rank_found, METH_VARARGS, rank_found_doc},
     {"query", query, METH_VARARGS, query_doc},
     {"insert", insert, METH_VARARGS, insert_doc},
     {"merge", merge, METH_VARARGS, merge_doc},

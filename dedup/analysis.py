@@ -50,6 +50,7 @@ class Document:
     block_labels: list[str]
     block_hashes: np.ndarray  # uint64, hash of each block's folded tokens
     body_tokens: np.ndarray  # int32: indices of the body's tokens, in order
+    body_chars: int  # characters spanned by the body's tokens (what shared spans are measured against)
     shingles: np.ndarray  # uint64: shingle i covers body tokens i .. i+k-1
     shingle_blocks: np.ndarray  # int32: block in which shingle i starts
     shingle_quoted: np.ndarray  # bool: shingle i starts inside quotation marks
@@ -77,11 +78,6 @@ class Document:
     @property
     def n_body_tokens(self) -> int:
         return len(self.body_tokens)
-
-    @property
-    def body_chars(self) -> int:
-        """Characters spanned by the body's tokens (what shared spans are measured against)."""
-        return int((self.token_ends[self.body_tokens] - self.token_starts[self.body_tokens]).sum())
 
     def body_text(self) -> str:
         """The body blocks, one per line: what the document is compared on."""
@@ -176,6 +172,7 @@ class Analyzer:
                 dtype=_U64,
             ),
             body_tokens=body_tokens,
+            body_chars=int((ends[body_tokens] - starts[body_tokens]).sum()),
             shingles=shingles,
             shingle_blocks=shingle_blocks,
             shingle_quoted=shingle_quoted,

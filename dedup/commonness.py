@@ -147,7 +147,7 @@ class CommonTerms:
         """Count one document's story terms; return the buckets that became common (only
         at a review)."""
         self._documents += 1
-        self._counts[np.unique(bucket_of(terms))] += 1
+        self._counts[bucket_of(terms)] += 1  # once per bucket, however many of its terms: numpy's buffered `+=`
         if self._documents < self._next_review:
             return np.empty(0, np.intp)
         self._next_review = max(self._documents + 1, int(self._documents * self.GROWTH))

@@ -95,9 +95,10 @@ class DocInfos:
         start = self._id_ends[node - 1] if node else 0
         return self._id_bytes[start:self._id_ends[node]].decode("utf-8")
 
-    def body_hashes(self, nodes: np.ndarray) -> np.ndarray:
-        """The body hashes of `nodes`, in one vector (a copy: a view kept would stop appends)."""
-        return np.frombuffer(self._hashes, np.uint64)[nodes]
+    def body_hash_table(self) -> array:
+        """Every node's body hash (uint64, by node), to read, not to keep: appends fail
+        while a view of it is held."""
+        return self._hashes
 
     def published_at(self, node: int) -> datetime | None:
         micros = self._published[node]
@@ -167,8 +168,8 @@ class DocumentTable:
     def published_at(self, node: int) -> datetime | None:
         return self._infos.published_at(node)
 
-    def body_hashes(self, nodes: np.ndarray) -> np.ndarray:
-        return self._infos.body_hashes(nodes)
+    def body_hash_table(self) -> array:
+        return self._infos.body_hash_table()
 
     def screening(self, node: int) -> Document | Screening:
         """What `verify.worth_verifying` reads of node's document (here, the document)."""

@@ -409,7 +409,7 @@ class Engine:
     def _index_bands(self, node: int, doc: Document) -> None:
         if len(doc.shingles):
             self._doc_index.add(node, doc.band_keys)
-            self._passage_index.add(node, lsh.distinct_keys(doc.passage_band_keys))
+            self._passage_index.add(node, doc.passage_band_keys)
         if len(doc.story_terms):
             self._story_index.add(node, doc.story_band_keys)
 
@@ -429,51 +429,15 @@ class Engine:
                 blocks = doc.block_hashes[doc.shingle_blocks[doc.passage_starts]]
                 common = self._common.common
                 keys = keys[[h not in common for h in blocks.tolist()]]
-            nodes, n = self._passage_index.query(lsh.distinct_keys(keys))
+            nodes, n = self._passage_index.query(keys)
             found.append((nodes, 2 * n))
         textual = len(found)
         if len(doc.story_terms):
             found.append(self._story_index.query(doc.story_band_keys, self.config.story_bucket_limit))
         if not found:
             return [], set()
-        nodes, hits, shares_text = lsh.merge_found(found, textual)
-        if exclude is not None:
-            keep = nodes != exclude
-            nodes, hits, shares_text = nodes[keep], hits[keep], shares_text[keep]
-        # Story terms alone propose many pages of the same beat: keep the best few of those.
-        story_only = np.flatnonzero(~shares_text)
-        if len(story_only) > _STORY_CANDIDATES:
-            keep = shares_text.copy()
-            keep[story_only[self._best(nodes[story_only], hits[story_only], _STORY_CANDIDATES)]] = True
-            nodes, hits, shares_text = nodes[keep], hits[keep], shares_text[keep]
-        textual_nodes = set(nodes[shares_text].tolist())
-        if len(nodes) > self.config.max_candidates:
-            nodes = nodes[self._best(nodes, hits, self.config.max_candidates)]
-        return nodes.tolist(), textual_nodes
-
-    def _best(self, nodes: np.ndarray, hits: np.ndarray, keep: int) -> np.ndarray:
-        """Positions of the `keep` nodes with most hits. Ties at the cut (story bands often
-        leave dozens) go to the smallest body hash, then article id: a choice that does not
-        depend on arrival order, and is made in numpy where ids would be compared one by one."""
-        if len(nodes) <= keep:
-            return np.arange(len(nodes))
-        cut = np.partition(hits, len(hits) - keep)[len(hits) - keep]
-        above = np.flatnonzero(hits > cut)
-        tied = np.flatnonzero(hits == cut)
-        need = keep - len(above)
-        hashes = self._docs.body_hashes(nodes[tied])
-        order = np.argsort(hashes)
-        if need < len(order) and hashes[order[need - 1]] == hashes[order[need]]:
-            # Equal bodies across the cut (rare: only one of them is in the band indexes).
-            last = hashes[order[need - 1]]
-            below = np.flatnonzero(hashes < last)
-            equal = np.flatnonzero(hashes == last).tolist()
-            id_of = self._docs.id_of
-            equal.sort(key=lambda i: id_of(int(nodes[tied[i]])))
-            chosen = np.concatenate([below, np.array(equal[:need - len(below)], np.intp)])
-        else:
-            chosen = order[:need]
-        return np.concatenate([above, tied[chosen]])
+        return lsh.rank_candidates(found, textual, exclude, _STORY_CANDIDATES, self.config.max_candidates,
+                                   self._docs.body_hash_table(), self._docs.id_of)
 
     def _verify(self, doc: Document, exclude: int | None) -> dict[int, Match]:
         out = {}

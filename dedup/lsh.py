@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 
 import numpy as np
 from datasketch.lsh import _optimal_param
@@ -81,15 +82,6 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return h
 
 
-def distinct_keys(keys: np.ndarray) -> np.ndarray:
-    """The distinct values of `keys` (any shape), sorted: `np.unique` for the small arrays of
-    one document, in a third of its time."""
-    keys = np.sort(keys, axis=None)
-    if len(keys) > 1:
-        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-    return keys
-
-
 def merge_found(found: list[tuple[np.ndarray, np.ndarray]], textual: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Several `BandIndex.query` answers (documents, hits) as one: the distinct documents
     (ascending), their summed hits, and whether one of the first `textual` answers had each."""
@@ -100,6 +92,55 @@ def merge_found(found: list[tuple[np.ndarray, np.ndarray]], textual: int) -> tup
     hits = np.bincount(where, weights=np.concatenate([h for _, h in found])).astype(np.int64)
     text = np.isin(docs, np.concatenate([d for d, _ in found[:textual]])) if textual else np.zeros(len(docs), bool)
     return docs.astype(np.uint32, copy=False), hits, text
+
+
+def rank_candidates(found: list[tuple[np.ndarray, np.ndarray]], textual: int, exclude: int | None, story_keep: int,
+                    keep: int, body_hashes, id_of: Callable[[int], str]) -> tuple[list[int], set[int]]:
+    """The candidates in several `BandIndex.query` answers (see `merge_found`), less
+    `exclude`: the `story_keep` best of those found by story answers alone (story terms
+    propose many pages of the same beat), then the `keep` best of all. Returns them ranked,
+    and those a textual answer found. Best: most hits; ties at a cut go to the smallest body
+    hash (`body_hashes`: a uint64 buffer by document number), then article id (`id_of`), a
+    choice that does not depend on arrival order."""
+    if _bandsearch is not None:
+        ranked = _bandsearch.rank_found([d for d, _ in found], [h for _, h in found], textual,
+                                        -1 if exclude is None else exclude, story_keep, keep, body_hashes)
+        if ranked is not None:  # None: ids must break a tie
+            return np.frombuffer(ranked[0], np.uint32).tolist(), set(np.frombuffer(ranked[1], np.uint32).tolist())
+    nodes, hits, shares_text = merge_found(found, textual)
+    if exclude is not None:
+        kept = nodes != exclude
+        nodes, hits, shares_text = nodes[kept], hits[kept], shares_text[kept]
+    story_only = np.flatnonzero(~shares_text)
+    if len(story_only) > story_keep:
+        kept = shares_text.copy()
+        kept[story_only[_best(nodes[story_only], hits[story_only], story_keep, body_hashes, id_of)]] = True
+        nodes, hits, shares_text = nodes[kept], hits[kept], shares_text[kept]
+    textual_nodes = set(nodes[shares_text].tolist())
+    if len(nodes) > keep:
+        nodes = nodes[_best(nodes, hits, keep, body_hashes, id_of)]
+    return nodes.tolist(), textual_nodes
+
+
+def _best(nodes: np.ndarray, hits: np.ndarray, keep: int, body_hashes, id_of: Callable[[int], str]) -> np.ndarray:
+    """Positions of the `keep` nodes with most hits (see `rank_candidates` for ties): those
+    above the cut in order, then the tied ones chosen, in hash order."""
+    cut = np.partition(hits, len(hits) - keep)[len(hits) - keep]
+    above = np.flatnonzero(hits > cut)
+    tied = np.flatnonzero(hits == cut)
+    need = keep - len(above)
+    hashes = np.frombuffer(body_hashes, np.uint64)[nodes[tied]]
+    order = np.argsort(hashes)
+    if need < len(order) and hashes[order[need - 1]] == hashes[order[need]]:
+        # Equal bodies across the cut (rare: only one of them is in the band indexes).
+        last = hashes[order[need - 1]]
+        below = np.flatnonzero(hashes < last)
+        equal = np.flatnonzero(hashes == last).tolist()
+        equal.sort(key=lambda i: id_of(int(nodes[tied[i]])))
+        chosen = np.concatenate([below, np.array(equal[:need - len(below)], np.intp)])
+    else:
+        chosen = order[:need]
+    return np.concatenate([above, tied[chosen]])
 
 
 class BandIndex:
@@ -127,7 +168,8 @@ class BandIndex:
         self._levels: list[np.ndarray] = []  # sorted entries: uint64, or packed bytes (uint8)
         self._directories: list[np.ndarray | None] = []  # per level: None, or the packed level's
         self._level_names: list[str] = []  # a new one each time a level is written (see `dedup.frozen`)
-        self._recent = np.empty(0, _U64)
+        self._recent = np.empty(0, _U64)  # sorted; a view of `_buffer`'s first entries
+        self._buffer = np.empty(0, _U64)  # room to insert into in place (compiled part only)
         self._removed: set[int] = set()
         self._merge: _Merge | None = None
         self._sealed = np.empty(0, _U64)  # the buffer a running merge took
@@ -141,6 +183,8 @@ class BandIndex:
         if self._merge is not None:  # the merge's inputs are all there; keep the taken buffer
             state["_recent"] = np.sort(np.concatenate([self._sealed, self._recent]), kind="stable")
         state["_sealed"] = np.empty(0, _U64)
+        state["_recent"] = np.array(state["_recent"])  # without the buffer's spare room
+        del state["_buffer"]
         # A level never changes once written: a snapshot stores each one once (`dedup.frozen`).
         state["_levels"] = [FrozenArray(name, level) for name, level in zip(self._level_names, self._levels)]
         state["_directories"] = [None if d is None else FrozenArray(f"{name}-directory", d)
@@ -151,6 +195,7 @@ class BandIndex:
     def __setstate__(self, state: dict) -> None:
         levels, directories = state.pop("_levels"), state.pop("_directories")
         self.__dict__.update(state)
+        self._buffer = self._recent
         self._levels = [level.array for level in levels]
         self._directories = [None if d is None else d.array for d in directories]
         self._level_names = [level.name for level in levels]
@@ -162,14 +207,20 @@ class BandIndex:
                     self._level_names[i] = new_name()
 
     def add(self, doc: int, keys: np.ndarray) -> None:
-        """Index document number `doc` under each of `keys`."""
+        """Index document number `doc` under each of `keys` (any shape; a key given twice,
+        once)."""
         if not 0 <= doc < MAX_DOCUMENTS:
             raise ValueError(f"a band index holds document numbers below {MAX_DOCUMENTS:,}, got {doc:,}")
         if _bandsearch is not None:
-            merged = _bandsearch.insert(self._recent, np.ascontiguousarray(keys, _U64), int(_KEY_MASK), doc)
-            self._recent = np.frombuffer(merged, _U64)
+            keys = np.ascontiguousarray(keys, _U64)
+            count = len(self._recent)
+            if count + keys.size > len(self._buffer) or not self._buffer.flags.writeable:
+                self._buffer = np.empty(max(_RECENT_ENTRIES + 256, 2 * (count + keys.size)), _U64)
+                self._buffer[:count] = self._recent
+            count = _bandsearch.insert(self._buffer, count, keys, int(_KEY_MASK), doc)
+            self._recent = self._buffer[:count]
         else:
-            entries = np.sort((keys.astype(_U64, copy=False) & _KEY_MASK) | _U64(doc))
+            entries = np.unique((keys.astype(_U64, copy=False) & _KEY_MASK) | _U64(doc))
             pos = np.searchsorted(self._recent, entries, side="right")
             self._recent = np.insert(self._recent, pos, entries)
         if len(self._recent) >= _RECENT_ENTRIES:
@@ -184,17 +235,17 @@ class BandIndex:
             self._compact()
 
     def query(self, keys: np.ndarray, max_bucket: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Documents sharing at least one key with `keys` (ascending), and how many keys each
-        shares. With `max_bucket`, keys held by more than that many entries are ignored."""
-        keys = np.sort(keys.astype(_U64, copy=False) & _KEY_MASK)
-        if _bandsearch is not None:
+        """Documents sharing at least one key with `keys` (any shape; ascending), and how many
+        distinct keys each shares. With `max_bucket`, keys held by more than that many entries
+        are ignored."""
+        if _bandsearch is not None:  # masks and sorts the keys itself
             found, hits = _bandsearch.query(
-                self._arrays(), [None, None, *self._directories], keys,
+                self._arrays(), [None, None, *self._directories], np.ascontiguousarray(keys, _U64),
                 int(_KEY_STEP), int(_KEY_MASK), int(_DOC_MASK), -1 if max_bucket is None else max_bucket,
             )
             docs, counts = np.frombuffer(found, np.uint32), np.frombuffer(hits, np.int64)
         else:
-            docs, counts = self._query_numpy(keys, max_bucket)
+            docs, counts = self._query_numpy(np.unique(keys.astype(_U64, copy=False) & _KEY_MASK), max_bucket)
         if self._removed:
             live = ~np.isin(docs, np.fromiter(self._removed, np.uint32, len(self._removed)))
             docs, counts = docs[live], counts[live]
@@ -286,6 +337,7 @@ class BandIndex:
                 return  # the levels are being written; the buffer waits a little longer
             self.wait()
         run, self._recent = self._recent, np.empty(0, _U64)
+        self._buffer = self._recent  # `run` keeps the old buffer: a new one at the next insert
         total, target = len(run), 0
         while target < len(self._levels):
             total += _length(self._levels[target], self._directories[target])
@@ -322,7 +374,7 @@ class BandIndex:
             plain = _unpacked(level, directory)
             self._levels[i], self._directories[i] = _merged([(plain[~np.isin(plain & _DOC_MASK, gone)], None)])
             self._level_names[i] = new_name()
-        self._recent = self._recent[~np.isin(self._recent & _DOC_MASK, gone)]
+        self._recent = self._buffer = self._recent[~np.isin(self._recent & _DOC_MASK, gone)]
         self._removed = set()
 
 

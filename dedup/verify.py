@@ -207,7 +207,9 @@ def _body(doc: Document, common_blocks: Set[int]) -> tuple[np.ndarray, np.ndarra
     if cached is not None and cached[1] == common:
         body = cached[2]
     elif common:
-        keep = ~np.isin(doc.shingle_blocks, common)
+        in_common = np.zeros(len(doc.block_hashes), bool)
+        in_common[list(common)] = True
+        keep = ~in_common[doc.shingle_blocks]
         shingles = doc.shingles[keep]
         distinct = distinct_among(shingles, doc.shingle_set)
         body = shingles, distinct, own_shingles(shingles, doc.shingle_quoted[keep], distinct)

@@ -159,6 +159,46 @@ def test_merged_query_answers_are_numpys(sources, textual):
         assert c.dtype == p.dtype and c.tolist() == p.tolist()
 
 
+@settings(max_examples=300, deadline=None)
+@given(sources=st.lists(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 6)), max_size=30,
+                                 unique_by=lambda t: t[0]), min_size=1, max_size=4),
+       textual=st.integers(0, 4), exclude=st.one_of(st.none(), st.integers(0, 40)),
+       story_keep=st.integers(1, 8), keep=st.integers(1, 12),
+       hashes=st.lists(st.integers(0, 2**64 - 1), min_size=41, max_size=41),
+       twins=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), max_size=3))
+def test_ranked_candidates_are_numpys(sources, textual, exclude, story_keep, keep, hashes, twins):
+    """Few distinct hits, so that cuts fall among ties; `twins` give some documents the same
+    body hash, where only ids can decide (the compiled part then leaves it to numpy)."""
+    from array import array
+
+    for a, b in twins:
+        hashes[b] = hashes[a]
+    table = array("Q", hashes)
+    found = [(np.array([d for d, _ in s], np.uint32), np.array([h for _, h in s], np.int64)) for s in sources]
+    textual = min(textual, len(found))
+    args = (found, textual, exclude, story_keep, keep, table, lambda node: f"id-{node * 7 % 41:02d}")
+    compiled = lsh.rank_candidates(*args)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(lsh, "_bandsearch", None)
+        plain = lsh.rank_candidates(*args)
+    assert compiled == plain
+
+
+def test_ranking_leaves_ties_of_equal_bodies_to_ids():
+    from array import array
+
+    found = [(np.array([1, 2, 3], np.uint32), np.array([5, 5, 5], np.int64))]
+    distinct, twins = array("Q", [0, 30, 20, 10]), array("Q", [0, 30, 20, 20])
+    assert lsh._bandsearch.rank_found([found[0][0]], [found[0][1]], 1, -1, 4, 2, distinct) is not None
+    assert lsh._bandsearch.rank_found([found[0][0]], [found[0][1]], 1, -1, 4, 2, twins) is None
+    id_of = {1: "c", 2: "b", 3: "a"}.get
+    assert lsh.rank_candidates(found, 1, None, 4, 2, distinct, id_of) == ([3, 2], {1, 2, 3})
+    assert lsh.rank_candidates(found, 1, None, 4, 2, twins, id_of) == ([2, 3], {1, 2, 3})
+    assert lsh.rank_candidates(found, 1, None, 4, 1, twins, id_of) == ([3], {1, 2, 3})
+    with pytest.raises(ValueError, match="no body hash"):
+        lsh._bandsearch.rank_found([np.array([9], np.uint32)], [np.array([1], np.int64)], 1, -1, 4, 2, distinct)
+
+
 def test_set_operations_refuse_values_that_are_not_64_bit():
     with pytest.raises(ValueError, match="64-bit"):
         verify._setops.common_positions(np.zeros(3, np.uint32), np.zeros(2, np.uint64))

@@ -100,7 +100,7 @@ def _add_at_random(index, plain, removed, rng, doc, keys_below, removals) -> Non
     then, with probability `removals`, remove a random document so far."""
     keys = rng.integers(0, keys_below, size=rng.integers(1, 12)).astype(np.uint64)
     index.add(doc, _spread(keys))
-    for k in keys.tolist():
+    for k in set(keys.tolist()):  # a key given twice is indexed once
         plain.setdefault(k, []).append(doc)
     if rng.random() < removals:
         gone = int(rng.integers(0, doc + 1))
@@ -110,7 +110,7 @@ def _add_at_random(index, plain, removed, rng, doc, keys_below, removals) -> Non
 
 def _assert_answers_as_plain(index, plain, removed, query) -> None:
     expected: dict[int, int] = {}
-    for k in query.tolist():
+    for k in set(query.tolist()):  # and counts once in a query
         for d in plain.get(k, ()):
             if d not in removed:
                 expected[d] = expected.get(d, 0) + 1
@@ -342,7 +342,22 @@ def test_the_compiled_band_search_refuses_arrays_that_are_not_64_bit():
     with pytest.raises(ValueError, match="doc_bits must be"):
         lsh._bandsearch.merge([(np.arange(100, dtype=np.uint64), None)], 8, 0)
     with pytest.raises(ValueError, match="64-bit"):
-        lsh._bandsearch.insert(np.zeros(2, np.uint64), np.zeros(3, np.uint8), 1, 2)
+        lsh._bandsearch.insert(np.zeros(2, np.uint64), 0, np.zeros(3, np.uint8), 1, 2)
+    with pytest.raises(ValueError, match="cannot take 3 more after 1"):
+        lsh._bandsearch.insert(np.zeros(3, np.uint64), 1, np.zeros(3, np.uint64), 1, 2)
+    with pytest.raises(TypeError):  # a read-only buffer
+        lsh._bandsearch.insert(bytes(32), 0, np.zeros(3, np.uint64), 1, 2)
+
+
+def test_an_insert_merges_in_place_and_keeps_one_entry_per_distinct_key():
+    from dedup import lsh
+
+    if lsh._bandsearch is None:
+        pytest.skip("dedup._bandsearch was not built")
+    buffer = np.full(8, 99, np.uint64)
+    buffer[:3] = [16, 32, 48]
+    count = lsh._bandsearch.insert(buffer, 3, np.array([40, 16, 40, 0], np.uint64), 2**64 - 16, 5)
+    assert count == 6 and buffer[:count].tolist() == [5, 16, 21, 32, 37, 48] and buffer[6:].tolist() == [99, 99]
 
 
 @pytest.mark.parametrize("bits", [8, 12])

@@ -9,6 +9,7 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "_sorted.h"
 
@@ -168,10 +169,13 @@ static double overlap(const uint64_t *s, const float *sw, Py_ssize_t n, const ui
     return total;
 }
 
+/* The attribute names `screen` reads, interned once (a lookup by C string builds one each time). */
+static PyObject *story_terms_name, *story_weights_name, *story_norm_name, *shingle_set_name;
+
 /* An attribute of `obj` as a buffer of `count` items of `itemsize` bytes (count -1: any). */
-static int attribute_buffer(PyObject *obj, const char *name, Py_buffer *view, Py_ssize_t itemsize, Py_ssize_t count)
+static int attribute_buffer(PyObject *obj, PyObject *name, Py_buffer *view, Py_ssize_t itemsize, Py_ssize_t count)
 {
-    PyObject *value = PyObject_GetAttrString(obj, name);
+    PyObject *value = PyObject_GetAttr(obj, name);
     if (!value)
         return -1;
     int failed = PyObject_GetBuffer(value, view, PyBUF_C_CONTIGUOUS) < 0;
@@ -180,7 +184,7 @@ static int attribute_buffer(PyObject *obj, const char *name, Py_buffer *view, Py
         return -1;
     if (view->len % itemsize || (count >= 0 && view->len / itemsize != count)) {
         PyBuffer_Release(view);
-        PyErr_Format(PyExc_ValueError, "screen: %s has the wrong size or item type", name);
+        PyErr_Format(PyExc_ValueError, "screen: %U has the wrong size or item type", name);
         return -1;
     }
     return 0;
@@ -227,19 +231,19 @@ static PyObject *screen(PyObject *self, PyObject *args)
     for (Py_ssize_t a = 0; a < count; a++) {
         PyObject *other = PySequence_Fast_GET_ITEM(others, a);
         Py_buffer t, w;
-        if (attribute_buffer(other, "story_terms", &t, sizeof(uint64_t), -1) < 0) {
+        if (attribute_buffer(other, story_terms_name, &t, sizeof(uint64_t), -1) < 0) {
             Py_CLEAR(out);
             goto done;
         }
         Py_ssize_t m = t.len / (Py_ssize_t)sizeof(uint64_t);
-        if (attribute_buffer(other, "story_weights", &w, sizeof(float), m) < 0) {
+        if (attribute_buffer(other, story_weights_name, &w, sizeof(float), m) < 0) {
             PyBuffer_Release(&t);
             Py_CLEAR(out);
             goto done;
         }
         double story = 0.0;
         if (n_terms) {
-            PyObject *other_norm = PyObject_GetAttrString(other, "story_norm");
+            PyObject *other_norm = PyObject_GetAttr(other, story_norm_name);
             double both = other_norm ? PyFloat_AsDouble(other_norm) * norm : -1.0;
             Py_XDECREF(other_norm);
             if (PyErr_Occurred()) {
@@ -258,7 +262,7 @@ static PyObject *screen(PyObject *self, PyObject *args)
         worth[a] = story >= rewrite + rewrite_short / sqrt((double)(fewer > 1 ? fewer : 1));
         if (!worth[a] && n_shingles) {
             Py_buffer sh;
-            if (attribute_buffer(other, "shingle_set", &sh, sizeof(uint64_t), -1) < 0) {
+            if (attribute_buffer(other, shingle_set_name, &sh, sizeof(uint64_t), -1) < 0) {
                 Py_CLEAR(out);
                 goto done;
             }
@@ -290,30 +294,111 @@ static int compare_placed(const void *x, const void *y)
     return (a->position > b->position) - (a->position < b->position);
 }
 
-PyDoc_STRVAR(shared_runs_doc,
-"shared_runs(a, b, shared) -> (bytearray, bytearray, bytearray)\n\n"
-"The maximal runs of consecutive values of `a` (uint64, in text order) that are in `shared`\n"
-"(uint64, sorted, distinct): for each run, its first and last position in `a`, and the\n"
-"first position in `b` (uint64, in text order) of the run's first value (-1 if none).\n"
-"int64 values.");
-
-static PyObject *shared_runs(PyObject *self, PyObject *args)
+/* An int32 buffer argument (token offsets and indices). */
+static int i32_buffer(PyObject *obj, Py_buffer *view, const char *what)
 {
-    static const char *const names[] = {"a", "b", "shared"};
-    Py_buffer views[3];
-    if (u64_arguments(args, views, names, 3) < 0)
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return -1;
+    if (view->itemsize != 4 || !view->format || (strcmp(view->format, "i") && strcmp(view->format, "<i")
+                                                 && strcmp(view->format, "=i"))) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "%s must hold int32 values", what);
+        return -1;
+    }
+    return 0;
+}
+
+/* One document's side of `shared_spans`: its token starts and ends, its body's token indices. */
+typedef struct {
+    Py_buffer starts, ends, body;
+} Tokens;
+
+static int tokens_from(PyObject *starts, PyObject *ends, PyObject *body, Tokens *t)
+{
+    if (i32_buffer(starts, &t->starts, "token_starts") < 0)
+        return -1;
+    if (i32_buffer(ends, &t->ends, "token_ends") < 0) {
+        PyBuffer_Release(&t->starts);
+        return -1;
+    }
+    if (i32_buffer(body, &t->body, "body_tokens") < 0) {
+        PyBuffer_Release(&t->starts);
+        PyBuffer_Release(&t->ends);
+        return -1;
+    }
+    Py_ssize_t n = t->starts.len / 4, n_body = t->body.len / 4;
+    const int32_t *b = t->body.buf;
+    int ok = t->ends.len / 4 == n;
+    for (Py_ssize_t i = 0; ok && i < n_body; i++)
+        ok = b[i] >= 0 && b[i] < n;
+    if (!ok) {
+        PyBuffer_Release(&t->starts);
+        PyBuffer_Release(&t->ends);
+        PyBuffer_Release(&t->body);
+        PyErr_SetString(PyExc_ValueError, "shared_spans: token arrays that do not fit together");
+        return -1;
+    }
+    return 0;
+}
+
+static void tokens_release(Tokens *t)
+{
+    PyBuffer_Release(&t->starts);
+    PyBuffer_Release(&t->ends);
+    PyBuffer_Release(&t->body);
+}
+
+PyDoc_STRVAR(shared_spans_doc,
+"shared_spans(a, b, shared, shingle_size, a_starts, a_ends, a_body, b_starts, b_ends, b_body) -> list\n\n"
+"The maximal runs of consecutive shingles of `a` (uint64, in text order) that are in `shared`\n"
+"(uint64, sorted, distinct), each as the text both documents share: a tuple (a_start, a_end,\n"
+"b_start, b_end, tokens) of character offsets, from the run's first token to its last, in `a`\n"
+"and from the first occurrence in `b` (uint64, in text order) of the run's first shingle on,\n"
+"as many tokens as far as `b`'s body goes.  A document's tokens: starts and ends (int32\n"
+"character offsets) and its body's token indices (int32); shingle i starts at body token i.");
+
+static PyObject *shared_spans(PyObject *self, PyObject *args)
+{
+    PyObject *a_obj, *b_obj, *shared_obj, *tok[6];
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "OOOnOOOOOO", &a_obj, &b_obj, &shared_obj, &k, &tok[0], &tok[1], &tok[2], &tok[3],
+                          &tok[4], &tok[5]))
         return NULL;
-    Py_buffer a = views[0], b = views[1], shared = views[2];
+    if (k < 1) {
+        PyErr_SetString(PyExc_ValueError, "shared_spans: shingle_size must be positive");
+        return NULL;
+    }
+    Py_buffer a, b, shared;
+    Tokens ta, tb;
     PyObject *result = NULL;
+    if (u64_buffer(a_obj, &a, "a") < 0)
+        return NULL;
+    if (u64_buffer(b_obj, &b, "b") < 0) {
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    if (u64_buffer(shared_obj, &shared, "shared") < 0) {
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&b);
+        return NULL;
+    }
+    if (tokens_from(tok[0], tok[1], tok[2], &ta) < 0)
+        goto release_sets;
+    if (tokens_from(tok[3], tok[4], tok[5], &tb) < 0)
+        goto release_a;
     const uint64_t *x = a.buf, *y = b.buf, *s = shared.buf;
     Py_ssize_t n = a.len / 8, m = b.len / 8, ns = shared.len / 8, runs = 0;
+    Py_ssize_t a_body = ta.body.len / 4, b_body = tb.body.len / 4;
+    if (n > a_body || m > b_body) {
+        PyErr_SetString(PyExc_ValueError, "shared_spans: more shingles than body tokens");
+        goto release_b;
+    }
     int64_t *lo = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
     int64_t *hi = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
-    int64_t *first_in_b = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
     Placed *placed = PyMem_Malloc(sizeof(Placed) * (size_t)(m + 1));
-    if (!lo || !hi || !first_in_b || !placed) {
+    if (!lo || !hi || !placed) {
         PyErr_NoMemory();
-        goto done;
+        goto free_runs;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t p = lower_bound(s, 0, ns, x[i]);
@@ -326,42 +411,58 @@ static PyObject *shared_runs(PyObject *self, PyObject *args)
             runs++;
         }
     }
-    if (runs) {
-        /* b's values with their positions, sorted: a value's first position comes first. */
-        for (Py_ssize_t j = 0; j < m; j++) {
-            placed[j].value = y[j];
-            placed[j].position = j;
-        }
-        qsort(placed, (size_t)m, sizeof(Placed), compare_placed);
-        for (Py_ssize_t r = 0; r < runs; r++) {
-            uint64_t v = x[lo[r]];
-            Py_ssize_t left = 0, count = m;
-            while (count > 0) {
-                Py_ssize_t half = count / 2;
-                if (placed[left + half].value < v) {
-                    left += half + 1;
-                    count -= half + 1;
-                } else {
-                    count = half;
-                }
-            }
-            first_in_b[r] = left < m && placed[left].value == v ? placed[left].position : -1;
-        }
+    result = PyList_New(runs);
+    if (!result || !runs)
+        goto free_runs;
+    /* b's values with their positions, sorted: a value's first position comes first. */
+    for (Py_ssize_t j = 0; j < m; j++) {
+        placed[j].value = y[j];
+        placed[j].position = j;
     }
-    PyObject *l = PyByteArray_FromStringAndSize((const char *)lo, runs * 8);
-    PyObject *h = PyByteArray_FromStringAndSize((const char *)hi, runs * 8);
-    PyObject *f = PyByteArray_FromStringAndSize((const char *)first_in_b, runs * 8);
-    if (l && h && f)
-        result = PyTuple_Pack(3, l, h, f);
-    Py_XDECREF(l);
-    Py_XDECREF(h);
-    Py_XDECREF(f);
-done:
+    qsort(placed, (size_t)m, sizeof(Placed), compare_placed);
+    const int32_t *as = ta.starts.buf, *ae = ta.ends.buf, *ab = ta.body.buf;
+    const int32_t *bs = tb.starts.buf, *be = tb.ends.buf, *bb = tb.body.buf;
+    for (Py_ssize_t r = 0; r < runs; r++) {
+        uint64_t v = x[lo[r]];
+        Py_ssize_t left = 0, count = m;
+        while (count > 0) {
+            Py_ssize_t half = count / 2;
+            if (placed[left + half].value < v) {
+                left += half + 1;
+                count -= half + 1;
+            } else {
+                count = half;
+            }
+        }
+        if (left == m || placed[left].value != v) {
+            PyErr_SetString(PyExc_ValueError, "shared_spans: a shared shingle is not in b");
+            Py_CLEAR(result);
+            goto free_runs;
+        }
+        Py_ssize_t b_lo = placed[left].position;
+        Py_ssize_t a_end = hi[r] + k < a_body ? hi[r] + k : a_body;
+        Py_ssize_t tokens = a_end - lo[r];
+        Py_ssize_t b_end = b_lo + tokens < b_body ? b_lo + tokens : b_body;
+        PyObject *span = Py_BuildValue("(iiiin)", as[ab[lo[r]]], ae[ab[a_end - 1]], bs[bb[b_lo]], be[bb[b_end - 1]],
+                                       tokens);
+        if (!span) {
+            Py_CLEAR(result);
+            goto free_runs;
+        }
+        PyList_SET_ITEM(result, r, span);
+    }
+free_runs:
     PyMem_Free(lo);
     PyMem_Free(hi);
-    PyMem_Free(first_in_b);
     PyMem_Free(placed);
-    release_all(views, 3);
+release_b:
+    tokens_release(&tb);
+release_a:
+    tokens_release(&ta);
+release_sets:
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&shared);
     return result;
 }
 
@@ -492,7 +593,7 @@ static PyMethodDef methods[] = {
     {"specific_cosine", specific_cosine, METH_VARARGS, specific_cosine_doc},
     {"overlap_counts", overlap_counts, METH_VARARGS, overlap_counts_doc},
     {"weighted_dot", weighted_dot, METH_VARARGS, weighted_dot_doc},
-    {"shared_runs", shared_runs, METH_VARARGS, shared_runs_doc},
+    {"shared_spans", shared_spans, METH_VARARGS, shared_spans_doc},
     {"screen", screen, METH_VARARGS, screen_doc},
     {"positions_in", positions_in, METH_VARARGS, positions_in_doc},
     {"common_positions", common_positions, METH_VARARGS, common_positions_doc},
@@ -505,5 +606,11 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__setops(void)
 {
+    story_terms_name = PyUnicode_InternFromString("story_terms");
+    story_weights_name = PyUnicode_InternFromString("story_weights");
+    story_norm_name = PyUnicode_InternFromString("story_norm");
+    shingle_set_name = PyUnicode_InternFromString("shingle_set");
+    if (!story_terms_name || !story_weights_name || !story_norm_name || !shingle_set_name)
+        return NULL;
     return PyModule_Create(&module);
 }

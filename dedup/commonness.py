@@ -51,13 +51,18 @@ class CommonBlocks:
         if len(self._pairs) > _REMEMBERED_PAIRS:
             self._pairs = {}
         hashes = np.unique(np.fromiter(block_hashes, np.uint64))
+        keys = all_keys = _mixed(hashes)
         # Blocks already common stay so: only the others' documents are looked up.
-        undecided = [h for h in hashes.tolist() if h not in self.common]
-        keys = _mixed(np.array(undecided, np.uint64))
+        undecided = hashes.tolist()
+        if self.common:
+            at = [i for i, h in enumerate(undecided) if h not in self.common]
+            undecided, keys = [undecided[i] for i in at], keys[at]
         # Most blocks are in no other document: their documents are listed only when tested.
-        testing = [i for i, n in enumerate(self._blocks.bucket_sizes(keys).tolist()) if self._worth_testing(n + 1)]
+        sizes = self._blocks.bucket_sizes(keys)
+        testing = [i for i in np.flatnonzero(sizes >= self.min_documents - 1).tolist()
+                   if self._worth_testing(int(sizes[i]) + 1)]
         earlier = self._blocks.buckets(keys[testing]) if testing else []
-        self._blocks.add(node, _mixed(hashes))
+        self._blocks.add(node, all_keys)
         for i, docs in zip(testing, earlier):
             if self._is_common(docs.tolist() + [node]):
                 flipped.add(undecided[i])
@@ -90,9 +95,9 @@ class CommonBlocks:
 
 def _mixed(hashes: np.ndarray) -> np.ndarray:
     """Hashes spread over the top bits, which the band index keys on: multiplying by an odd
-    constant is one-to-one, so even small or similar numbers stay apart."""
-    with np.errstate(over="ignore"):
-        return hashes * np.uint64(0x9E3779B97F4A7C15)
+    constant is one-to-one, so even small or similar numbers stay apart (an array's product
+    wraps around without a warning)."""
+    return hashes * np.uint64(0x9E3779B97F4A7C15)
 
 
 class CommonTerms:

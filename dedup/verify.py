@@ -416,21 +416,20 @@ def _shared_passages(a: Document, b: Document, a_sh, b_sh, shared, cfg: Config) 
         # runs are found on the full bodies and kept only where the filtered sets agree.
         a_sh, b_sh = a.shingles, b.shingles
     if _compiled(a_sh, b_sh):
-        lo, hi, b_lo = (np.frombuffer(x, np.int64) for x in _setops.shared_runs(a_sh, b_sh, shared))
-        if len(lo) == 0:
-            return ()
-    else:
-        in_b = _members(a_sh, shared)
-        if not in_b.any():
-            return ()
-        idx = np.flatnonzero(in_b)
-        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-        lo = idx[np.concatenate(([0], breaks))]
-        hi = idx[np.concatenate((breaks - 1, [len(idx) - 1]))]
-        # Where each run's first shingle first occurs in `b`: a stable sort keeps, among equal
-        # shingles, the earliest position first.
-        order = np.argsort(b_sh, kind="stable")
-        b_lo = order[np.searchsorted(b_sh[order], a_sh[lo])]
+        spans = _setops.shared_spans(a_sh, b_sh, shared, cfg.shingle_size, a.token_starts, a.token_ends, a.body_tokens,
+                                     b.token_starts, b.token_ends, b.body_tokens)
+        return tuple(SharedPassage(*span) for span in spans)
+    in_b = _members(a_sh, shared)
+    if not in_b.any():
+        return ()
+    idx = np.flatnonzero(in_b)
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    lo = idx[np.concatenate(([0], breaks))]
+    hi = idx[np.concatenate((breaks - 1, [len(idx) - 1]))]
+    # Where each run's first shingle first occurs in `b`: a stable sort keeps, among equal
+    # shingles, the earliest position first.
+    order = np.argsort(b_sh, kind="stable")
+    b_lo = order[np.searchsorted(b_sh[order], a_sh[lo])]
     # Each run as a span of body tokens in both documents, then of characters.
     a_tok_end = np.minimum(len(a.body_tokens), hi + cfg.shingle_size)
     tokens = a_tok_end - lo

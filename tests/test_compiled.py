@@ -121,25 +121,57 @@ def test_pair_scores_are_numpys_to_the_bit(a, b, wide, seed, common):
         assert verify.story_similarity(x, y, common_terms) == 0.0
 
 
-@settings(max_examples=200, deadline=None)
-@given(a=st.lists(st.integers(0, 12), max_size=60), b=st.lists(st.integers(0, 12), max_size=60))
-def test_shared_runs_are_numpys(a, b):
-    """Runs of `a` (in text order, with repeats) whose values `b` holds, and where in `b` each
-    run's first value first occurs."""
-    a, b = np.array(a, np.uint64), np.array(b, np.uint64)
-    shared = np.intersect1d(a, b)
-    lo, hi, b_first = (np.frombuffer(x, np.int64).tolist() for x in verify._setops.shared_runs(a, b, shared))
+@settings(max_examples=300, deadline=None)
+@given(a=st.lists(st.integers(0, 12), max_size=60), b=st.lists(st.integers(0, 12), max_size=60),
+       k=st.integers(1, 4), gap=st.integers(0, 3))
+def test_shared_spans_are_numpys(a, b, k, gap):
+    """Runs of `a`'s shingles (in text order, with repeats) that `b` holds, as the text both
+    share: from the run's first token to its last in `a`, and in `b` from where the run's
+    first shingle first occurs. Bodies start `gap` tokens into their texts."""
+    from types import SimpleNamespace
+
+    def doc(values):
+        body = np.arange(gap, gap + (len(values) + k - 1 if values else 0), dtype=np.int32)
+        starts = np.arange(gap + len(body), dtype=np.int32) * 4
+        return SimpleNamespace(shingles=np.array(values, np.uint64), body_tokens=body, token_starts=starts,
+                               token_ends=starts + 3)
+
+    da, db, cfg = doc(a), doc(b), SimpleNamespace(shingle_size=k)
+    shared = np.intersect1d(da.shingles, db.shingles)
+    compiled = verify._shared_passages(da, db, da.shingles, db.shingles, shared, cfg)
+    if len(shared) == 0:  # verification looks for passages only where there are some
+        assert compiled == ()
+        return
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(verify, "_setops", None)
+        assert verify._shared_passages(da, db, da.shingles, db.shingles, shared, cfg) == compiled
     runs, i = [], 0
     while i < len(a):
         if a[i] in shared:
             j = i
             while j + 1 < len(a) and a[j + 1] in shared:
                 j += 1
-            runs.append((i, j, int(np.flatnonzero(b == a[i])[0])))
+            tokens = min(j + k, len(da.body_tokens)) - i
+            b_at = int(np.flatnonzero(db.shingles == a[i])[0])
+            b_last = min(b_at + tokens, len(db.body_tokens)) - 1
+            runs.append(((gap + i) * 4, (gap + i + tokens - 1) * 4 + 3, (gap + b_at) * 4, (gap + b_last) * 4 + 3, tokens))
             i = j + 1
         else:
             i += 1
-    assert list(zip(lo, hi, b_first)) == runs
+    assert [(p.a_start, p.a_end, p.b_start, p.b_end, p.tokens) for p in compiled] == runs
+
+
+def test_shared_spans_refuse_token_arrays_that_do_not_fit():
+    ones, body = np.ones(2, np.uint64), np.arange(3, dtype=np.int32)
+    offsets = np.arange(3, dtype=np.int32)
+    with pytest.raises(ValueError, match="int32"):
+        verify._setops.shared_spans(ones, ones, ones[:1], 2, offsets.astype(np.int64), offsets, body, offsets, offsets, body)
+    with pytest.raises(ValueError, match="do not fit"):
+        verify._setops.shared_spans(ones, ones, ones[:1], 2, offsets, offsets, body + 1, offsets, offsets, body)
+    with pytest.raises(ValueError, match="more shingles"):
+        verify._setops.shared_spans(np.ones(4, np.uint64), ones, ones[:1], 2, offsets, offsets, body, offsets, offsets, body)
+    with pytest.raises(ValueError, match="not in b"):
+        verify._setops.shared_spans(ones, ones + 1, ones[:1], 2, offsets, offsets, body, offsets, offsets, body)
 
 
 @settings(max_examples=200, deadline=None)

@@ -18,19 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* First position in a[lo:n] whose value is >= x, for x usually found close after lo (a
- * bucket's end, a few entries after its start): doubling steps, then a binary search. */
-static Py_ssize_t gallop(const uint64_t *a, Py_ssize_t lo, Py_ssize_t n, uint64_t x)
-{
-    Py_ssize_t step = 1, hi = lo;
-    while (hi < n && a[hi] < x) {
-        lo = hi + 1;
-        hi += step;
-        step *= 2;
-    }
-    return lower_bound(a, lo, hi < n ? hi : n, x);
-}
-
 /* Sort `v` (values below 2**32) with a least-significant-digit radix sort, using `tmp` of the
  * same length; byte passes in which every value has the same digit are skipped. */
 static void radix_sort_u32(uint32_t *v, uint32_t *tmp, Py_ssize_t n)
@@ -562,12 +549,6 @@ PyDoc_STRVAR(query_doc,
 "Returns two bytearrays: the distinct document numbers found (uint32, ascending) and how\n"
 "many buckets held each (int64).  max_bucket < 0 means no limit.");
 
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Drop the repeats from sorted `v`; returns how many values are left. */
 static Py_ssize_t distinct_sorted(uint64_t *v, Py_ssize_t n)
 {
@@ -642,7 +623,7 @@ static PyObject *search(PyObject *args, int per_key)
     Py_ssize_t n;
     Py_BEGIN_ALLOW_THREADS
     if (!per_key) { /* a query searches its distinct keys in order (see locate_buckets) */
-        qsort(masked, (size_t)n_keys, sizeof(uint64_t), compare_u64);
+        sort_u64(masked, n_keys);
         q.n_keys = distinct_sorted(masked, n_keys);
     }
     n = per_key ? run_buckets(&q, &docs, &counts) : run_query(&q, &docs, &counts);
@@ -728,7 +709,7 @@ static PyObject *insert(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n_new; i++)
         fresh[i] = (k[i] & key_mask) | doc;
-    qsort(fresh, (size_t)n_new, sizeof(uint64_t), compare_u64);
+    sort_u64(fresh, n_new);
     n_new = distinct_sorted(fresh, n_new); /* a key given twice is one entry */
     /* Ties keep the old entry first, as a forward merge would. */
     Py_ssize_t i = count - 1, j = n_new - 1, o = count + n_new - 1;
@@ -748,6 +729,8 @@ typedef struct {
     uint32_t textual;
     int64_t hits;
 } Found;
+
+#define MAX_MERGED_RUNS 8
 
 static int compare_found(const void *x, const void *y)
 {
@@ -770,6 +753,9 @@ static Py_ssize_t gather_found(PyObject *docs_obj, PyObject *hits_obj, Py_ssize_
         PyErr_SetString(PyExc_ValueError, "one hits array per docs array");
         goto done;
     }
+    /* Each query's answer ascends: with a few sources, merge their runs rather than sort. */
+    int runs_ascend = sources <= MAX_MERGED_RUNS;
+    Py_ssize_t run_end[MAX_MERGED_RUNS];
     for (int pass = 0; pass < 2; pass++) { /* count, then fill */
         for (Py_ssize_t i = 0; i < sources; i++) {
             Py_buffer d, h;
@@ -787,10 +773,13 @@ static Py_ssize_t gather_found(PyObject *docs_obj, PyObject *hits_obj, Py_ssize_
                 const uint32_t *dv = d.buf;
                 const int64_t *hv = h.buf;
                 for (Py_ssize_t j = 0; j < n; j++) {
+                    runs_ascend &= j == 0 || dv[j] > dv[j - 1];
                     all[filled].doc = dv[j];
                     all[filled].textual = i < textual;
                     all[filled++].hits = hv[j];
                 }
+                if (i < MAX_MERGED_RUNS)
+                    run_end[i] = filled;
             }
             PyBuffer_Release(&d);
             PyBuffer_Release(&h);
@@ -804,7 +793,27 @@ static Py_ssize_t gather_found(PyObject *docs_obj, PyObject *hits_obj, Py_ssize_
             goto done;
         }
     }
-    qsort(all, (size_t)total, sizeof(Found), compare_found);
+    if (runs_ascend && sources > 1) {
+        Found *merged = PyMem_Malloc(sizeof(Found) * (size_t)(total + 1));
+        if (!merged) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        Py_ssize_t head[MAX_MERGED_RUNS];
+        for (Py_ssize_t i = 0; i < sources; i++)
+            head[i] = i ? run_end[i - 1] : 0;
+        for (Py_ssize_t o = 0; o < total; o++) {
+            Py_ssize_t best = -1;
+            for (Py_ssize_t i = 0; i < sources; i++)
+                if (head[i] < run_end[i] && (best < 0 || all[head[i]].doc < all[head[best]].doc))
+                    best = i;
+            merged[o] = all[head[best]++];
+        }
+        PyMem_Free(all);
+        all = merged;
+    } else if (!runs_ascend) {
+        qsort(all, (size_t)total, sizeof(Found), compare_found);
+    }
     n_out = 0;
     for (Py_ssize_t i = 0; i < total; i++) {
         if (n_out && all[n_out - 1].doc == all[i].doc) {

@@ -162,7 +162,7 @@ static double overlap(const uint64_t *s, const float *sw, Py_ssize_t n, const ui
     double total = 0.0;
     Py_ssize_t start = 0;
     for (Py_ssize_t i = 0; i < m && start < n; i++) {
-        start = lower_bound(s, start, n, v[i]);
+        start = gallop(s, start, n, v[i]); /* the next match is usually near */
         if (start < n && s[start] == v[i])
             total += sw ? (double)vw[i] * (double)sw[start] : 1.0;
     }
@@ -414,32 +414,45 @@ static PyObject *shared_spans(PyObject *self, PyObject *args)
     result = PyList_New(runs);
     if (!result || !runs)
         goto free_runs;
-    /* b's values with their positions, sorted: a value's first position comes first. */
-    for (Py_ssize_t j = 0; j < m; j++) {
-        placed[j].value = y[j];
-        placed[j].position = j;
+    /* Where in b each run's first shingle first occurs: a scan of b per run when there are
+     * few runs (most pairs), else one sort of b's values with their positions, in which a
+     * value's first position comes first. */
+    int scan = runs <= 8;
+    if (!scan) {
+        for (Py_ssize_t j = 0; j < m; j++) {
+            placed[j].value = y[j];
+            placed[j].position = j;
+        }
+        qsort(placed, (size_t)m, sizeof(Placed), compare_placed);
     }
-    qsort(placed, (size_t)m, sizeof(Placed), compare_placed);
     const int32_t *as = ta.starts.buf, *ae = ta.ends.buf, *ab = ta.body.buf;
     const int32_t *bs = tb.starts.buf, *be = tb.ends.buf, *bb = tb.body.buf;
     for (Py_ssize_t r = 0; r < runs; r++) {
         uint64_t v = x[lo[r]];
-        Py_ssize_t left = 0, count = m;
-        while (count > 0) {
-            Py_ssize_t half = count / 2;
-            if (placed[left + half].value < v) {
-                left += half + 1;
-                count -= half + 1;
-            } else {
-                count = half;
+        Py_ssize_t b_lo = -1;
+        if (scan) {
+            for (Py_ssize_t j = 0; j < m && b_lo < 0; j++)
+                if (y[j] == v)
+                    b_lo = j;
+        } else {
+            Py_ssize_t left = 0, count = m;
+            while (count > 0) {
+                Py_ssize_t half = count / 2;
+                if (placed[left + half].value < v) {
+                    left += half + 1;
+                    count -= half + 1;
+                } else {
+                    count = half;
+                }
             }
+            if (left < m && placed[left].value == v)
+                b_lo = placed[left].position;
         }
-        if (left == m || placed[left].value != v) {
+        if (b_lo < 0) {
             PyErr_SetString(PyExc_ValueError, "shared_spans: a shared shingle is not in b");
             Py_CLEAR(result);
             goto free_runs;
         }
-        Py_ssize_t b_lo = placed[left].position;
         Py_ssize_t a_end = hi[r] + k < a_body ? hi[r] + k : a_body;
         Py_ssize_t tokens = a_end - lo[r];
         Py_ssize_t b_end = b_lo + tokens < b_body ? b_lo + tokens : b_body;

@@ -177,8 +177,11 @@ def test_shared_spans_refuse_token_arrays_that_do_not_fit():
 @settings(max_examples=200, deadline=None)
 @given(sources=st.lists(st.lists(st.tuples(st.integers(0, 30), st.integers(1, 1 << 21)), max_size=20,
                                  unique_by=lambda t: t[0]), max_size=4),
-       textual=st.integers(0, 4))
-def test_merged_query_answers_are_numpys(sources, textual):
+       textual=st.integers(0, 4), ascending=st.booleans())
+def test_merged_query_answers_are_numpys(sources, textual, ascending):
+    """Queries answer in ascending order (merged as runs); any order is sorted."""
+    if ascending:
+        sources = [sorted(s) for s in sources]
     found = [(np.array([d for d, _ in s], np.uint32), np.array([h for _, h in s], np.int64)) for s in sources]
     textual = min(textual, len(found))
     if not found:
@@ -197,11 +200,14 @@ def test_merged_query_answers_are_numpys(sources, textual):
        textual=st.integers(0, 4), exclude=st.one_of(st.none(), st.integers(0, 40)),
        story_keep=st.integers(1, 8), keep=st.integers(1, 12),
        hashes=st.lists(st.integers(0, 2**64 - 1), min_size=41, max_size=41),
-       twins=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), max_size=3))
-def test_ranked_candidates_are_numpys(sources, textual, exclude, story_keep, keep, hashes, twins):
+       twins=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), max_size=3), ascending=st.booleans())
+def test_ranked_candidates_are_numpys(sources, textual, exclude, story_keep, keep, hashes, twins, ascending):
     """Few distinct hits, so that cuts fall among ties; `twins` give some documents the same
     body hash, where only ids can decide (the compiled part then leaves it to numpy)."""
     from array import array
+
+    if ascending:  # as queries answer
+        sources = [sorted(s) for s in sources]
 
     for a, b in twins:
         hashes[b] = hashes[a]

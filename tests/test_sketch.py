@@ -360,6 +360,27 @@ def test_an_insert_merges_in_place_and_keeps_one_entry_per_distinct_key():
     assert count == 6 and buffer[:count].tolist() == [5, 16, 21, 32, 37, 48] and buffer[6:].tolist() == [99, 99]
 
 
+@pytest.mark.parametrize("pattern", ["random", "ascending", "descending", "equal", "organ pipe", "sawtooth", "few"])
+def test_inserts_and_queries_sort_many_keys_of_any_pattern(pattern):
+    """The compiled sort behind inserts and queries, on the orders that trouble quicksorts."""
+    from dedup import lsh
+
+    if lsh._bandsearch is None:
+        pytest.skip("dedup._bandsearch was not built")
+    n = 3000
+    base = {"random": np.random.default_rng(5).integers(0, 2**40, n), "ascending": np.arange(n),
+            "descending": np.arange(n)[::-1], "equal": np.full(n, 7), "organ pipe": np.r_[np.arange(n // 2), np.arange(n // 2)[::-1]],
+            "sawtooth": np.arange(n) % 37, "few": np.arange(n) % 3}[pattern]
+    keys = _spread(base)
+    buffer = np.zeros(n, np.uint64)
+    count = lsh._bandsearch.insert(buffer, 0, keys, int(lsh._KEY_MASK), 3)
+    expected = np.unique((keys & lsh._KEY_MASK) | np.uint64(3))
+    assert buffer[:count].tolist() == expected.tolist()
+    found, hits = lsh._bandsearch.query([buffer[:count]], [None], keys, int(lsh._KEY_STEP), int(lsh._KEY_MASK),
+                                        int(lsh._DOC_MASK), -1)
+    assert np.frombuffer(found, np.uint32).tolist() == [3] and np.frombuffer(hits, np.int64).tolist() == [count]
+
+
 @pytest.mark.parametrize("bits", [8, 12])
 def test_a_level_directory_points_at_the_first_entry_of_each_top_bits_value(bits):
     from dedup import lsh

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from array import array
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -100,6 +101,12 @@ class DocInfos:
         while a view of it is held."""
         return self._hashes
 
+    def earliest(self, nodes: Iterable[int]) -> int:
+        """The node of `nodes` published first; undated ones after dated ones; ties go to the
+        first seen (by integer times, without building a datetime per node)."""
+        published = self._published
+        return min(nodes, key=lambda n: (published[n] == _NO_TIME, published[n], n))
+
     def published_at(self, node: int) -> datetime | None:
         micros = self._published[node]
         return None if micros == _NO_TIME else _EPOCH + timedelta(microseconds=micros)
@@ -167,6 +174,9 @@ class DocumentTable:
 
     def published_at(self, node: int) -> datetime | None:
         return self._infos.published_at(node)
+
+    def earliest(self, nodes: Iterable[int]) -> int:
+        return self._infos.earliest(nodes)
 
     def body_hash_table(self) -> array:
         return self._infos.body_hash_table()

@@ -468,11 +468,8 @@ class Engine:
         return self._bodies.nodes(body_hash)
 
     def _canonical(self, members: Iterable[int]) -> int:
-        def order(n: int):
-            published = self._docs.published_at(n)
-            return (published is None, published.timestamp() if published else 0.0, n)
-
-        return min(members, key=order)
+        """The earliest published member, else the first seen."""
+        return self._docs.earliest(members)
 
     def _result(self, node: int, added: bool) -> Result:
         doc_id = self._id_of(node)

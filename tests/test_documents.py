@@ -250,3 +250,20 @@ def test_document_infos_keep_ids_and_publication_instants_in_columns():
         assert loaded[3] is None and loaded.id_of(3) is None and loaded.published_at(3) is None
         assert loaded.live_ids() == ["a", "Zürich/新闻/1", "c"]
         assert np.frombuffer(loaded.body_hash_table(), np.uint64)[[2, 4]].tolist() == [2**64 - 1, 4]
+
+
+def test_the_earliest_node_is_the_first_published_then_the_first_seen():
+    from datetime import datetime, timedelta, timezone
+
+    from dedup.documents import DocInfo, DocInfos
+
+    tokyo = timezone(timedelta(hours=9))
+    times = [None, datetime(2024, 5, 1, 9, 0, tzinfo=tokyo), datetime(2024, 5, 1, 0, 0, 0, 1, timezone.utc), None,
+             datetime(1960, 1, 1, tzinfo=timezone.utc), datetime(2024, 5, 1, 0, 0, tzinfo=timezone.utc)]
+    infos = DocInfos()
+    for i, published in enumerate(times):
+        infos.append(DocInfo(f"n{i}", published, i, 1))
+    assert infos.earliest([0, 1, 2, 3, 4, 5]) == 4  # before the epoch
+    assert infos.earliest([0, 2, 3, 5]) == 5  # a microsecond earlier
+    assert infos.earliest([0, 1, 3, 5]) == 1  # 09:00 in Tokyo is midnight UTC: a tie, the first seen
+    assert infos.earliest([3, 0]) == 0 and infos.earliest([3]) == 3  # undated: the first seen

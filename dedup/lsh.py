@@ -168,8 +168,10 @@ class BandIndex:
         self._levels: list[np.ndarray] = []  # sorted entries: uint64, or packed bytes (uint8)
         self._directories: list[np.ndarray | None] = []  # per level: None, or the packed level's
         self._level_names: list[str] = []  # a new one each time a level is written (see `dedup.frozen`)
-        self._recent = np.empty(0, _U64)  # sorted; a view of `_buffer`'s first entries
-        self._buffer = np.empty(0, _U64)  # room to insert into in place (compiled part only)
+        self._recent = np.empty(0, _U64)  # sorted entries (see `_buffer`)
+        # Room to insert into in place (compiled part only): `_recent` is its prefix, or it
+        # is too small and the next insert takes a new one.
+        self._buffer = np.empty(0, _U64)
         self._removed: set[int] = set()
         self._merge: _Merge | None = None
         self._sealed = np.empty(0, _U64)  # the buffer a running merge took
@@ -182,8 +184,9 @@ class BandIndex:
         state["_merge"] = None
         if self._merge is not None:  # the merge's inputs are all there; keep the taken buffer
             state["_recent"] = np.sort(np.concatenate([self._sealed, self._recent]), kind="stable")
+        else:
+            state["_recent"] = self._recent.copy()  # without the buffer's spare room
         state["_sealed"] = np.empty(0, _U64)
-        state["_recent"] = np.array(state["_recent"])  # without the buffer's spare room
         del state["_buffer"]
         # A level never changes once written: a snapshot stores each one once (`dedup.frozen`).
         state["_levels"] = [FrozenArray(name, level) for name, level in zip(self._level_names, self._levels)]
@@ -195,7 +198,7 @@ class BandIndex:
     def __setstate__(self, state: dict) -> None:
         levels, directories = state.pop("_levels"), state.pop("_directories")
         self.__dict__.update(state)
-        self._buffer = self._recent
+        self._buffer = np.empty(0, _U64)  # the next insert takes a buffer with room
         self._levels = [level.array for level in levels]
         self._directories = [None if d is None else d.array for d in directories]
         self._level_names = [level.name for level in levels]
@@ -214,7 +217,7 @@ class BandIndex:
         if _bandsearch is not None:
             keys = np.ascontiguousarray(keys, _U64)
             count = len(self._recent)
-            if count + keys.size > len(self._buffer) or not self._buffer.flags.writeable:
+            if count + keys.size > len(self._buffer):
                 self._buffer = np.empty(max(_RECENT_ENTRIES + 256, 2 * (count + keys.size)), _U64)
                 self._buffer[:count] = self._recent
             count = _bandsearch.insert(self._buffer, count, keys, int(_KEY_MASK), doc)
@@ -337,7 +340,7 @@ class BandIndex:
                 return  # the levels are being written; the buffer waits a little longer
             self.wait()
         run, self._recent = self._recent, np.empty(0, _U64)
-        self._buffer = self._recent  # `run` keeps the old buffer: a new one at the next insert
+        self._buffer = self._recent  # empty: `run` keeps the old buffer, the next insert takes a new one
         total, target = len(run), 0
         while target < len(self._levels):
             total += _length(self._levels[target], self._directories[target])

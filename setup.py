@@ -7,7 +7,8 @@ setup(
     ext_modules=[
         Extension("dedup._bandsearch", ["dedup/_bandsearch.c"], depends=["dedup/_sorted.h"],
                   extra_compile_args=["-O3"], optional=True),
-        Extension("dedup._analysis", ["dedup/_analysis.c"], extra_compile_args=["-O3"], optional=True),
+        Extension("dedup._analysis", ["dedup/_analysis.c"], depends=["dedup/_sorted.h"],
+                  extra_compile_args=["-O3"], optional=True),
         Extension("dedup._setops", ["dedup/_setops.c"], depends=["dedup/_sorted.h"],
                   extra_compile_args=["-O3"], optional=True),
     ],

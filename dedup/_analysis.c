@@ -1,14 +1,17 @@
 /* The per-character and per-shingle loops of analysis (dedup/analysis.py, dedup/sketch.py).
  *
- * Analysis walks every character of an article (tokens), every shingle (passage cuts) and
- * every shingle times every permutation (MinHash).  In Python the first two are interpreter
- * loops and the third a chain of numpy temporaries; here each is one pass.  Optional: the
+ * Analysis walks every character of an article (tokens), every shingle (hashes, distinct
+ * sets, passage cuts) and every shingle times every permutation (MinHash).  In Python these
+ * are interpreter loops or chains of numpy calls on small arrays; here each is one pass.  Optional: the
  * Python code does the same where this is not built, and tests compare the two on arbitrary
  * Unicode text and random hashes.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "_sorted.h"
 
 /* ---- tokens ---------------------------------------------------------------------------
  * The same tokens as `dedup.segment._TOKEN` finds with Python's `re` (whose \w is
@@ -207,57 +210,160 @@ static void release_buffers(Py_buffer *views, int count)
         PyBuffer_Release(&views[v]);
 }
 
-/* ---- passages --------------------------------------------------------------------------- */
+/* ---- the body's arrays ------------------------------------------------------------------ */
 
-PyDoc_STRVAR(passage_starts_doc,
-"passage_starts(text, token_ends, body_tokens, token_block, n_shingles, min_tokens, target_tokens)\n"
-"    -> bytearray\n\n"
-"The first shingle of each passage, as `Analyzer._passages` cuts them (int32 values):\n"
-"a passage ends at a block's end, at a sentence's end once it has `target_tokens`, and at\n"
-"twice that in any case, never before `min_tokens`.");
+PyDoc_STRVAR(body_features_doc,
+"body_features(text, token_hashes, token_ends, bounds, body_blocks, quoted, k, min_tokens,\n"
+"              target_tokens) -> (body_tokens, shingles, shingle_blocks, shingle_quoted,\n"
+"                                 shingle_set, own_set, passage_starts)\n\n"
+"The body's arrays as `dedup.analysis._body_arrays` computes them, as bytearrays: the body's\n"
+"tokens (int32: the tokens of `body_blocks`, ascending block numbers), its k-shingle hashes\n"
+"(uint64), the block (int32) and quotation flag (bool) of each shingle's first token, the\n"
+"sorted distinct shingles and those outside quotations (uint64; all of them when fewer than\n"
+"0.3 are outside), and the first shingle of each passage (int32). `bounds` (int32 pairs) must\n"
+"tile the tokens, block after block.");
 
-static PyObject *passage_starts(PyObject *self, PyObject *args)
+/* Sorted, duplicate-free copy of v[0:n] into out; returns its length. */
+static Py_ssize_t distinct_sorted(const uint64_t *v, Py_ssize_t n, uint64_t *out)
 {
-    PyObject *text, *ends_obj, *body_obj, *block_obj;
-    Py_ssize_t n_shingles, min_tokens, target;
-    if (!PyArg_ParseTuple(args, "UOOOnnn", &text, &ends_obj, &body_obj, &block_obj, &n_shingles, &min_tokens, &target))
+    memcpy(out, v, n * sizeof(uint64_t));
+    sort_u64(out, n);
+    Py_ssize_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (m == 0 || out[i] != out[m - 1])
+            out[m++] = out[i];
+    return m;
+}
+
+static inline uint64_t fmix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 33);
+}
+
+#define SHINGLE_FOLD 0x9E3779B97F4A7C15ULL
+
+static PyObject *body_features(PyObject *self, PyObject *args)
+{
+    PyObject *text, *objs[4], *body_obj;
+    Py_ssize_t k, min_tokens, target;
+    if (!PyArg_ParseTuple(args, "UOOOOOnnn", &text, &objs[0], &objs[1], &objs[2], &body_obj, &objs[3],
+                          &k, &min_tokens, &target))
         return NULL;
     if (PyUnicode_READY(text) < 0)
         return NULL;
-    static const char *const names[] = {"token_ends", "body_tokens", "token_block"};
-    static const Py_ssize_t sizes[] = {4, 4, 4};
-    PyObject *const objs[] = {ends_obj, body_obj, block_obj};
-    Py_buffer views[3];
-    if (typed_buffers(objs, views, sizes, names, 3, 0) < 0)
+    static const char *const names[] = {"token_hashes", "token_ends", "bounds", "quoted"};
+    static const Py_ssize_t sizes[] = {8, 4, 4, 1};
+    Py_buffer views[4];
+    if (typed_buffers(objs, views, sizes, names, 4, 0) < 0)
         return NULL;
-    const int32_t *tok_end = views[0].buf, *body = views[1].buf, *block = views[2].buf;
-    Py_ssize_t n_tokens = views[0].len / 4, n_body = views[1].len / 4, n_block = views[2].len / 4;
+    const uint64_t *tok_hash = views[0].buf;
+    const int32_t *tok_end = views[1].buf, *bounds = views[2].buf;
+    const uint8_t *quoted = views[3].buf;
+    Py_ssize_t n_tokens = views[0].len / 8, n_blocks = views[2].len / 8;
     Py_ssize_t n_text = PyUnicode_GET_LENGTH(text);
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    PyObject *out = NULL;
-    if (n_shingles < 0 || n_shingles > n_body || n_tokens != n_block) {
-        PyErr_SetString(PyExc_ValueError, "passage_starts: n_shingles beyond the body, or token arrays of different lengths");
+    PyObject *body_seq = NULL, *result = NULL;
+    int32_t *token_block = NULL;
+    uint64_t *scratch = NULL;
+    PyObject *out[7] = {NULL};
+
+    if (views[1].len / 4 != n_tokens || views[3].len != n_tokens || views[2].len % 8 || k < 1) {
+        PyErr_SetString(PyExc_ValueError, "body_features: token arrays of different lengths, or k < 1");
         goto done;
     }
-    for (Py_ssize_t i = 0; i < n_shingles; i++) {
-        if (body[i] < 0 || body[i] >= n_tokens) {
-            PyErr_SetString(PyExc_ValueError, "passage_starts: a body token out of range");
+    /* The block of each token; the blocks must tile the tokens. */
+    token_block = PyMem_Malloc((n_tokens ? n_tokens : 1) * sizeof(int32_t));
+    if (!token_block) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t b = 0; b < n_blocks; b++) {
+        if (bounds[2 * b] != at || bounds[2 * b + 1] < at || bounds[2 * b + 1] > n_tokens) {
+            PyErr_SetString(PyExc_ValueError, "body_features: bounds must tile the tokens, block after block");
             goto done;
         }
+        for (; at < bounds[2 * b + 1]; at++)
+            token_block[at] = (int32_t)b;
     }
-    out = PyByteArray_FromStringAndSize(NULL, (n_shingles ? n_shingles : 1) * (Py_ssize_t)sizeof(int32_t));
-    if (!out)
+    if (at != n_tokens) {
+        PyErr_SetString(PyExc_ValueError, "body_features: bounds must tile the tokens, block after block");
         goto done;
-    int32_t *starts = (int32_t *)PyByteArray_AS_STRING(out);
-    Py_ssize_t count = 0, length = 0;
+    }
+    /* The body's tokens. */
+    body_seq = PySequence_Fast(body_obj, "body_features: body_blocks must be a sequence of block numbers");
+    if (!body_seq)
+        goto done;
+    Py_ssize_t n_body_blocks = PySequence_Fast_GET_SIZE(body_seq), n_body = 0;
+    PyObject **items = PySequence_Fast_ITEMS(body_seq);
+    for (Py_ssize_t i = 0; i < n_body_blocks; i++) {
+        Py_ssize_t b = PyLong_AsSsize_t(items[i]);
+        if (b == -1 && PyErr_Occurred())
+            goto done;
+        if (b < 0 || b >= n_blocks || (i && b <= PyLong_AsSsize_t(items[i - 1]))) {
+            PyErr_SetString(PyExc_ValueError, "body_features: body_blocks must be ascending block numbers");
+            goto done;
+        }
+        n_body += bounds[2 * b + 1] - bounds[2 * b];
+    }
+    Py_ssize_t n_shingles = n_body == 0 ? 0 : n_body - (k < n_body ? k : n_body) + 1;
+    Py_ssize_t width = k < n_body ? k : n_body;
+    const Py_ssize_t out_sizes[7] = {n_body * 4, n_shingles * 8, n_shingles * 4, n_shingles, n_shingles * 8,
+                                     n_shingles * 8, n_shingles * 4};
+    for (int o = 0; o < 7; o++) {
+        if (!(out[o] = PyByteArray_FromStringAndSize(NULL, out_sizes[o])))
+            goto done;
+    }
+    scratch = PyMem_Malloc((n_shingles ? n_shingles : 1) * sizeof(uint64_t));
+    if (!scratch) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int32_t *body = (int32_t *)PyByteArray_AS_STRING(out[0]);
+    uint64_t *shingles = (uint64_t *)PyByteArray_AS_STRING(out[1]);
+    int32_t *sh_block = (int32_t *)PyByteArray_AS_STRING(out[2]);
+    uint8_t *sh_quoted = (uint8_t *)PyByteArray_AS_STRING(out[3]);
+    uint64_t *distinct = (uint64_t *)PyByteArray_AS_STRING(out[4]);
+    uint64_t *own = (uint64_t *)PyByteArray_AS_STRING(out[5]);
+    int32_t *starts = (int32_t *)PyByteArray_AS_STRING(out[6]);
+    Py_ssize_t j = 0;
+    for (Py_ssize_t i = 0; i < n_body_blocks; i++) {
+        Py_ssize_t b = PyLong_AsSsize_t(items[i]);
+        for (int32_t t = bounds[2 * b]; t < bounds[2 * b + 1]; t++)
+            body[j++] = t;
+    }
+    /* Shingles: hashes folded as `dedup.sketch.shingle_hashes` does, wrapping mod 2**64. */
+    Py_ssize_t n_unquoted = 0;
+    for (Py_ssize_t i = 0; i < n_shingles; i++) {
+        uint64_t h = tok_hash[body[i]];
+        for (Py_ssize_t w = 1; w < width; w++)
+            h = h * SHINGLE_FOLD + tok_hash[body[i + w]];
+        shingles[i] = fmix64(h);
+        sh_block[i] = token_block[body[i]];
+        sh_quoted[i] = quoted[body[i]] != 0;
+        if (!sh_quoted[i])
+            scratch[n_unquoted++] = shingles[i];
+    }
+    Py_ssize_t n_distinct = distinct_sorted(shingles, n_shingles, distinct);
+    Py_ssize_t n_own = distinct_sorted(scratch, n_unquoted, own);
+    if (n_own == 0 || (double)n_own < 0.3 * (double)n_distinct) {
+        memcpy(own, distinct, n_distinct * sizeof(uint64_t));
+        n_own = n_distinct;
+    }
+    /* Passages, cut as `Analyzer._passages` cuts them. */
+    Py_ssize_t n_starts = 0, length = 0;
     if (n_shingles > 0)
-        starts[count++] = 0;
+        starts[n_starts++] = 0;
     for (Py_ssize_t i = 1; i < n_shingles; i++) {
         length++;
         if (length < min_tokens)
             continue;
-        int new_block = block[body[i]] != block[body[i - 1]];
+        int new_block = token_block[body[i]] != token_block[body[i - 1]];
         Py_ssize_t prev_end = tok_end[body[i - 1]];
         int sentence_break = 0;
         if (prev_end >= 0 && prev_end < n_text) {
@@ -265,17 +371,30 @@ static PyObject *passage_starts(PyObject *self, PyObject *args)
             sentence_break = c == '.' || c == '!' || c == '?';
         }
         if (new_block || (length >= target && sentence_break) || length >= 2 * target) {
-            starts[count++] = (int32_t)i;
+            starts[n_starts++] = (int32_t)i;
             length = 0;
         }
     }
-    if (count > 1 && n_shingles - starts[count - 1] < min_tokens)
-        count--;
-    if (PyByteArray_Resize(out, count * (Py_ssize_t)sizeof(int32_t)) < 0)
-        Py_CLEAR(out);
+    if (n_starts > 1 && n_shingles - starts[n_starts - 1] < min_tokens)
+        n_starts--;
+    if (PyByteArray_Resize(out[4], n_distinct * 8) < 0 || PyByteArray_Resize(out[5], n_own * 8) < 0 ||
+        PyByteArray_Resize(out[6], n_starts * 4) < 0)
+        goto done;
+    result = PyTuple_New(7);
+    if (result) {
+        for (int o = 0; o < 7; o++) {
+            PyTuple_SET_ITEM(result, o, out[o]);
+            out[o] = NULL;
+        }
+    }
 done:
-    release_buffers(views, 3);
-    return out;
+    for (int o = 0; o < 7; o++)
+        Py_XDECREF(out[o]);
+    Py_XDECREF(body_seq);
+    PyMem_Free(token_block);
+    PyMem_Free(scratch);
+    release_buffers(views, 4);
+    return result;
 }
 
 /* ---- MinHash ---------------------------------------------------------------------------- */
@@ -543,7 +662,7 @@ static PyMethodDef methods[] = {
     {"merge_weights", merge_weights, METH_VARARGS, merge_weights_doc},
     {"cohesion", cohesion, METH_O, cohesion_doc},
     {"tokenize", tokenize, METH_O, tokenize_doc},
-    {"passage_starts", passage_starts, METH_VARARGS, passage_starts_doc},
+    {"body_features", body_features, METH_VARARGS, body_features_doc},
     {"minhash", minhash, METH_VARARGS, minhash_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 import xxhash
@@ -32,6 +33,21 @@ _U64 = np.uint64
 _NO_KEYS = np.empty(0, dtype=np.uint64)
 # Distinct tokens whose hashes are cached; past this, new tokens are hashed every time.
 _TOKEN_CACHE_LIMIT = 4_000_000
+
+
+class _Body(NamedTuple):
+    """The arrays of a document's body (see `Document`)."""
+
+    tokens: np.ndarray
+    shingles: np.ndarray
+    shingle_blocks: np.ndarray
+    shingle_quoted: np.ndarray
+    shingle_set: np.ndarray
+    own_set: np.ndarray
+    passage_starts: np.ndarray
+
+
+_BODY_DTYPES = (np.int32, _U64, np.int32, bool, _U64, _U64, np.int32)
 
 
 @dataclass
@@ -139,13 +155,9 @@ class Analyzer:
         )
         token_hashes = self._hash_tokens(keys)
         body_blocks = [i for i, label in enumerate(labels) if label == BODY]
-        body_tokens = np.concatenate(
-            [np.arange(lo, hi, dtype=np.int32) for lo, hi in (bounds[i] for i in body_blocks)]
-            or [np.empty(0, dtype=np.int32)]
-        )
-        token_block = np.repeat(np.arange(len(bounds), dtype=np.int32), [hi - lo for lo, hi in bounds])
-        shingles = shingle_hashes(token_hashes[body_tokens], cfg.shingle_size)
-        shingle_blocks = token_block[body_tokens[: len(shingles)]] if len(shingles) else np.empty(0, np.int32)
+        block_bounds = np.asarray(bounds, dtype=np.int32).reshape(-1, 2)
+        quoted = _quoted_tokens(text, spans, bounds, starts)
+        body = self._body(text, token_hashes, ends, block_bounds, body_blocks, quoted)
         # A copy under another headline is still an exact copy: the hash leaves a separately
         # given title out, unless the title is all there is.
         exact_blocks = body_blocks[1:] if title_block and body_blocks[:1] == [0] and len(body_blocks) > 1 else body_blocks
@@ -153,9 +165,6 @@ class Analyzer:
             "\n".join(" ".join(block_keys[i]) for i in exact_blocks).encode("utf-8", "surrogatepass")
         )
         story_terms, story_weights = _story_terms(block_terms, body_blocks)
-        quoted = _quoted_tokens(text, spans, bounds, starts)
-        shingle_quoted = quoted[body_tokens[: len(shingles)]] if len(shingles) else np.empty(0, bool)
-        shingle_set = np.unique(shingles)
         return Document(
             id=article.id,
             title=title or (text[spans[body_blocks[0]].start:spans[body_blocks[0]].end] if body_blocks else ""),
@@ -165,20 +174,20 @@ class Analyzer:
             text=text,
             token_starts=starts,
             token_ends=ends,
-            block_bounds=np.asarray(bounds, dtype=np.int32).reshape(-1, 2),
+            block_bounds=block_bounds,
             block_labels=labels,
             block_hashes=np.asarray(
                 [xxhash.xxh3_64_intdigest(" ".join(k).encode("utf-8", "surrogatepass")) for k in block_keys],
                 dtype=_U64,
             ),
-            body_tokens=body_tokens,
-            body_chars=int((ends[body_tokens] - starts[body_tokens]).sum()),
-            shingles=shingles,
-            shingle_blocks=shingle_blocks,
-            shingle_quoted=shingle_quoted,
-            shingle_set=shingle_set,
-            own_set=own_shingles(shingles, shingle_quoted, shingle_set),
-            passage_starts=self._passages(text, ends, body_tokens, token_block, len(shingles)),
+            body_tokens=body.tokens,
+            body_chars=int((ends[body.tokens] - starts[body.tokens]).sum()),
+            shingles=body.shingles,
+            shingle_blocks=body.shingle_blocks,
+            shingle_quoted=body.shingle_quoted,
+            shingle_set=body.shingle_set,
+            own_set=body.own_set,
+            passage_starts=body.passage_starts,
             body_hash=body_hash,
             story_terms=story_terms,
             story_weights=story_weights,
@@ -193,15 +202,39 @@ class Analyzer:
     def _hash_tokens(self, keys: list[str]) -> np.ndarray:
         return np.array(cached_map(self._token_hashes, keys, token_hash, _TOKEN_CACHE_LIMIT), dtype=_U64)
 
+    def _body(self, text: str, token_hashes, token_ends, bounds, body_blocks: list[int], quoted) -> "_Body":
+        """The body's tokens, shingles and passages (compiled where built: for a news
+        article, a dozen numpy calls on arrays of a few hundred values cost more than the
+        work)."""
+        cfg = self.config
+        if _analysis is not None:
+            parts = _analysis.body_features(text, token_hashes, token_ends, bounds, body_blocks, quoted,
+                                            cfg.shingle_size, cfg.min_passage_tokens, cfg.passage_tokens)
+            return _Body(*(np.frombuffer(part, dtype) for part, dtype in zip(parts, _BODY_DTYPES)))
+        body_tokens = np.concatenate(
+            [np.arange(lo, hi, dtype=np.int32) for lo, hi in bounds[body_blocks].tolist()]
+            or [np.empty(0, dtype=np.int32)]
+        )
+        token_block = np.repeat(np.arange(len(bounds), dtype=np.int32), bounds[:, 1] - bounds[:, 0])
+        shingles = shingle_hashes(token_hashes[body_tokens], cfg.shingle_size)
+        first_tokens = body_tokens[: len(shingles)]
+        shingle_quoted = quoted[first_tokens]
+        shingle_set = np.unique(shingles)
+        return _Body(
+            tokens=body_tokens,
+            shingles=shingles,
+            shingle_blocks=token_block[first_tokens],
+            shingle_quoted=shingle_quoted,
+            shingle_set=shingle_set,
+            own_set=own_shingles(shingles, shingle_quoted, shingle_set),
+            passage_starts=self._passages(text, token_ends, body_tokens, token_block, len(shingles)),
+        )
+
     def _passages(self, text, token_ends, body_tokens, token_block, n_shingles) -> np.ndarray:
         """Cut the body's shingles into passages: blocks, long ones split at sentence ends."""
         cfg = self.config
         if n_shingles == 0:
             return np.empty(0, dtype=np.int32)
-        if _analysis is not None:
-            cut = _analysis.passage_starts(text, token_ends, body_tokens, token_block, n_shingles,
-                                           cfg.min_passage_tokens, cfg.passage_tokens)
-            return np.frombuffer(cut, np.int32)
         starts = [0]
         length = 0
         blocks = token_block[body_tokens[:n_shingles]]

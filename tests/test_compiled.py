@@ -299,23 +299,27 @@ def test_tokens_are_the_regexs(text):
     assert np.frombuffer(c_ends, np.int32).tolist() == ends
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(text=_text, data=st.data())
-def test_passages_are_cut_as_in_python(text, data):
+def test_body_arrays_are_numpys(text, data):
     keys, starts, ends = segment.folded_tokens(text)
     n = len(keys)
-    # The body: the tokens but a few; blocks: runs of tokens between a few cuts.
-    left_out = data.draw(st.sets(st.integers(0, max(0, n - 1)), max_size=3))
-    body = np.array([i for i in range(n) if i not in left_out], np.int32)
-    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=2)))
-    blocks = np.searchsorted(cuts, np.arange(n), "right").astype(np.int32)
-    n_shingles = data.draw(st.one_of(st.just(len(body)), st.integers(0, len(body))))
-    analyzer = analysis.Analyzer(Config(min_passage_tokens=data.draw(st.integers(1, 4)),
+    # Blocks tile the tokens (some empty); the body is some of them; some tokens are quoted.
+    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=4)))
+    bounds = np.array(list(zip([0] + cuts, cuts + [n])), np.int32).reshape(-1, 2)
+    body_blocks = sorted(data.draw(st.sets(st.integers(0, len(bounds) - 1))))
+    quoted = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
+    # Few distinct hashes, so that shingles repeat; the top of the range, so that overflow shows.
+    token_hashes = np.array([data.draw(st.sampled_from([0, 1, 7, 2**64 - 1])) for _ in keys], np.uint64)
+    analyzer = analysis.Analyzer(Config(shingle_size=data.draw(st.integers(1, 4)),
+                                        min_passage_tokens=data.draw(st.integers(1, 4)),
                                         passage_tokens=data.draw(st.integers(2, 8))))
-    compiled = analyzer._passages(text, ends, body, blocks, n_shingles)
+    compiled = analyzer._body(text, token_hashes, ends, bounds, body_blocks, quoted)
     with pytest.MonkeyPatch().context() as m:
         m.setattr(analysis, "_analysis", None)
-        assert analyzer._passages(text, ends, body, blocks, n_shingles).tolist() == compiled.tolist()
+        plain = analyzer._body(text, token_hashes, ends, bounds, body_blocks, quoted)
+    for field, c, p in zip(plain._fields, compiled, plain):
+        assert c.dtype == p.dtype and c.tolist() == p.tolist(), field
 
 
 @settings(max_examples=300, deadline=None)
@@ -394,8 +398,14 @@ def test_analysis_loops_refuse_inconsistent_arrays():
     with pytest.raises(ValueError, match="one row per group"):
         analysis._analysis.minhash(np.zeros(3, np.uint32), np.array([0], np.int64), np.ones(4, np.uint32),
                                    np.ones(4, np.uint32), np.zeros((2, 4), np.uint32))
-    with pytest.raises(ValueError, match="out of range"):
-        analysis._analysis.passage_starts("a b", np.array([1, 3], np.int32), np.array([0, 5], np.int32),
-                                          np.zeros(2, np.int32), 2, 1, 2)
+    hashes, ends, quoted = np.zeros(2, np.uint64), np.array([1, 3], np.int32), np.zeros(2, bool)
+    with pytest.raises(ValueError, match="tile the tokens"):  # a gap between blocks
+        analysis._analysis.body_features("a b", hashes, ends, np.array([[0, 1], [2, 2]], np.int32), [0], quoted, 2, 1, 2)
+    with pytest.raises(ValueError, match="tile the tokens"):  # blocks beyond the tokens
+        analysis._analysis.body_features("a b", hashes, ends, np.array([[0, 3]], np.int32), [0], quoted, 2, 1, 2)
+    with pytest.raises(ValueError, match="ascending block numbers"):
+        analysis._analysis.body_features("a b", hashes, ends, np.array([[0, 1], [1, 2]], np.int32), [1, 0], quoted, 2, 1, 2)
+    with pytest.raises(ValueError, match="different lengths"):
+        analysis._analysis.body_features("a b", hashes, ends, np.array([[0, 2]], np.int32), [0], quoted[:1], 2, 1, 2)
     with pytest.raises(TypeError):
         analysis._analysis.tokenize(b"bytes")

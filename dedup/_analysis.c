@@ -451,11 +451,6 @@ done:
 
 /* ---- cached lookups --------------------------------------------------------------------- */
 
-PyDoc_STRVAR(cached_map_doc,
-"cached_map(cache, keys, compute, limit) -> list\n\n"
-"[cache[k] if k in cache else compute(k) for k in keys], storing each computed value in\n"
-"`cache` (a dict) while it holds fewer than `limit` entries.");
-
 /* cache[key], or compute(key) stored in `cache` while it holds fewer than `limit` entries: a
  * new reference, NULL on error. */
 static PyObject *cached_value(PyObject *cache, PyObject *key, PyObject *compute, Py_ssize_t limit)
@@ -471,114 +466,68 @@ static PyObject *cached_value(PyObject *cache, PyObject *key, PyObject *compute,
     return value;
 }
 
-static PyObject *cached_map(PyObject *self, PyObject *args)
-{
-    PyObject *cache, *keys, *compute;
-    Py_ssize_t limit;
-    if (!PyArg_ParseTuple(args, "O!OOn", &PyDict_Type, &cache, &keys, &compute, &limit))
-        return NULL;
-    PyObject *seq = PySequence_Fast(keys, "cached_map: keys must be iterable");
-    if (!seq)
-        return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject **items = PySequence_Fast_ITEMS(seq);
-    PyObject *out = PyList_New(n);
-    for (Py_ssize_t i = 0; out && i < n; i++) {
-        PyObject *value = cached_value(cache, items[i], compute, limit);
-        if (!value) {
-            Py_CLEAR(out);
-            break;
-        }
-        PyList_SET_ITEM(out, i, value);
-    }
-    Py_DECREF(seq);
-    return out;
-}
-
-/* ---- story terms of blocks -------------------------------------------------------------
- * A block's story terms map a term's hash (a Python int) to its weight (a float); the
- * boilerplate test (`dedup.boilerplate`) and the story terms (`dedup.analysis`) read them.
+/* ---- tokens' hashes and story terms -----------------------------------------------------
+ * A token's cache entry is 24 bytes: its hash (uint64), its story term (uint64) and the
+ * term's weight (double; 0.0 when the token is no story term).  Blocks are token ranges
+ * (`bounds`, int32 pairs); a block's story terms are its tokens' terms, each with its largest
+ * weight, in the order of their first occurrence.
  */
 
-/* Stores `weight` under `term` in `into` unless a larger or equal weight is there. */
-static int keep_larger(PyObject *into, PyObject *term, PyObject *weight)
-{
-    double w = PyFloat_AsDouble(weight);
-    if (w == -1.0 && PyErr_Occurred())
-        return -1;
-    PyObject *old = PyDict_GetItemWithError(into, term);
-    if (old) {
-        double o = PyFloat_AsDouble(old);
-        if (o == -1.0 && PyErr_Occurred())
-            return -1;
-        if (!(w > o))
-            return 0;
-    } else if (PyErr_Occurred()) {
-        return -1;
-    } else if (!(w > 0.0)) {
-        return 0;
-    }
-    return PyDict_SetItem(into, term, weight);
-}
+#define ENTRY_BYTES 24
 
-PyDoc_STRVAR(term_weights_doc,
-"term_weights(cache, keys, compute, limit) -> dict\n\n"
-"The largest weight of each term among `keys`: each key's value is looked up as by\n"
-"cached_map, and is None or a (term, weight) pair.");
+PyDoc_STRVAR(token_entries_doc,
+"token_entries(cache, keys, compute, limit) -> (hashes, terms, weights)\n\n"
+"Each key's 24-byte entry (token hash, story term, weight), looked up in `cache` (a dict) or\n"
+"computed by `compute(key)` and stored while the cache holds fewer than `limit` entries;\n"
+"returned as three bytearrays (uint64, uint64, float64), one value per key.");
 
-static PyObject *term_weights(PyObject *self, PyObject *args)
+static PyObject *token_entries(PyObject *self, PyObject *args)
 {
     PyObject *cache, *keys, *compute;
     Py_ssize_t limit;
     if (!PyArg_ParseTuple(args, "O!OOn", &PyDict_Type, &cache, &keys, &compute, &limit))
         return NULL;
-    PyObject *seq = PySequence_Fast(keys, "term_weights: keys must be iterable");
+    PyObject *seq = PySequence_Fast(keys, "token_entries: keys must be iterable");
     if (!seq)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     PyObject **items = PySequence_Fast_ITEMS(seq);
-    PyObject *out = PyDict_New();
-    for (Py_ssize_t i = 0; out && i < n; i++) {
+    PyObject *hashes = PyByteArray_FromStringAndSize(NULL, n * 8);
+    PyObject *terms = PyByteArray_FromStringAndSize(NULL, n * 8);
+    PyObject *weights = PyByteArray_FromStringAndSize(NULL, n * 8);
+    PyObject *result = NULL;
+    if (!hashes || !terms || !weights)
+        goto done;
+    char *h = PyByteArray_AS_STRING(hashes), *t = PyByteArray_AS_STRING(terms), *w = PyByteArray_AS_STRING(weights);
+    for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *value = cached_value(cache, items[i], compute, limit);
-        if (!value) {
-            Py_CLEAR(out);
-            break;
+        if (!value)
+            goto done;
+        if (!PyBytes_Check(value) || PyBytes_GET_SIZE(value) != ENTRY_BYTES) {
+            Py_DECREF(value);
+            PyErr_SetString(PyExc_TypeError, "token_entries: compute must return 24 bytes");
+            goto done;
         }
-        if (value != Py_None) {
-            if (!PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 2) {
-                PyErr_SetString(PyExc_TypeError, "term_weights: compute must return None or a (term, weight) pair");
-                Py_CLEAR(out);
-            } else if (keep_larger(out, PyTuple_GET_ITEM(value, 0), PyTuple_GET_ITEM(value, 1)) < 0) {
-                Py_CLEAR(out);
-            }
-        }
+        const char *entry = PyBytes_AS_STRING(value);
+        memcpy(h + 8 * i, entry, 8);
+        memcpy(t + 8 * i, entry + 8, 8);
+        memcpy(w + 8 * i, entry + 16, 8);
         Py_DECREF(value);
     }
+    result = PyTuple_Pack(3, hashes, terms, weights);
+done:
+    Py_XDECREF(hashes);
+    Py_XDECREF(terms);
+    Py_XDECREF(weights);
     Py_DECREF(seq);
-    return out;
+    return result;
 }
 
-PyDoc_STRVAR(merge_weights_doc,
-"merge_weights(into, terms) -> None\n\n"
-"Stores each weight of `terms` (a dict) in `into` where it is larger than the one there.");
+/* An open-addressing table keyed by a term: where it is in a list (`index`) or the first
+ * and last rank of the blocks holding it (`index`, `last`), or its largest weight. */
+typedef struct { uint64_t term; Py_ssize_t index, last; double weight; int used; } Term_entry;
 
-static PyObject *merge_weights(PyObject *self, PyObject *args)
-{
-    PyObject *into, *terms, *term, *weight;
-    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &into, &PyDict_Type, &terms))
-        return NULL;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(terms, &pos, &term, &weight)) {
-        if (keep_larger(into, term, weight) < 0)
-            return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
-/* An open-addressing table from a term's hash to the first and last block holding it. */
-typedef struct { uint64_t term; Py_ssize_t first, last; int used; } Span_entry;
-
-static Span_entry *span_slot(Span_entry *table, size_t mask, uint64_t term)
+static Term_entry *term_slot(Term_entry *table, size_t mask, uint64_t term)
 {
     size_t i = (size_t)((term * 0x9E3779B97F4A7C15ull) >> 17) & mask;
     while (table[i].used && table[i].term != term)
@@ -586,81 +535,232 @@ static Span_entry *span_slot(Span_entry *table, size_t mask, uint64_t term)
     return &table[i];
 }
 
-PyDoc_STRVAR(cohesion_doc,
-"cohesion(blocks) -> list\n\n"
-"For each of `blocks` (dicts from a term's hash, an int below 2**64, to its weight), the\n"
-"share of its weight in terms that occur in a block at least two places before or after it;\n"
-"0.0 for a block without terms. Weights are summed in each dict's order.");
-
-static PyObject *cohesion(PyObject *self, PyObject *blocks)
+static size_t table_size(Py_ssize_t items)
 {
-    PyObject *seq = PySequence_Fast(blocks, "cohesion: blocks must be a sequence of dicts");
-    if (!seq)
-        return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), total = 0;
-    PyObject **items = PySequence_Fast_ITEMS(seq);
-    for (Py_ssize_t r = 0; r < n; r++) {
-        if (!PyDict_Check(items[r])) {
-            PyErr_SetString(PyExc_TypeError, "cohesion: blocks must be dicts");
-            Py_DECREF(seq);
-            return NULL;
-        }
-        total += PyDict_GET_SIZE(items[r]);
-    }
     size_t size = 16;
-    while (size < 2 * (size_t)total)
+    while (size < 2 * (size_t)items)
         size <<= 1;
-    Span_entry *table = PyMem_Calloc(size, sizeof(Span_entry));
-    PyObject *out = table ? PyList_New(n) : PyErr_NoMemory();
-    PyObject *term, *weight;
-    for (Py_ssize_t r = 0; out && r < n; r++) {
-        Py_ssize_t pos = 0;
-        while (PyDict_Next(items[r], &pos, &term, &weight)) {
-            uint64_t h = PyLong_AsUnsignedLongLong(term);
-            if (h == (uint64_t)-1 && PyErr_Occurred()) {
-                Py_CLEAR(out);
-                break;
-            }
-            Span_entry *e = span_slot(table, size - 1, h);
+    return size;
+}
+
+/* The arguments of `cohesion` and `story_terms`: the tokens' terms (uint64) and weights
+ * (float64), the blocks' bounds (int32 pairs within the tokens) and the block numbers asked
+ * about (`chosen`). */
+typedef struct {
+    Py_buffer views[3];
+    const uint64_t *terms;
+    const double *weights;
+    const int32_t *bounds;
+    Py_ssize_t n_tokens, n_blocks, n_chosen;
+    Py_ssize_t *chosen;
+} Block_terms;
+
+static void release_block_terms(Block_terms *bt)
+{
+    release_buffers(bt->views, 3);
+    PyMem_Free(bt->chosen);
+}
+
+static int read_block_terms(PyObject *args, Block_terms *bt, const char *name)
+{
+    PyObject *objs[3], *blocks;
+    if (!PyArg_ParseTuple(args, "OOOO", &objs[0], &objs[1], &objs[2], &blocks))
+        return -1;
+    static const char *const names[] = {"terms", "weights", "bounds"};
+    static const Py_ssize_t sizes[] = {8, 8, 4};
+    if (typed_buffers(objs, bt->views, sizes, names, 3, 0) < 0)
+        return -1;
+    bt->chosen = NULL;
+    bt->terms = bt->views[0].buf;
+    bt->weights = bt->views[1].buf;
+    bt->bounds = bt->views[2].buf;
+    bt->n_tokens = bt->views[0].len / 8;
+    bt->n_blocks = bt->views[2].len / 8;
+    if (bt->views[1].len / 8 != bt->n_tokens || bt->views[2].len % 8) {
+        PyErr_Format(PyExc_ValueError, "%s: terms and weights of different lengths, or bounds not in pairs", name);
+        goto fail;
+    }
+    for (Py_ssize_t b = 0; b < bt->n_blocks; b++) {
+        if (bt->bounds[2 * b] < 0 || bt->bounds[2 * b] > bt->bounds[2 * b + 1] || bt->bounds[2 * b + 1] > bt->n_tokens) {
+            PyErr_Format(PyExc_ValueError, "%s: a block's bounds outside the tokens", name);
+            goto fail;
+        }
+    }
+    PyObject *seq = PySequence_Fast(blocks, "blocks must be a sequence of block numbers");
+    if (!seq)
+        goto fail;
+    bt->n_chosen = PySequence_Fast_GET_SIZE(seq);
+    bt->chosen = PyMem_Malloc((bt->n_chosen ? bt->n_chosen : 1) * sizeof(Py_ssize_t));
+    if (!bt->chosen) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < bt->n_chosen; i++) {
+        Py_ssize_t b = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, i));
+        if (b == -1 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            goto fail;
+        }
+        if (b < 0 || b >= bt->n_blocks) {
+            Py_DECREF(seq);
+            PyErr_Format(PyExc_ValueError, "%s: block %zd out of range", name, b);
+            goto fail;
+        }
+        bt->chosen[i] = b;
+    }
+    Py_DECREF(seq);
+    return 0;
+fail:
+    release_block_terms(bt);
+    return -1;
+}
+
+PyDoc_STRVAR(cohesion_doc,
+"cohesion(terms, weights, bounds, blocks) -> list\n\n"
+"For each of `blocks` (block numbers; rank r in this list), the share of its story terms'\n"
+"weight in terms that occur in a block at least two ranks before or after it; 0.0 for a\n"
+"block without terms. Weights are summed in the order of the terms' first occurrence.");
+
+static PyObject *cohesion(PyObject *self, PyObject *args)
+{
+    Block_terms bt;
+    if (read_block_terms(args, &bt, "cohesion") < 0)
+        return NULL;
+    Py_ssize_t total = 0, longest = 0;
+    for (Py_ssize_t r = 0; r < bt.n_chosen; r++) {
+        Py_ssize_t len = bt.bounds[2 * bt.chosen[r] + 1] - bt.bounds[2 * bt.chosen[r]];
+        total += len;
+        longest = len > longest ? len : longest;
+    }
+    /* Each block's distinct terms in first-occurrence order, with their largest weight:
+     * the flat list `order`/`best`, block r's from offsets[r] to offsets[r + 1]; `spans`
+     * holds each term's first and last rank. */
+    size_t block_size = table_size(longest), span_size = table_size(total);
+    Term_entry *block_table = PyMem_Calloc(block_size, sizeof(Term_entry));
+    Term_entry *spans = PyMem_Calloc(span_size, sizeof(Term_entry));
+    uint64_t *order = PyMem_Malloc((total ? total : 1) * sizeof(uint64_t));
+    double *best = PyMem_Malloc((total ? total : 1) * sizeof(double));
+    Py_ssize_t *offsets = PyMem_Malloc((bt.n_chosen + 1) * sizeof(Py_ssize_t));
+    PyObject *out = NULL;
+    if (!block_table || !spans || !order || !best || !offsets) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t count = 0;
+    for (Py_ssize_t r = 0; r < bt.n_chosen; r++) {
+        offsets[r] = count;
+        memset(block_table, 0, block_size * sizeof(Term_entry));
+        for (Py_ssize_t i = bt.bounds[2 * bt.chosen[r]]; i < bt.bounds[2 * bt.chosen[r] + 1]; i++) {
+            double w = bt.weights[i];
+            if (!(w > 0.0))
+                continue;
+            Term_entry *e = term_slot(block_table, block_size - 1, bt.terms[i]);
             if (!e->used) {
                 e->used = 1;
-                e->term = h;
-                e->first = r;
+                e->term = bt.terms[i];
+                e->index = count;
+                order[count] = bt.terms[i];
+                best[count++] = w;
+                Term_entry *s = term_slot(spans, span_size - 1, bt.terms[i]);
+                if (!s->used) {
+                    s->used = 1;
+                    s->term = bt.terms[i];
+                    s->index = r;
+                }
+                s->last = r;
+            } else if (w > best[e->index]) {
+                best[e->index] = w;
             }
-            e->last = r;
         }
     }
-    for (Py_ssize_t r = 0; out && r < n; r++) {
-        Py_ssize_t pos = 0;
+    offsets[bt.n_chosen] = count;
+    out = PyList_New(bt.n_chosen);
+    for (Py_ssize_t r = 0; out && r < bt.n_chosen; r++) {
         double sum = 0.0, shared = 0.0;
-        while (PyDict_Next(items[r], &pos, &term, &weight)) {
-            double w = PyFloat_AsDouble(weight);
-            if (w == -1.0 && PyErr_Occurred()) {
-                Py_CLEAR(out);
-                break;
-            }
-            Span_entry *e = span_slot(table, size - 1, PyLong_AsUnsignedLongLong(term));
-            sum += w;
-            if (e->first <= r - 2 || e->last >= r + 2)
-                shared += w;
+        for (Py_ssize_t j = offsets[r]; j < offsets[r + 1]; j++) {
+            Term_entry *s = term_slot(spans, span_size - 1, order[j]);
+            sum += best[j];
+            if (s->index <= r - 2 || s->last >= r + 2)
+                shared += best[j];
         }
-        PyObject *value = out ? PyFloat_FromDouble(sum != 0.0 ? shared / sum : 0.0) : NULL;
+        PyObject *value = PyFloat_FromDouble(sum != 0.0 ? shared / sum : 0.0);
         if (!value) {
             Py_CLEAR(out);
             break;
         }
         PyList_SET_ITEM(out, r, value);
     }
-    PyMem_Free(table);
-    Py_DECREF(seq);
+done:
+    PyMem_Free(block_table);
+    PyMem_Free(spans);
+    PyMem_Free(order);
+    PyMem_Free(best);
+    PyMem_Free(offsets);
+    release_block_terms(&bt);
     return out;
 }
 
+PyDoc_STRVAR(story_terms_doc,
+"story_terms(terms, weights, bounds, blocks) -> (terms, weights)\n\n"
+"The distinct story terms of `blocks` (sorted, uint64) and the largest weight of each\n"
+"(float32), as bytearrays.");
+
+static PyObject *story_terms(PyObject *self, PyObject *args)
+{
+    Block_terms bt;
+    if (read_block_terms(args, &bt, "story_terms") < 0)
+        return NULL;
+    Py_ssize_t total = 0;
+    for (Py_ssize_t r = 0; r < bt.n_chosen; r++)
+        total += bt.bounds[2 * bt.chosen[r] + 1] - bt.bounds[2 * bt.chosen[r]];
+    size_t size = table_size(total);
+    Term_entry *table = PyMem_Calloc(size, sizeof(Term_entry));
+    uint64_t *distinct = PyMem_Malloc((total ? total : 1) * sizeof(uint64_t));
+    PyObject *terms_out = NULL, *weights_out = NULL, *result = NULL;
+    if (!table || !distinct) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t count = 0;
+    for (Py_ssize_t r = 0; r < bt.n_chosen; r++) {
+        for (Py_ssize_t i = bt.bounds[2 * bt.chosen[r]]; i < bt.bounds[2 * bt.chosen[r] + 1]; i++) {
+            double w = bt.weights[i];
+            if (!(w > 0.0))
+                continue;
+            Term_entry *e = term_slot(table, size - 1, bt.terms[i]);
+            if (!e->used) {
+                e->used = 1;
+                e->term = bt.terms[i];
+                e->weight = w;
+                distinct[count++] = bt.terms[i];
+            } else if (w > e->weight) {
+                e->weight = w;
+            }
+        }
+    }
+    sort_u64(distinct, count);
+    terms_out = PyByteArray_FromStringAndSize((const char *)distinct, count * 8);
+    weights_out = PyByteArray_FromStringAndSize(NULL, count * 4);
+    if (!terms_out || !weights_out)
+        goto done;
+    float *w = (float *)PyByteArray_AS_STRING(weights_out);
+    for (Py_ssize_t j = 0; j < count; j++)
+        w[j] = (float)term_slot(table, size - 1, distinct[j])->weight;
+    result = PyTuple_Pack(2, terms_out, weights_out);
+done:
+    Py_XDECREF(terms_out);
+    Py_XDECREF(weights_out);
+    PyMem_Free(table);
+    PyMem_Free(distinct);
+    release_block_terms(&bt);
+    return result;
+}
+
 static PyMethodDef methods[] = {
-    {"cached_map", cached_map, METH_VARARGS, cached_map_doc},
-    {"term_weights", term_weights, METH_VARARGS, term_weights_doc},
-    {"merge_weights", merge_weights, METH_VARARGS, merge_weights_doc},
-    {"cohesion", cohesion, METH_O, cohesion_doc},
+    {"token_entries", token_entries, METH_VARARGS, token_entries_doc},
+    {"cohesion", cohesion, METH_VARARGS, cohesion_doc},
+    {"story_terms", story_terms, METH_VARARGS, story_terms_doc},
     {"tokenize", tokenize, METH_O, tokenize_doc},
     {"body_features", body_features, METH_VARARGS, body_features_doc},
     {"minhash", minhash, METH_VARARGS, minhash_doc},

@@ -21,18 +21,16 @@ from dedup.config import Config
 from dedup.normalise import repair
 from dedup.segment import Span, folded_tokens, split_blocks
 from dedup.lsh import band_keys, lsh_params
-from dedup.sketch import Sketcher, shingle_hashes, token_hash
-from dedup.terms import BlockTerms, TermWeigher, cached_map, merge_weights
+from dedup.sketch import Sketcher, shingle_hashes
+from dedup.terms import BlockTerms, TermWeigher
 
-try:  # the compiled passage cut (see setup.py); `_passages` does the same without it
+try:  # the compiled body arrays (see setup.py); `_body` does the same without it
     from dedup import _analysis
 except ImportError:  # pragma: no cover - depends on the install
     _analysis = None
 
 _U64 = np.uint64
 _NO_KEYS = np.empty(0, dtype=np.uint64)
-# Distinct tokens whose hashes are cached; past this, new tokens are hashed every time.
-_TOKEN_CACHE_LIMIT = 4_000_000
 
 
 class _Body(NamedTuple):
@@ -111,7 +109,6 @@ class Analyzer:
         self.config = config
         self.sketcher = Sketcher(config.num_perm, config.seed)
         self.weigher = TermWeigher(config.language)
-        self._token_hashes: dict[str, int] = {}
 
     def analyse(self, article: Article) -> Document:
         return self.analyse_many([article])[0]
@@ -143,8 +140,10 @@ class Analyzer:
         else:
             spans = split_blocks(text)
         bounds = _block_bounds(spans, starts)
+        block_bounds = np.asarray(bounds, dtype=np.int32).reshape(-1, 2)
         block_keys = [keys[lo:hi] for lo, hi in bounds]
-        block_terms = BlockTerms(self.weigher, block_keys)
+        token_hashes, token_terms, term_weights = self.weigher.tokens(keys)
+        block_terms = BlockTerms(token_terms, term_weights, block_bounds)
         labels = classify_blocks(
             [text[s.start:s.end] for s in spans],
             block_keys,
@@ -153,9 +152,7 @@ class Analyzer:
             min_sentence_tokens=cfg.min_sentence_tokens,
             core_cohesion=cfg.core_cohesion,
         )
-        token_hashes = self._hash_tokens(keys)
         body_blocks = [i for i, label in enumerate(labels) if label == BODY]
-        block_bounds = np.asarray(bounds, dtype=np.int32).reshape(-1, 2)
         quoted = _quoted_tokens(text, spans, bounds, starts)
         body = self._body(text, token_hashes, ends, block_bounds, body_blocks, quoted)
         # A copy under another headline is still an exact copy: the hash leaves a separately
@@ -164,7 +161,7 @@ class Analyzer:
         body_hash = xxhash.xxh3_64_intdigest(
             "\n".join(" ".join(block_keys[i]) for i in exact_blocks).encode("utf-8", "surrogatepass")
         )
-        story_terms, story_weights = _story_terms(block_terms, body_blocks)
+        story_terms, story_weights = block_terms.story_terms(body_blocks)
         return Document(
             id=article.id,
             title=title or (text[spans[body_blocks[0]].start:spans[body_blocks[0]].end] if body_blocks else ""),
@@ -198,9 +195,6 @@ class Analyzer:
             passage_band_keys=_NO_KEYS,
             story_band_keys=_NO_KEYS,
         )
-
-    def _hash_tokens(self, keys: list[str]) -> np.ndarray:
-        return np.array(cached_map(self._token_hashes, keys, token_hash, _TOKEN_CACHE_LIMIT), dtype=_U64)
 
     def _body(self, text: str, token_hashes, token_ends, bounds, body_blocks: list[int], quoted) -> "_Body":
         """The body's tokens, shingles and passages (compiled where built: for a news
@@ -333,20 +327,6 @@ def _quoted_tokens(text: str, spans, bounds, token_starts: np.ndarray) -> np.nda
             b = lo + int(np.searchsorted(token_starts[lo:hi], close_at))
             quoted[a:b] = True
     return quoted
-
-
-def _story_terms(block_terms: BlockTerms, body_blocks: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """The body's story terms (sorted hashes) and weights: a term's weight is the largest of
-    its words' (its blocks' terms, merged)."""
-    weights: dict[int, float] = {}
-    for i in body_blocks:
-        merge_weights(weights, block_terms[i])
-    if not weights:
-        return np.empty(0, _U64), np.empty(0, np.float32)
-    hashes = np.fromiter(weights, dtype=_U64, count=len(weights))
-    values = np.fromiter(weights.values(), dtype=np.float32, count=len(weights))
-    order = np.argsort(hashes)
-    return hashes[order], values[order]
 
 
 def _weighted_items(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -22,11 +22,6 @@ from collections.abc import Sequence
 from dedup.segment import ends_sentence
 from dedup.terms import BlockTerms
 
-try:  # the compiled cohesion loop (see setup.py); `_cohesion` does the same without it
-    from dedup import _analysis
-except ImportError:  # pragma: no cover - depends on the install
-    _analysis = None
-
 BODY = "body"
 SHORT = "short"
 REPEAT = "repeat"
@@ -120,7 +115,7 @@ def _mark_periphery(
     body = [i for i, label in enumerate(labels) if label == BODY]
     if len(body) < min_core_blocks:
         return
-    cohesion = _cohesion([terms[i] for i in body])
+    cohesion = terms.cohesion(body)
     core = [rank for rank, c in enumerate(cohesion) if c >= core_cohesion]
     if len(core) < min_core_blocks:
         return
@@ -133,27 +128,3 @@ def _mark_periphery(
             labels[body[rank]] = PERIPHERAL
     for rank in range(core[-1] + 1, len(body)):
         labels[body[rank]] = PERIPHERAL
-
-
-def _cohesion(blocks: list[dict[int, float]]) -> list[float]:
-    """For each block (its terms' weights), the weighted share of its terms that recur in a
-    block at least two places away. Terms shared only with the next or previous block do not
-    count: a teaser's headline and its summary share their topic with each other and nothing
-    else. Compiled where built; summed in the same order either way."""
-    if _analysis is not None:
-        return _analysis.cohesion(blocks)
-    first: dict[int, int] = {}
-    last: dict[int, int] = {}
-    for rank, block in enumerate(blocks):
-        for term in block:
-            first.setdefault(term, rank)
-            last[term] = rank
-    out = []
-    for rank, block in enumerate(blocks):
-        total = shared = 0.0
-        for term, weight in block.items():
-            total += weight
-            if first[term] <= rank - 2 or last[term] >= rank + 2:
-                shared += weight
-        out.append(shared / total if total else 0.0)
-    return out

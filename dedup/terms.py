@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable, Sequence
+import struct
+from collections.abc import Sequence
 
+import numpy as np
 import Stemmer
 import wordfreq
 import xxhash
 
-try:  # the compiled lookup loops (see setup.py); `cached_map` and the others do the same without it
+from dedup.sketch import token_hash
+
+try:  # the compiled lookup loops (see setup.py); the methods below do the same without it
     from dedup import _analysis
 except ImportError:  # pragma: no cover - depends on the install
     _analysis = None
@@ -27,8 +31,9 @@ _CEILING_ZIPF = 7.0
 # Words missing from the word list are rarer than its rarest entry (about 3.0).
 _UNLISTED_ZIPF = 2.5
 _MIN_WEIGHT = 1.0
-# Words cached with their terms; past this, new words are computed every time they occur.
-_CACHE_LIMIT = 2_000_000
+# Tokens cached with their hashes and terms; past this, new tokens are computed every time
+# they occur.
+_CACHE_LIMIT = 4_000_000
 
 
 @functools.lru_cache(maxsize=8)
@@ -44,43 +49,42 @@ def _stemmer(language: str):
     return Stemmer.Stemmer(names.get(language, "english"))
 
 
-_MISSING = object()
-
-
-def cached_map(cache: dict, keys: Iterable, compute: Callable, limit: int) -> list:
-    """``compute(key)`` of each of `keys`, looked up in `cache` first; computed values are
-    stored while `cache` holds fewer than `limit` entries (compiled where built)."""
-    if _analysis is not None:
-        return _analysis.cached_map(cache, keys, compute, limit)
-    out = []
-    for key in keys:
-        value = cache.get(key, _MISSING)
-        if value is _MISSING:
-            value = compute(key)
-            if len(cache) < limit:
-                cache[key] = value
-        out.append(value)
-    return out
+# A token's cache entry: its hash, its story term and the term's weight (0.0: no term).
+_ENTRY = struct.Struct("=QQd")
+_ENTRY_DTYPE = np.dtype([("hash", "=u8"), ("term", "=u8"), ("weight", "=f8")])
 
 
 class TermWeigher:
-    """Maps a folded token to its story term (the hash of its stem) and weight, caching both."""
+    """Maps a folded token to its hash and its story term (the hash of its stem) with the
+    term's weight, caching all three."""
 
     def __init__(self, language: str = "en") -> None:
         self._zipf = _frequencies(language)
         self._stem = _stemmer(language).stemWord
-        self._cache: dict[str, tuple[int, float] | None] = {}
+        self._cache: dict[str, bytes] = {}
 
-    def weights(self, keys: Iterable[str]) -> dict[int, float]:
-        """The story terms of `keys` (the folded tokens of a block), each with the largest
-        weight of its words (compiled where built)."""
+    def tokens(self, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each of `keys`' hash (uint64), story term (uint64) and the term's weight (float64,
+        0.0 where the token is no story term); one cache lookup a token (compiled where built)."""
         if _analysis is not None:
-            return _analysis.term_weights(self._cache, keys, self._compute, _CACHE_LIMIT)
-        out: dict[int, float] = {}
-        for found in cached_map(self._cache, keys, self._compute, _CACHE_LIMIT):
-            if found is not None and found[1] > out.get(found[0], 0.0):
-                out[found[0]] = found[1]
-        return out
+            hashes, terms, weights = _analysis.token_entries(self._cache, keys, self._entry, _CACHE_LIMIT)
+            return np.frombuffer(hashes, np.uint64), np.frombuffer(terms, np.uint64), np.frombuffer(weights, np.float64)
+        entries = []
+        for key in keys:
+            entry = self._cache.get(key)
+            if entry is None:
+                entry = self._entry(key)
+                if len(self._cache) < _CACHE_LIMIT:
+                    self._cache[key] = entry
+            entries.append(entry)
+        table = np.frombuffer(b"".join(entries), _ENTRY_DTYPE)
+        return (np.ascontiguousarray(table["hash"], np.uint64), np.ascontiguousarray(table["term"], np.uint64),
+                np.ascontiguousarray(table["weight"], np.float64))
+
+    def _entry(self, key: str) -> bytes:
+        found = self._compute(key)
+        term, weight = found if found is not None else (0, 0.0)
+        return _ENTRY.pack(token_hash(key), term, weight)
 
     def _compute(self, key: str) -> tuple[int, float] | None:
         if key.endswith("'s"):
@@ -106,27 +110,70 @@ def term_hash(stem: str) -> int:
     return xxhash.xxh3_64_intdigest(b"t:" + stem.encode("utf-8", "surrogatepass"))
 
 
-def merge_weights(into: dict[int, float], terms: dict[int, float]) -> None:
-    """Keep in `into` the larger weight of each term of `terms` (compiled where built)."""
-    if _analysis is not None:
-        _analysis.merge_weights(into, terms)
-        return
-    for term, weight in terms.items():
-        if weight > into.get(term, 0.0):
-            into[term] = weight
-
-
 class BlockTerms:
-    """The story terms of each block of one document, computed when first read: the
-    boilerplate test reads those of the blocks it keeps, the story terms those of the body."""
+    """The story terms of each block of one document, from its tokens' terms: the
+    boilerplate test reads the cohesion of the blocks it keeps, the story terms are those of
+    the body. A block's terms are its tokens' terms, each with its largest weight."""
 
-    def __init__(self, weigher: TermWeigher, keys: Sequence[Sequence[str]]) -> None:
-        self._weigher = weigher
-        self._keys = keys
-        self._terms: dict[int, dict[int, float]] = {}
+    def __init__(self, terms: np.ndarray, weights: np.ndarray, bounds: np.ndarray) -> None:
+        self._terms = terms
+        self._weights = weights
+        self._bounds = bounds  # int32 (n_blocks, 2): token range of each block
 
-    def __getitem__(self, block: int) -> dict[int, float]:
-        terms = self._terms.get(block)
-        if terms is None:
-            terms = self._terms[block] = self._weigher.weights(self._keys[block])
-        return terms
+    @classmethod
+    def of_blocks(cls, weigher: TermWeigher, keys: Sequence[Sequence[str]]) -> "BlockTerms":
+        """The terms of blocks given as lists of folded tokens."""
+        sizes = np.array([len(k) for k in keys], np.int32)
+        ends = np.cumsum(sizes, dtype=np.int32)
+        _, terms, weights = weigher.tokens([key for block in keys for key in block])
+        return cls(terms, weights, np.stack([ends - sizes, ends], axis=1).astype(np.int32).reshape(-1, 2))
+
+    def block(self, i: int) -> dict[int, float]:
+        """Block `i`'s terms and weights, in the order the terms first occur."""
+        out: dict[int, float] = {}
+        lo, hi = self._bounds[i].tolist()
+        for term, weight in zip(self._terms[lo:hi].tolist(), self._weights[lo:hi].tolist()):
+            if weight > out.get(term, 0.0):
+                out[term] = weight
+        return out
+
+    def cohesion(self, blocks: list[int]) -> list[float]:
+        """For each of `blocks` (in page order), the weighted share of its terms that recur in
+        one of `blocks` at least two places away. Terms shared only with the next or previous
+        block do not count: a teaser's headline and its summary share their topic with each
+        other and nothing else. Compiled where built; summed in the same order either way."""
+        if _analysis is not None:
+            return _analysis.cohesion(self._terms, self._weights, self._bounds, blocks)
+        terms = [self.block(i) for i in blocks]
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        for rank, block in enumerate(terms):
+            for term in block:
+                first.setdefault(term, rank)
+                last[term] = rank
+        out = []
+        for rank, block in enumerate(terms):
+            total = shared = 0.0
+            for term, weight in block.items():
+                total += weight
+                if first[term] <= rank - 2 or last[term] >= rank + 2:
+                    shared += weight
+            out.append(shared / total if total else 0.0)
+        return out
+
+    def story_terms(self, blocks: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct terms of `blocks` (sorted uint64) and the largest weight of each
+        (float32), compiled where built."""
+        if _analysis is not None:
+            terms, weights = _analysis.story_terms(self._terms, self._weights, self._bounds, blocks)
+            return np.frombuffer(terms, np.uint64), np.frombuffer(weights, np.float32)
+        merged: dict[int, float] = {}
+        for i in blocks:
+            for term, weight in self.block(i).items():
+                if weight > merged.get(term, 0.0):
+                    merged[term] = weight
+        if not merged:
+            return np.empty(0, np.uint64), np.empty(0, np.float32)
+        terms = np.fromiter(merged, dtype=np.uint64, count=len(merged))
+        order = np.argsort(terms)
+        return terms[order], np.fromiter(merged.values(), dtype=np.float32, count=len(merged))[order]

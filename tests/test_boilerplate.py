@@ -11,7 +11,7 @@ WEIGHER = TermWeigher("en")
 
 def _labels(blocks: list[str]) -> list[str]:
     keys = [[token_key(w) for w in tokenize(b)[0]] for b in blocks]
-    return classify_blocks(blocks, keys, BlockTerms(WEIGHER, keys))
+    return classify_blocks(blocks, keys, BlockTerms.of_blocks(WEIGHER, keys))
 
 
 ARTICLE = [

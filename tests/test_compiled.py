@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup.analysis as analysis
-import dedup.boilerplate as boilerplate
 import dedup.lsh as lsh
 import dedup.segment as segment
 import dedup.sketch as sketch
@@ -269,7 +268,7 @@ def test_an_engine_without_the_compiled_parts_gives_the_same_answers(seed_articl
     compiled = answers()
     monkeypatch.setattr(verify, "_setops", None)
     monkeypatch.setattr(lsh, "_bandsearch", None)
-    for module in (analysis, boilerplate, segment, sketch, terms):
+    for module in (analysis, segment, sketch, terms):
         monkeypatch.setattr(module, "_analysis", None)
     assert answers() == compiled
     assert any(r.matches for r in compiled) and len(compiled) >= 16
@@ -336,59 +335,75 @@ def test_minhash_is_numpys(groups, skip):
         assert np.array_equal(sketcher.signatures(hashes, starts), compiled)
 
 
-_WORDS = ["the", "census", "census's", "Census", "1,912.65", "2020", "7", "putin", "said", "a", "don't",
-          "spotify", "rappers", "playlists", "x"]
+# Words of one term with different weights ("elect", "election"), so that the largest must win.
+_WORDS = ["the", "census", "census's", "Census", "censuses", "1,912.65", "2020", "7", "putin", "said", "a", "don't",
+          "spotify", "rappers", "rapper", "playlists", "elect", "elected", "election", "x"]
 
 
 @settings(max_examples=200, deadline=None)
-@given(blocks=st.lists(st.lists(st.sampled_from(_WORDS), max_size=12), max_size=9))
-def test_block_terms_and_cohesion_are_pythons(blocks):
-    """The same terms, weights and dict order (cohesion sums in that order), the same merge,
-    the same cohesion to the bit."""
+@given(blocks=st.lists(st.lists(st.sampled_from(_WORDS), max_size=12), max_size=9), data=st.data())
+def test_token_terms_cohesion_and_story_terms_are_pythons(blocks, data):
+    """The same token hashes, terms and weights; the same cohesion to the bit (summed in the
+    order terms first occur); the same story terms and float32 weights."""
     keys = [[token_key(w) for w in block] for block in blocks]
-    compiled_weigher, plain_weigher = terms.TermWeigher("en"), terms.TermWeigher("en")
-    compiled = [compiled_weigher.weights(k) for k in keys]
-    merged: dict = {}
-    for block in compiled:
-        terms.merge_weights(merged, block)
+    chosen = sorted(data.draw(st.sets(st.integers(0, max(0, len(keys) - 1)))))[: len(keys)]
+
+    def answers() -> tuple:
+        block_terms = terms.BlockTerms.of_blocks(terms.TermWeigher("en"), keys)
+        tokens = terms.TermWeigher("en").tokens([k for block in keys for k in block])
+        story, weights = block_terms.story_terms(chosen)
+        return ([t.tolist() for t in tokens], block_terms.cohesion(chosen), story.dtype, story.tolist(),
+                weights.dtype, weights.tolist())
+
+    compiled = answers()
     with pytest.MonkeyPatch().context() as m:
         m.setattr(terms, "_analysis", None)
-        m.setattr(boilerplate, "_analysis", None)
-        plain = [plain_weigher.weights(k) for k in keys]
-        plain_merged: dict = {}
-        for block in plain:
-            terms.merge_weights(plain_merged, block)
-        plain_cohesion = boilerplate._cohesion(plain)
-    assert [list(b.items()) for b in compiled] == [list(b.items()) for b in plain]
-    assert list(merged.items()) == list(plain_merged.items())
-    assert boilerplate._cohesion(compiled) == plain_cohesion
+        assert answers() == compiled
 
 
-def test_cohesion_refuses_what_is_not_a_block_of_terms():
-    with pytest.raises(TypeError, match="dicts"):
-        analysis._analysis.cohesion([[1.0]])
-    with pytest.raises(OverflowError):
-        analysis._analysis.cohesion([{-1: 1.0}])
-    with pytest.raises(TypeError, match="pair"):
-        analysis._analysis.term_weights({}, ["k"], lambda key: 1.0, 10)
+def test_story_terms_keep_each_terms_largest_weight_in_first_occurrence_order():
+    weigher = terms.TermWeigher("en")
+    # "census" and "census's" are one term; "putin" is rarer than "said", which is no term.
+    block_terms = terms.BlockTerms.of_blocks(weigher, [["census", "said", "putin", "census's"], ["2020", "census"]])
+    census, putin, year = (weigher._compute(k)[0] for k in ("census", "putin", "2020"))
+    assert list(block_terms.block(0)) == [census, putin]
+    assert terms.BlockTerms.of_blocks(weigher, [["election", "elect", "elected"]]).block(0) == {
+        weigher._compute("elect")[0]: weigher._compute("elect")[1]}
+    story, weights = block_terms.story_terms([0, 1])
+    assert story.tolist() == sorted([census, putin, year])
+    assert dict(zip(story.tolist(), weights.tolist()))[year] == 2.0
+    # With two blocks, no term can recur two places away.
+    assert block_terms.cohesion([0, 1]) == [0.0, 0.0]
 
 
-def test_cached_lookups_compute_once_and_respect_the_limit():
+def test_cohesion_and_story_terms_refuse_arrays_that_do_not_fit():
+    t, w = np.ones(3, np.uint64), np.ones(3, np.float64)
+    with pytest.raises(ValueError, match="outside the tokens"):
+        analysis._analysis.cohesion(t, w, np.array([[0, 4]], np.int32), [0])
+    with pytest.raises(ValueError, match="out of range"):
+        analysis._analysis.story_terms(t, w, np.array([[0, 3]], np.int32), [1])
+    with pytest.raises(ValueError, match="different lengths"):
+        analysis._analysis.story_terms(t, w[:2], np.array([[0, 2]], np.int32), [0])
+    with pytest.raises(ValueError, match="8-byte"):
+        analysis._analysis.cohesion(t, w.astype(np.float32), np.array([[0, 2]], np.int32), [0])
+
+
+def test_token_entries_compute_once_and_respect_the_limit():
     calls = []
 
     def compute(key):
         calls.append(key)
-        return None if key == "none" else key.upper()
+        return bytes([len(key)]) * 24
 
-    cache: dict = {"a": "cached"}
-    assert analysis._analysis.cached_map(cache, ["a", "b", "none", "b", "none"], compute, 3) == \
-        ["cached", "B", None, "B", None]
-    assert calls == ["b", "none"] and cache == {"a": "cached", "b": "B", "none": None}
-    full: dict = {"a": 1}
-    assert analysis._analysis.cached_map(full, iter(["x", "x"]), compute, 1) == ["X", "X"]
-    assert calls[-2:] == ["x", "x"] and full == {"a": 1}
+    cache: dict = {"a": bytes(24)}
+    hashes, term_hashes, weights = analysis._analysis.token_entries(cache, ["a", "bb", "bb", "ccc"], compute, 2)
+    assert calls == ["bb", "ccc"] and set(cache) == {"a", "bb"}  # full after "bb": "ccc" is not kept
+    assert np.frombuffer(hashes, np.uint8).tolist() == [0] * 8 + [2] * 16 + [3] * 8
+    assert bytes(term_hashes) == bytes(hashes) and bytes(weights) == bytes(hashes)
+    with pytest.raises(TypeError, match="24 bytes"):
+        analysis._analysis.token_entries({}, ["k"], lambda key: b"short", 10)
     with pytest.raises(ZeroDivisionError):
-        analysis._analysis.cached_map({}, ["k"], lambda key: 1 / 0, 10)
+        analysis._analysis.token_entries({}, ["k"], lambda key: 1 / 0, 10)
 
 
 def test_analysis_loops_refuse_inconsistent_arrays():

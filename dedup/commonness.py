@@ -50,17 +50,14 @@ class CommonBlocks:
         flipped = set()
         if len(self._pairs) > _REMEMBERED_PAIRS:
             self._pairs = {}
-        hashes = np.unique(np.fromiter(block_hashes, np.uint64))
-        keys = all_keys = _mixed(hashes)
+        distinct = sorted(set(block_hashes))  # a handful: a set beats np.unique's overhead
+        all_keys = _mixed(np.array(distinct, np.uint64))
         # Blocks already common stay so: only the others' documents are looked up.
-        undecided = hashes.tolist()
-        if self.common:
-            at = [i for i, h in enumerate(undecided) if h not in self.common]
-            undecided, keys = [undecided[i] for i in at], keys[at]
+        undecided = [h for h in distinct if h not in self.common] if self.common else distinct
+        keys = all_keys if len(undecided) == len(distinct) else _mixed(np.array(undecided, np.uint64))
         # Most blocks are in no other document: their documents are listed only when tested.
-        sizes = self._blocks.bucket_sizes(keys)
-        testing = [i for i in np.flatnonzero(sizes >= self.min_documents - 1).tolist()
-                   if self._worth_testing(int(sizes[i]) + 1)]
+        sizes = self._blocks.bucket_sizes(keys).tolist()
+        testing = [i for i, size in enumerate(sizes) if size >= self.min_documents - 1 and self._worth_testing(size + 1)]
         earlier = self._blocks.buckets(keys[testing]) if testing else []
         self._blocks.add(node, all_keys)
         for i, docs in zip(testing, earlier):

@@ -424,10 +424,10 @@ class Engine:
             nodes, n = self._doc_index.query(doc.band_keys)
             found.append((nodes, 4 * n))
             keys = doc.passage_band_keys
-            if self._common.common:
+            common = self._common.common
+            if common and not common.isdisjoint(doc.block_hashes.tolist()):
                 # Passages inside common blocks would propose every page with the same chrome.
                 blocks = doc.block_hashes[doc.shingle_blocks[doc.passage_starts]]
-                common = self._common.common
                 keys = keys[[h not in common for h in blocks.tolist()]]
             nodes, n = self._passage_index.query(keys)
             found.append((nodes, 2 * n))

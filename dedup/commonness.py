@@ -94,7 +94,10 @@ def _mixed(hashes: np.ndarray) -> np.ndarray:
     """Hashes spread over the top bits, which the band index keys on: multiplying by an odd
     constant is one-to-one, so even small or similar numbers stay apart (an array's product
     wraps around without a warning)."""
-    return hashes * np.uint64(0x9E3779B97F4A7C15)
+    return hashes * _MIX
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 class CommonTerms:

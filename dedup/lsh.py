@@ -275,14 +275,14 @@ class BandIndex:
 
     def buckets(self, keys: np.ndarray) -> list[np.ndarray]:
         """The documents holding each of `keys` (ascending document numbers), one array per key."""
-        keys = np.asarray(keys, _U64) & _KEY_MASK
+        keys = np.ascontiguousarray(keys, _U64)
         if _bandsearch is not None:
             found, sizes = self._compiled_buckets(keys)
             ends = np.cumsum(np.frombuffer(sizes, np.int64))
             parts = np.split(np.frombuffer(found, np.uint32), ends[:-1]) if len(keys) else []
         else:
             slices: list[list[np.ndarray]] = [[] for _ in range(len(keys))]
-            for lo, hi, level in self._bounds(keys):
+            for lo, hi, level in self._bounds(keys & _KEY_MASK):
                 for i in np.flatnonzero(hi > lo).tolist():
                     slices[i].append(level[lo[i]:hi[i]])
             parts = [np.sort((np.concatenate(s) & _DOC_MASK).astype(np.uint32)) if s else _NO_DOCS for s in slices]
@@ -295,11 +295,11 @@ class BandIndex:
         """How many documents hold each of `keys` (int64): `buckets` without the arrays."""
         if _bandsearch is None or self._removed:
             return np.array([len(docs) for docs in self.buckets(keys)], np.int64)
-        return np.frombuffer(self._compiled_buckets(np.asarray(keys, _U64) & _KEY_MASK)[1], np.int64)
+        return np.frombuffer(self._compiled_buckets(np.ascontiguousarray(keys, _U64))[1], np.int64)
 
     def _compiled_buckets(self, keys: np.ndarray) -> tuple[bytearray, bytearray]:
-        """`_bandsearch.buckets` over every level for masked `keys`: the documents of all
-        buckets back to back, and each bucket's size (int64)."""
+        """`_bandsearch.buckets` over every level for `keys` (which it masks): the documents
+        of all buckets back to back, and each bucket's size (int64)."""
         return _bandsearch.buckets(self._arrays(), [None, None, *self._directories], keys,
                                    int(_KEY_STEP), int(_KEY_MASK), int(_DOC_MASK), -1)
 

@@ -602,6 +602,84 @@ static PyObject *specific_cosine(PyObject *self, PyObject *args)
     return PyFloat_FromDouble(dot == 0.0 ? 0.0 : dot / sqrt(norm_x * norm_y));
 }
 
+/* ---- term buckets (`dedup.commonness.CommonTerms`) ------------------------------------- */
+
+/* `terms` as 64-bit values and `table` as a power of two of `itemsize`-byte entries; on
+ * failure neither is held. */
+static int bucket_arguments(PyObject *args, Py_buffer *terms, Py_buffer *table, Py_ssize_t itemsize, int writable)
+{
+    PyObject *terms_obj, *table_obj;
+    if (!PyArg_ParseTuple(args, "OO", &terms_obj, &table_obj))
+        return -1;
+    if (u64_buffer(terms_obj, terms, "terms") < 0)
+        return -1;
+    if (PyObject_GetBuffer(table_obj, table, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0) {
+        PyBuffer_Release(terms);
+        return -1;
+    }
+    Py_ssize_t buckets = table->len / itemsize;
+    if (table->len % itemsize || buckets == 0 || (buckets & (buckets - 1))) {
+        PyBuffer_Release(terms);
+        PyBuffer_Release(table);
+        PyErr_Format(PyExc_ValueError, "the bucket table must hold a power of two of %zd-byte entries", itemsize);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(count_buckets_doc,
+"count_buckets(terms, counts) -> None\n\n"
+"Adds one to counts[b] (uint32, a power of two of them) for each distinct bucket b of the\n"
+"terms (uint64; a term's bucket is its low bits), however many of the terms it holds.");
+
+static PyObject *count_buckets(PyObject *self, PyObject *args)
+{
+    Py_buffer terms, table;
+    if (bucket_arguments(args, &terms, &table, sizeof(uint32_t), 1) < 0)
+        return NULL;
+    Py_ssize_t n = terms.len / (Py_ssize_t)sizeof(uint64_t);
+    uint64_t mask = (uint64_t)(table.len / (Py_ssize_t)sizeof(uint32_t)) - 1;
+    uint64_t *buckets = malloc(sizeof(uint64_t) * (size_t)(n ? n : 1));
+    if (!buckets) {
+        PyBuffer_Release(&terms);
+        PyBuffer_Release(&table);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        buckets[i] = ((const uint64_t *)terms.buf)[i] & mask;
+    sort_u64(buckets, n);
+    uint32_t *counts = table.buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (i == 0 || buckets[i] != buckets[i - 1])
+            counts[buckets[i]]++;
+    free(buckets);
+    PyBuffer_Release(&terms);
+    PyBuffer_Release(&table);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(any_flagged_doc,
+"any_flagged(terms, flags) -> bool\n\n"
+"Whether the bucket of any of the terms (uint64; its low bits) is flagged in `flags` (one\n"
+"byte per bucket, nonzero when flagged, a power of two of them).");
+
+static PyObject *any_flagged(PyObject *self, PyObject *args)
+{
+    Py_buffer terms, table;
+    if (bucket_arguments(args, &terms, &table, 1, 0) < 0)
+        return NULL;
+    Py_ssize_t n = terms.len / (Py_ssize_t)sizeof(uint64_t);
+    uint64_t mask = (uint64_t)table.len - 1;
+    const uint64_t *t = terms.buf;
+    const unsigned char *flags = table.buf;
+    int found = 0;
+    for (Py_ssize_t i = 0; i < n && !found; i++)
+        found = flags[t[i] & mask] != 0;
+    PyBuffer_Release(&terms);
+    PyBuffer_Release(&table);
+    return PyBool_FromLong(found);
+}
+
 static PyMethodDef methods[] = {
     {"specific_cosine", specific_cosine, METH_VARARGS, specific_cosine_doc},
     {"overlap_counts", overlap_counts, METH_VARARGS, overlap_counts_doc},
@@ -610,6 +688,8 @@ static PyMethodDef methods[] = {
     {"screen", screen, METH_VARARGS, screen_doc},
     {"positions_in", positions_in, METH_VARARGS, positions_in_doc},
     {"common_positions", common_positions, METH_VARARGS, common_positions_doc},
+    {"count_buckets", count_buckets, METH_VARARGS, count_buckets_doc},
+    {"any_flagged", any_flagged, METH_VARARGS, any_flagged_doc},
     {NULL, NULL, 0, NULL},
 };
 

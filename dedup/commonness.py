@@ -19,6 +19,11 @@ import numpy as np
 
 from dedup.lsh import BandIndex
 
+try:  # the compiled bucket loops (see setup.py); numpy does the same without them
+    from dedup import _setops
+except ImportError:  # pragma: no cover - depends on the install
+    _setops = None
+
 # How many of a block's documents are compared when deciding (the most recent ones).
 _SAMPLE = 12
 # Pairs whose relatedness is remembered between decisions (a block's sample moves by one
@@ -152,7 +157,10 @@ class CommonTerms:
         """Count one document's story terms; return the buckets that became common (only
         at a review)."""
         self._documents += 1
-        self._counts[bucket_of(terms)] += 1  # once per bucket, however many of its terms: numpy's buffered `+=`
+        if _setops is not None:
+            _setops.count_buckets(np.ascontiguousarray(terms, np.uint64), self._counts)
+        else:
+            self._counts[bucket_of(terms)] += 1  # once per bucket, however many of its terms: numpy's buffered `+=`
         if self._documents < self._next_review:
             return np.empty(0, np.intp)
         self._next_review = max(self._documents + 1, int(self._documents * self.GROWTH))
@@ -165,3 +173,10 @@ class CommonTerms:
 def bucket_of(terms: np.ndarray) -> np.ndarray:
     """The `CommonTerms` bucket of each story term (a hash: its low bits will do)."""
     return (terms & np.uint64(CommonTerms.BUCKETS - 1)).astype(np.intp)
+
+
+def any_flagged(terms: np.ndarray, flags: np.ndarray) -> bool:
+    """Whether any of `terms` falls in a bucket flagged in `flags` (one bool per bucket)."""
+    if _setops is not None:
+        return _setops.any_flagged(np.ascontiguousarray(terms, np.uint64), flags)
+    return bool(flags[bucket_of(terms)].any())

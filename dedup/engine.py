@@ -29,7 +29,7 @@ from dedup import lsh
 from dedup.errors import ConflictingArticle, IndexFull, UnknownArticle
 from dedup.lsh import BandIndex
 from dedup.nodetable import NodeTable
-from dedup.commonness import CommonBlocks, CommonTerms, bucket_of
+from dedup.commonness import CommonBlocks, CommonTerms, any_flagged
 from dedup.verify import (RELATIONS, REWRITE, Match, StoredMatch, compare, related, story_similarity,
                           worth_verifying)
 
@@ -376,7 +376,7 @@ class Engine:
         def holding(node: int):
             if node not in holders:
                 screening = docs.screening(node)
-                holders[node] = screening if turned[bucket_of(screening.story_terms)].any() else None
+                holders[node] = screening if any_flagged(screening.story_terms, turned) else None
             return holders[node]
 
         edges = self._edges

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup.analysis as analysis
+import dedup.commonness as commonness
 import dedup.lsh as lsh
 import dedup.segment as segment
 import dedup.sketch as sketch
@@ -57,6 +58,42 @@ def test_set_operations_answer_as_numpy(a, b, wide):
         values = np.array(list(a) + list(a[::-1]), np.uint64)  # ascending, then descending
         (at, hit), (p_at, p_hit) = _both(monkeypatch, verify._lookup, b, values)
         assert hit.tolist() == p_hit.tolist() and at[hit].tolist() == p_at[p_hit].tolist()
+
+
+# Terms in a few buckets (their low 18 bits), differing above them: many share a bucket.
+_bucketed = st.lists(st.tuples(st.integers(0, 7), st.integers(0, 2**46 - 1)).map(lambda t: t[1] << 18 | t[0]),
+                     max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents=st.lists(_bucketed, max_size=6), flagged=_bucketed)
+def test_term_buckets_are_counted_and_tested_as_numpy_would(documents, flagged):
+    """Once per bucket a document holds, however many of its terms share it; a term is
+    tested by its bucket."""
+    def answers() -> tuple:
+        terms = CommonTerms(share=0.5, min_documents=1)
+        flags = np.zeros(CommonTerms.BUCKETS, bool)
+        flags[bucket_of(np.array(flagged, np.uint64))] = True
+        tested = []
+        for values in documents:
+            doc = np.unique(np.array(values, np.uint64))
+            terms.add(doc)
+            tested.append(commonness.any_flagged(doc, flags))
+        return terms._counts.tolist(), tested
+
+    compiled = answers()
+    with pytest.MonkeyPatch().context() as m:
+        m.setattr(commonness, "_setops", None)
+        assert answers() == compiled
+
+
+def test_bucket_loops_refuse_tables_that_are_not_powers_of_two():
+    with pytest.raises(ValueError, match="power of two"):
+        verify._setops.count_buckets(np.ones(2, np.uint64), np.zeros(3, np.uint32))
+    with pytest.raises(ValueError, match="power of two"):
+        verify._setops.any_flagged(np.ones(2, np.uint64), np.zeros(6, bool))
+    with pytest.raises(ValueError, match="64-bit"):
+        verify._setops.any_flagged(np.ones(3, np.uint32), np.zeros(8, bool))
 
 
 @settings(max_examples=300, deadline=None)

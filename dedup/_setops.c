@@ -602,6 +602,92 @@ static PyObject *specific_cosine(PyObject *self, PyObject *args)
     return PyFloat_FromDouble(dot == 0.0 ? 0.0 : dot / sqrt(norm_x * norm_y));
 }
 
+/* ---- a body without some of its blocks (`dedup.verify._body`) -------------------------- */
+
+/* Sorted, duplicate-free copy of v[0:n] into out; returns its length. */
+static Py_ssize_t distinct_sorted(const uint64_t *v, Py_ssize_t n, uint64_t *out)
+{
+    memcpy(out, v, (size_t)n * sizeof(uint64_t));
+    sort_u64(out, n);
+    Py_ssize_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (m == 0 || out[i] != out[m - 1])
+            out[m++] = out[i];
+    return m;
+}
+
+PyDoc_STRVAR(without_blocks_doc,
+"without_blocks(shingles, shingle_blocks, shingle_quoted, dropped) -> (shingles, distinct, own)\n\n"
+"A body's shingles (uint64) without those starting in a dropped block (`dropped`: one byte per\n"
+"block, nonzero to drop; `shingle_blocks` int32 and `shingle_quoted` bool, one per shingle),\n"
+"their sorted distinct values, and the distinct ones outside quotations (all of them when\n"
+"fewer than 0.3 are outside), as bytearrays of uint64: `analysis.own_shingles`' rule.");
+
+static PyObject *without_blocks(PyObject *self, PyObject *args)
+{
+    PyObject *objs[4];
+    if (!PyArg_ParseTuple(args, "OOOO", &objs[0], &objs[1], &objs[2], &objs[3]))
+        return NULL;
+    Py_buffer views[4];
+    for (int i = 0; i < 4; i++) {
+        if (PyObject_GetBuffer(objs[i], &views[i], PyBUF_C_CONTIGUOUS) < 0) {
+            release_all(views, i);
+            return NULL;
+        }
+    }
+    Py_ssize_t n = views[0].len / 8, n_blocks = views[3].len;
+    const uint64_t *shingles = views[0].buf;
+    const int32_t *blocks = views[1].buf;
+    const unsigned char *quoted = views[2].buf, *dropped = views[3].buf;
+    PyObject *out[3] = {NULL, NULL, NULL}, *result = NULL;
+    uint64_t *unquoted = NULL;
+    if (views[0].len % 8 || views[1].len != n * 4 || views[2].len != n) {
+        PyErr_SetString(PyExc_ValueError, "without_blocks: shingles (uint64), their blocks (int32) and quotation flags (bool) must align");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (blocks[i] < 0 || blocks[i] >= n_blocks) {
+            PyErr_SetString(PyExc_ValueError, "without_blocks: a shingle's block beyond `dropped`");
+            goto done;
+        }
+    }
+    for (int o = 0; o < 3; o++) {
+        if (!(out[o] = PyByteArray_FromStringAndSize(NULL, n * 8)))
+            goto done;
+    }
+    unquoted = malloc(sizeof(uint64_t) * (size_t)(n ? n : 1));
+    if (!unquoted) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    uint64_t *kept = (uint64_t *)PyByteArray_AS_STRING(out[0]);
+    uint64_t *distinct = (uint64_t *)PyByteArray_AS_STRING(out[1]), *own = (uint64_t *)PyByteArray_AS_STRING(out[2]);
+    Py_ssize_t n_kept = 0, n_unquoted = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (dropped[blocks[i]])
+            continue;
+        kept[n_kept++] = shingles[i];
+        if (!quoted[i])
+            unquoted[n_unquoted++] = shingles[i];
+    }
+    Py_ssize_t n_distinct = distinct_sorted(kept, n_kept, distinct);
+    Py_ssize_t n_own = distinct_sorted(unquoted, n_unquoted, own);
+    if (n_own == 0 || (double)n_own < 0.3 * (double)n_distinct) {
+        memcpy(own, distinct, (size_t)n_distinct * sizeof(uint64_t));
+        n_own = n_distinct;
+    }
+    if (PyByteArray_Resize(out[0], n_kept * 8) < 0 || PyByteArray_Resize(out[1], n_distinct * 8) < 0 ||
+        PyByteArray_Resize(out[2], n_own * 8) < 0)
+        goto done;
+    result = PyTuple_Pack(3, out[0], out[1], out[2]);
+done:
+    for (int o = 0; o < 3; o++)
+        Py_XDECREF(out[o]);
+    free(unquoted);
+    release_all(views, 4);
+    return result;
+}
+
 /* ---- term buckets (`dedup.commonness.CommonTerms`) ------------------------------------- */
 
 /* `terms` as 64-bit values and `table` as a power of two of `itemsize`-byte entries; on
@@ -689,6 +775,7 @@ static PyMethodDef methods[] = {
     {"positions_in", positions_in, METH_VARARGS, positions_in_doc},
     {"common_positions", common_positions, METH_VARARGS, common_positions_doc},
     {"count_buckets", count_buckets, METH_VARARGS, count_buckets_doc},
+    {"without_blocks", without_blocks, METH_VARARGS, without_blocks_doc},
     {"any_flagged", any_flagged, METH_VARARGS, any_flagged_doc},
     {NULL, NULL, 0, NULL},
 };

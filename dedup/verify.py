@@ -209,14 +209,23 @@ def _body(doc: Document, common_blocks: Set[int]) -> tuple[np.ndarray, np.ndarra
     elif common:
         in_common = np.zeros(len(doc.block_hashes), bool)
         in_common[list(common)] = True
-        keep = ~in_common[doc.shingle_blocks]
-        shingles = doc.shingles[keep]
-        distinct = distinct_among(shingles, doc.shingle_set)
-        body = shingles, distinct, own_shingles(shingles, doc.shingle_quoted[keep], distinct)
+        body = _without_blocks(doc, in_common)
     else:
         body = doc.shingles, doc.shingle_set, doc.own_set
     doc.__dict__["_body_cache"] = (common_blocks, common, body)
     return body
+
+
+def _without_blocks(doc: Document, dropped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The body's shingles, distinct set and own-words set without the `dropped` blocks (one
+    bool per block), compiled where built."""
+    if _setops is not None:
+        parts = _setops.without_blocks(doc.shingles, doc.shingle_blocks, doc.shingle_quoted, dropped)
+        return tuple(np.frombuffer(part, np.uint64) for part in parts)
+    keep = ~dropped[doc.shingle_blocks]
+    shingles = doc.shingles[keep]
+    distinct = distinct_among(shingles, doc.shingle_set)
+    return shingles, distinct, own_shingles(shingles, doc.shingle_quoted[keep], distinct)
 
 
 def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, common_terms, shared_tokens, passages,

@@ -273,6 +273,32 @@ def test_ranking_leaves_ties_of_equal_bodies_to_ids():
         lsh._bandsearch.rank_found([np.array([9], np.uint32)], [np.array([1], np.int64)], 1, -1, 4, 2, distinct)
 
 
+@settings(max_examples=300, deadline=None)
+@given(shingles=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 3), st.booleans()), max_size=40),
+       dropped=st.lists(st.booleans(), min_size=4, max_size=4))
+def test_a_body_without_blocks_is_numpys(shingles, dropped):
+    """Kept shingles in order, their distinct set, and the own-words set with its fallback to
+    all of them (mostly quoted bodies included: quotation flags are drawn per shingle)."""
+    values = np.array([v for v, _, _ in shingles], np.uint64)
+    doc = analysis.Document.__new__(analysis.Document)
+    doc.shingles, doc.shingle_set = values, np.unique(values)
+    doc.shingle_blocks = np.array([b for _, b, _ in shingles], np.int32)
+    doc.shingle_quoted = np.array([q for _, _, q in shingles], bool)
+    flags = np.array(dropped, bool)
+    compiled = verify._without_blocks(doc, flags)
+    with pytest.MonkeyPatch().context() as m:
+        m.setattr(verify, "_setops", None)
+        plain = verify._without_blocks(doc, flags)
+    assert [part.tolist() for part in compiled] == [part.tolist() for part in plain]
+
+
+def test_a_body_without_blocks_refuses_blocks_it_has_no_flag_for():
+    with pytest.raises(ValueError, match="beyond"):
+        verify._setops.without_blocks(np.ones(1, np.uint64), np.full(1, 4, np.int32), np.zeros(1, bool), np.zeros(4, bool))
+    with pytest.raises(ValueError, match="must align"):
+        verify._setops.without_blocks(np.ones(2, np.uint64), np.zeros(1, np.int32), np.zeros(2, bool), np.zeros(4, bool))
+
+
 def test_set_operations_refuse_values_that_are_not_64_bit():
     with pytest.raises(ValueError, match="64-bit"):
         verify._setops.common_positions(np.zeros(3, np.uint32), np.zeros(2, np.uint64))

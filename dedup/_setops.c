@@ -190,11 +190,84 @@ static int attribute_buffer(PyObject *obj, PyObject *name, Py_buffer *view, Py_s
     return 0;
 }
 
+/* What screening reads of one candidate: its story terms (uint64, sorted), their weights
+ * (float32), the story norm and its distinct shingles (uint64, sorted). */
+typedef struct {
+    const uint64_t *terms, *shingles;
+    const float *weights;
+    double norm;
+    Py_ssize_t n_terms, n_shingles;
+} Screened;
+
+static uint32_t read_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The screening fields of a record's prefix, as `dedup.record` lays it out: the counts of
+ * story terms and distinct shingles (little-endian uint32), the story norm (little-endian
+ * double), then the terms, their weights and the shingles, each 8-byte aligned from the
+ * record's start.  Views into `record`. */
+static int screened_from_record(PyObject *record, Screened *s)
+{
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(record);
+    Py_ssize_t len = PyBytes_GET_SIZE(record);
+    if (len < 16)
+        goto bad;
+    s->n_terms = read_le32(p);
+    s->n_shingles = read_le32(p + 4);
+    uint64_t bits = (uint64_t)read_le32(p + 8) | (uint64_t)read_le32(p + 12) << 32;
+    memcpy(&s->norm, &bits, sizeof(double));
+    Py_ssize_t weights_at = 16 + 8 * s->n_terms, shingles_at = weights_at + 4 * s->n_terms;
+    shingles_at += -shingles_at & 7;
+    if (shingles_at + 8 * s->n_shingles > len)
+        goto bad;
+    s->terms = (const uint64_t *)(p + 16);
+    s->weights = (const float *)(p + weights_at);
+    s->shingles = (const uint64_t *)(p + shingles_at);
+    return 0;
+bad:
+    PyErr_SetString(PyExc_ValueError, "screen: a screening record shorter than its counts say");
+    return -1;
+}
+
+/* The screening fields of an object that has them as attributes (a `Document`), holding
+ * the buffers it reads in `held` (`*n_held` of them) until the caller releases them. */
+static int screened_from_attributes(PyObject *other, Screened *s, Py_buffer *held, int *n_held)
+{
+    *n_held = 0;
+    if (attribute_buffer(other, story_terms_name, &held[0], sizeof(uint64_t), -1) < 0)
+        return -1;
+    *n_held = 1;
+    s->n_terms = held[0].len / (Py_ssize_t)sizeof(uint64_t);
+    if (attribute_buffer(other, story_weights_name, &held[1], sizeof(float), s->n_terms) < 0)
+        goto fail;
+    *n_held = 2;
+    if (attribute_buffer(other, shingle_set_name, &held[2], sizeof(uint64_t), -1) < 0)
+        goto fail;
+    *n_held = 3;
+    PyObject *norm = PyObject_GetAttr(other, story_norm_name);
+    s->norm = norm ? PyFloat_AsDouble(norm) : -1.0;
+    Py_XDECREF(norm);
+    if (PyErr_Occurred())
+        goto fail;
+    s->terms = held[0].buf;
+    s->weights = held[1].buf;
+    s->shingles = held[2].buf;
+    s->n_shingles = held[2].len / (Py_ssize_t)sizeof(uint64_t);
+    return 0;
+fail:
+    release_all(held, *n_held);
+    *n_held = 0;
+    return -1;
+}
+
 PyDoc_STRVAR(screen_doc,
 "screen(terms, weights, norm, shingles, others, rewrite, rewrite_short, min_shared) -> bytearray\n\n"
 "Whether each of `others` (objects with story_terms, story_weights, story_norm and\n"
-"shingle_set) is worth verifying against a document with these story terms (uint64, sorted),\n"
-"weights (float32), norm and shingle set (uint64, sorted): its story cosine (products summed\n"
+"shingle_set, or bytes starting with a record's screening prefix: see dedup.record) is worth\n"
+"verifying against a document with these story terms (uint64, sorted), weights (float32),\n"
+"norm and shingle set (uint64, sorted): its story cosine (products summed\n"
 "in double precision in the other's term order) is at least\n"
 "rewrite + rewrite_short / sqrt(max(1, the fewer story terms)), or it shares at least\n"
 "`min_shared` shingles. One byte (0 or 1) per other: `verify.worth_verifying`.");
@@ -230,46 +303,28 @@ static PyObject *screen(PyObject *self, PyObject *args)
     char *worth = PyByteArray_AS_STRING(out);
     for (Py_ssize_t a = 0; a < count; a++) {
         PyObject *other = PySequence_Fast_GET_ITEM(others, a);
-        Py_buffer t, w;
-        if (attribute_buffer(other, story_terms_name, &t, sizeof(uint64_t), -1) < 0) {
-            Py_CLEAR(out);
-            goto done;
-        }
-        Py_ssize_t m = t.len / (Py_ssize_t)sizeof(uint64_t);
-        if (attribute_buffer(other, story_weights_name, &w, sizeof(float), m) < 0) {
-            PyBuffer_Release(&t);
+        Screened o;
+        Py_buffer held[3];
+        int n_held = 0;
+        if (PyBytes_Check(other)) {
+            if (screened_from_record(other, &o) < 0) {
+                Py_CLEAR(out);
+                goto done;
+            }
+        } else if (screened_from_attributes(other, &o, held, &n_held) < 0) {
             Py_CLEAR(out);
             goto done;
         }
         double story = 0.0;
-        if (n_terms) {
-            PyObject *other_norm = PyObject_GetAttr(other, story_norm_name);
-            double both = other_norm ? PyFloat_AsDouble(other_norm) * norm : -1.0;
-            Py_XDECREF(other_norm);
-            if (PyErr_Occurred()) {
-                PyBuffer_Release(&t);
-                PyBuffer_Release(&w);
-                Py_CLEAR(out);
-                goto done;
-            }
-            double dot = overlap(terms.buf, weights.buf, n_terms, t.buf, w.buf, m);
-            if (both > 0)
-                story = dot / both;
-        }
-        PyBuffer_Release(&t);
-        PyBuffer_Release(&w);
-        Py_ssize_t fewer = n_terms < m ? n_terms : m;
+        if (n_terms && o.norm * norm > 0)
+            story = overlap(terms.buf, weights.buf, n_terms, o.terms, o.weights, o.n_terms) / (o.norm * norm);
+        Py_ssize_t fewer = n_terms < o.n_terms ? n_terms : o.n_terms;
         worth[a] = story >= rewrite + rewrite_short / sqrt((double)(fewer > 1 ? fewer : 1));
         if (!worth[a] && n_shingles) {
-            Py_buffer sh;
-            if (attribute_buffer(other, shingle_set_name, &sh, sizeof(uint64_t), -1) < 0) {
-                Py_CLEAR(out);
-                goto done;
-            }
-            double shared = overlap(shingles.buf, NULL, n_shingles, sh.buf, NULL, sh.len / (Py_ssize_t)sizeof(uint64_t));
+            double shared = overlap(shingles.buf, NULL, n_shingles, o.shingles, NULL, o.n_shingles);
             worth[a] = shared >= (double)min_shared;
-            PyBuffer_Release(&sh);
         }
+        release_all(held, n_held);
     }
 done:
     if (shingles.obj)

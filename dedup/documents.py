@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from dedup.analysis import Document
-from dedup.record import decode, encode, screening_fields, screening_size
+from dedup.record import decode, encode, screening_fields, screening_record, screening_size
 
 # The file of screening prefixes beside a documents file at `path`.
 SCREENING_SUFFIX = ".screening"
@@ -182,8 +182,13 @@ class DocumentTable:
         return self._infos.body_hash_table()
 
     def screening(self, node: int) -> Document | Screening:
-        """What `verify.worth_verifying` reads of node's document (here, the document)."""
+        """The screening fields of node's document (here, the document)."""
         return self[node]
+
+    def screening_records(self, nodes: Iterable[int]) -> list:
+        """What `verify.worth_verifying` reads of each node's document: the bytes its screening
+        fields were decoded from, or the document (see `record.screening_record`)."""
+        return [screening_record(self[node]) for node in nodes]
 
     def remove(self, node: int) -> None:
         self._infos.remove(node)
@@ -290,12 +295,23 @@ class SpilledTable(DocumentTable):
         doc = self._cache.get(node)
         if doc is not None:
             return doc
+        return Screening(**screening_fields(self._screening_prefix(node))[0])
+
+    def screening_records(self, nodes: Iterable[int]) -> list:
+        """As `DocumentTable.screening_records`; a document not cached is not decoded: its
+        screening prefix is read from the screening file."""
+        out = []
+        for node in nodes:
+            doc = self._cache.get(node)
+            out.append(screening_record(doc) if doc is not None else self._screening_prefix(node))
+        return out
+
+    def _screening_prefix(self, node: int) -> bytes:
         if self._where[2 * node + 1] < 0:
             raise KeyError(f"node {node} was removed")
         start = self._screening_at[node]
         end = self._screening_at[node + 1] if node + 1 < len(self._screening_at) else self._screening_end
-        data = _pread_exact(self.screening_fd, start, end - start, self.screening_path)
-        return Screening(**screening_fields(data)[0])
+        return _pread_exact(self.screening_fd, start, end - start, self.screening_path)
 
     def remove(self, node: int) -> None:
         self._infos.remove(node)

@@ -30,22 +30,40 @@ _ARRAYS = tuple(f.name for f in fields(Document) if f.type == "np.ndarray" and f
 _SCALARS = tuple(f.name for f in fields(Document) if f.type != "np.ndarray" and f.name not in _SCREENING)
 _HEADER = struct.Struct("<I")
 _ALIGN = 8
+# Where a decoded document keeps the bytes its screening fields are views into, which
+# `_setops.screen` reads directly (see `screening_record`).
+_SCREENING_RECORD = "_screening_record"
 
 
 def encode(doc: Document) -> bytes:
     """One record: the screening prefix, then the rest (see `_SCREENING_PREFIX`)."""
-    screening = [np.ascontiguousarray(getattr(doc, name), dtype) for name, dtype in _SCREENING_ARRAYS]
     arrays = [np.ascontiguousarray(getattr(doc, name)) for name in _ARRAYS]
     layout = [(a.dtype.str, a.shape) for a in arrays]
     scalars = pickle.dumps(([getattr(doc, name) for name in _SCALARS], layout), protocol=pickle.HIGHEST_PROTOCOL)
-    parts = [_SCREENING_PREFIX.pack(len(screening[0]), len(screening[2]), doc.story_norm)]
-    size = _SCREENING_PREFIX.size
-    for part in [*screening, _HEADER.pack(len(scalars)) + scalars, *arrays]:
+    return _joined([*_screening_parts(doc), _HEADER.pack(len(scalars)) + scalars, *arrays])
+
+
+def screening_prefix(fields) -> bytes:
+    """The screening prefix of a record of a document with these screening fields (an object
+    with story_terms, story_weights, story_norm and shingle_set)."""
+    return _joined(_screening_parts(fields))
+
+
+def _screening_parts(fields) -> list:
+    screening = [np.ascontiguousarray(getattr(fields, name), dtype) for name, dtype in _SCREENING_ARRAYS]
+    return [_SCREENING_PREFIX.pack(len(screening[0]), len(screening[2]), fields.story_norm), *screening]
+
+
+def _joined(parts: list) -> bytes:
+    """The parts (bytes or arrays) back to back, each after the first starting 8-byte
+    aligned from the start."""
+    out, size = [], 0
+    for part in parts:
         data = part if isinstance(part, bytes) else part.tobytes()
-        pad = -size % _ALIGN  # each part starts 8-byte aligned from the record's start
-        parts += [b"\0" * pad, data]
+        pad = -size % _ALIGN
+        out += [b"\0" * pad, data]
         size += pad + len(data)
-    return b"".join(parts)
+    return b"".join(out)
 
 
 def _screening_layout(data: bytes) -> tuple[float, list[tuple[str, np.dtype, int, int]], int]:
@@ -81,11 +99,8 @@ def decode(data: bytes, owned: bool = False) -> Document:
     (the text and the other fields, which the document holds as objects) can be freed, for a
     document kept in RAM. Two copies, not one per array: a Reuters article loads in about
     two thirds of the time."""
-    if owned:
-        head_end = screening_size(data)
-        out, at = screening_fields(bytes(data[:head_end]))
-    else:
-        out, at = screening_fields(data)
+    prefix = bytes(data[:screening_size(data)]) if owned else data
+    out, at = screening_fields(prefix)
     at += -at % _ALIGN
     (length,) = _HEADER.unpack_from(data, at)
     at += _HEADER.size
@@ -103,7 +118,16 @@ def decode(data: bytes, owned: bool = False) -> Document:
         array = frombuffer(data, dtype=dt, count=count, offset=at)
         out[name] = array if len(shape) == 1 else array.reshape(shape)
         at += count * dt.itemsize
-    return Document(**out)
+    doc = Document(**out)
+    if type(prefix) is bytes:
+        doc.__dict__[_SCREENING_RECORD] = prefix
+    return doc
+
+
+def screening_record(doc):
+    """The bytes that start with `doc`'s screening prefix, if it was decoded from a record,
+    else `doc` itself: what `_setops.screen` reads of a candidate, either way."""
+    return doc.__dict__.get(_SCREENING_RECORD, doc)
 
 
 @functools.lru_cache(maxsize=None)

@@ -15,6 +15,8 @@ import numpy as np
 from dedup.analysis import Document, distinct_among, own_shingles
 from dedup.commonness import bucket_of
 from dedup.config import Config
+from dedup.documents import Screening
+from dedup.record import screening_fields
 
 try:  # the sorted-set loops compiled (setup.py builds them where a C compiler is at hand)
     from dedup import _setops
@@ -309,13 +311,15 @@ def worth_verifying(doc: Document, others: Sequence, cfg: Config) -> np.ndarray:
     """Whether each of `others`, proposed by story terms alone, is close enough to `doc` to
     verify: the same story (`story_similarity` over `rewrite_threshold`), or some shared text
     (an excerpt whose passages were too short for the passage index). All at once, in numpy.
-    `others` may be `documents.Screening`s: only their story terms and shingle sets are read."""
+    Each of `others` is a document or the bytes of its record's screening prefix
+    (`DocumentTable.screening_records`): only story terms and shingle sets are read."""
     n = len(others)
     if n == 0 or len(doc.story_terms) == 0 and len(doc.shingle_set) == 0:
         return np.zeros(n, bool)
     if _setops is not None:  # the same sums and tests, without a numpy call per step
         return np.frombuffer(_setops.screen(doc.story_terms, doc.story_weights, doc.story_norm, doc.shingle_set, others,
                                             cfg.rewrite, cfg.rewrite_short, cfg.min_shared_tokens), np.bool_)
+    others = [Screening(**screening_fields(o)[0]) if isinstance(o, bytes) else o for o in others]
     story = np.zeros(n)
     if len(doc.story_terms):
         terms, weights, owner = _stacked([o.story_terms for o in others], [o.story_weights for o in others])

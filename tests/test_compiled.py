@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import dedup.analysis as analysis
 import dedup.commonness as commonness
 import dedup.lsh as lsh
+import dedup.record as record
 import dedup.segment as segment
 import dedup.sketch as sketch
 import dedup.terms as terms
@@ -116,6 +117,9 @@ def test_screening_decides_as_numpy_would(base, others, seed, no_terms, min_shar
     cfg = Config(min_shared_tokens=min_shared)
     compiled, plain = _both(pytest.MonkeyPatch(), verify.worth_verifying, doc, candidates, cfg)
     assert compiled.dtype == np.bool_ and compiled.tolist() == plain.tolist()
+    # Candidates given as their records' screening prefixes (every other one) decide the same.
+    mixed = [record.screening_prefix(c) if i % 2 else c for i, c in enumerate(candidates)]
+    assert verify.worth_verifying(doc, mixed, cfg).tolist() == compiled.tolist()
     # A candidate identical to the document is always worth it (unless it has nothing at all).
     assert verify.worth_verifying(doc, [doc], cfg).tolist() == [len(doc.story_terms) > 0 or len(doc.shingle_set) >= min_shared]
 
@@ -297,6 +301,19 @@ def test_a_body_without_blocks_refuses_blocks_it_has_no_flag_for():
         verify._setops.without_blocks(np.ones(1, np.uint64), np.full(1, 4, np.int32), np.zeros(1, bool), np.zeros(4, bool))
     with pytest.raises(ValueError, match="must align"):
         verify._setops.without_blocks(np.ones(2, np.uint64), np.zeros(1, np.int32), np.zeros(2, bool), np.zeros(4, bool))
+
+
+def test_screening_refuses_a_record_shorter_than_its_counts():
+    from dedup.documents import Screening
+
+    terms = np.arange(1, 4, dtype=np.uint64)
+    fields = Screening(terms, np.ones(3, np.float32), 3.0 ** 0.5, terms)
+    prefix = record.screening_prefix(fields)
+    assert verify.worth_verifying(fields, [prefix], Config()).tolist() == [True]
+    with pytest.raises(ValueError, match="shorter than its counts"):
+        verify.worth_verifying(fields, [prefix[:-1]], Config())
+    with pytest.raises(ValueError, match="shorter than its counts"):
+        verify.worth_verifying(fields, [b"\0" * 15], Config())
 
 
 def test_set_operations_refuse_values_that_are_not_64_bit():

@@ -7,7 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from dedup import record
+from dedup import record, verify
+from dedup.config import Config
 from dedup.documents import DocumentTable, SpilledTable
 from dedup.engine import Engine
 from dedup.index import Index
@@ -78,8 +79,22 @@ def test_screening_reads_only_its_own_file_and_keeps_the_cache(tmp_path, seed_ar
             assert np.array_equal(getattr(view, name), getattr(doc, name))
         assert view.story_norm == doc.story_norm
     assert spilled.screening(4) is cached  # a cached document is its own screening
+    # What screening reads: the screening file's prefix, or for the cached node 4 the record
+    # it was decoded from (which starts with that prefix); the same decisions either way.
+    records = spilled.screening_records([0, 2, 3, 4])
+    assert records[0] == record.screening_prefix(docs[0])
+    assert records[3] is record.screening_record(cached) and records[3].startswith(record.screening_prefix(docs[4]))
+    fields = [docs[0], docs[2], docs[3], docs[4]]
+    assert verify.worth_verifying(docs[2], records, Config()).tolist() == \
+        verify.worth_verifying(docs[2], fields, Config()).tolist()
     assert list(spilled._cache) == [4]  # screening decoded nothing into the cache
     assert table.screening(2) is docs[2]  # in RAM: the document itself
+    # A document decoded from a record (as one from an analysis worker is) is screened from
+    # the record's bytes, which its screening arrays are views into.
+    decoded = pickle.loads(pickle.dumps(docs[3]))
+    assert record.screening_record(decoded) == record.screening_prefix(docs[3])
+    assert decoded.story_terms.base is record.screening_record(decoded)
+    assert record.screening_record(docs[3]) is docs[3]
     spilled.close()
     assert list(tmp_path.iterdir()) == []  # scratch files, both removed
 

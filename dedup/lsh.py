@@ -44,6 +44,8 @@ MAX_DOCUMENTS = 1 << _DOC_BITS
 _DOC_MASK = _U64(MAX_DOCUMENTS - 1)
 _KEY_MASK = ~_DOC_MASK
 _KEY_STEP = _U64(MAX_DOCUMENTS)
+# The same as Python ints, as the compiled search takes them.
+_DOC_MASK_INT, _KEY_MASK_INT, _KEY_STEP_INT = int(_DOC_MASK), int(_KEY_MASK), int(_KEY_STEP)
 _NO_DOCS = np.empty(0, np.uint32)
 # Levels of at least this many entries are packed under a directory (see `_bandsearch.merge`):
 # one position (4 bytes) per ~`_DIRECTORY_SPAN` entries, which holds the entries' top bits, so
@@ -175,6 +177,7 @@ class BandIndex:
         self._removed: set[int] = set()
         self._merge: _Merge | None = None
         self._sealed = np.empty(0, _U64)  # the buffer a running merge took
+        self._searched: tuple[list, list] | None = None  # see `_search_arguments`
 
     def __len__(self) -> int:
         return len(self._recent) + len(self._sealed) + sum(map(_length, self._levels, self._directories))
@@ -187,7 +190,7 @@ class BandIndex:
         else:
             state["_recent"] = self._recent.copy()  # without the buffer's spare room
         state["_sealed"] = np.empty(0, _U64)
-        del state["_buffer"]
+        del state["_buffer"], state["_searched"]
         # A level never changes once written: a snapshot stores each one once (`dedup.frozen`).
         state["_levels"] = [FrozenArray(name, level) for name, level in zip(self._level_names, self._levels)]
         state["_directories"] = [None if d is None else FrozenArray(f"{name}-directory", d)
@@ -199,6 +202,7 @@ class BandIndex:
         levels, directories = state.pop("_levels"), state.pop("_directories")
         self.__dict__.update(state)
         self._buffer = np.empty(0, _U64)  # the next insert takes a buffer with room
+        self._searched = None
         self._levels = [level.array for level in levels]
         self._directories = [None if d is None else d.array for d in directories]
         self._level_names = [level.name for level in levels]
@@ -243,8 +247,8 @@ class BandIndex:
         are ignored."""
         if _bandsearch is not None:  # masks and sorts the keys itself
             found, hits = _bandsearch.query(
-                self._arrays(), [None, None, *self._directories], np.ascontiguousarray(keys, _U64),
-                int(_KEY_STEP), int(_KEY_MASK), int(_DOC_MASK), -1 if max_bucket is None else max_bucket,
+                *self._search_arguments(), np.ascontiguousarray(keys, _U64),
+                _KEY_STEP_INT, _KEY_MASK_INT, _DOC_MASK_INT, -1 if max_bucket is None else max_bucket,
             )
             docs, counts = np.frombuffer(found, np.uint32), np.frombuffer(hits, np.int64)
         else:
@@ -300,8 +304,7 @@ class BandIndex:
     def _compiled_buckets(self, keys: np.ndarray) -> tuple[bytearray, bytearray]:
         """`_bandsearch.buckets` over every level for `keys` (which it masks): the documents
         of all buckets back to back, and each bucket's size (int64)."""
-        return _bandsearch.buckets(self._arrays(), [None, None, *self._directories], keys,
-                                   int(_KEY_STEP), int(_KEY_MASK), int(_DOC_MASK), -1)
+        return _bandsearch.buckets(*self._search_arguments(), keys, _KEY_STEP_INT, _KEY_MASK_INT, _DOC_MASK_INT, -1)
 
     def _bounds(self, keys: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """For each non-empty level (all plain, without the compiled part): where each of
@@ -332,6 +335,17 @@ class BandIndex:
         """Every sorted array a query searches (the levels aligned with `_directories`)."""
         return (self._recent, self._sealed, *self._levels)
 
+    def _search_arguments(self) -> tuple[list, list]:
+        """`_arrays` and their directories as `_bandsearch` takes them. The arrays that do not
+        change until the levels do go as memoryviews made once: numpy describes an array
+        anew each time it is asked for its buffer, eight times a query (~3% of indexing).
+        The insert buffer changes in place, so it goes as it is."""
+        if self._searched is None:
+            self._searched = ([memoryview(a) for a in (self._sealed, *self._levels)],
+                              [None, None, *(None if d is None else memoryview(d) for d in self._directories)])
+        arrays, directories = self._searched
+        return [self._recent, *arrays], directories
+
     def _flush(self) -> None:
         """Merge the buffer, already sorted, down the levels: into the first level that can
         hold it with every level above it (which empty into it), or into a new level."""
@@ -341,6 +355,7 @@ class BandIndex:
             self.wait()
         run, self._recent = self._recent, np.empty(0, _U64)
         self._buffer = self._recent  # empty: `run` keeps the old buffer, the next insert takes a new one
+        self._searched = None
         total, target = len(run), 0
         while target < len(self._levels):
             total += _length(self._levels[target], self._directories[target])
@@ -356,9 +371,11 @@ class BandIndex:
     def _install(self) -> None:
         merge, self._merge = self._merge, None
         self._sealed = np.empty(0, _U64)
+        self._searched = None
         self._place(merge.result, merge.level)
 
     def _place(self, merged: tuple[np.ndarray, np.ndarray | None], target: int) -> None:
+        self._searched = None
         for level in range(min(target, len(self._levels))):
             self._levels[level] = np.empty(0, _U64)  # moved down, whole
             self._directories[level] = None
@@ -372,6 +389,7 @@ class BandIndex:
 
     def _compact(self) -> None:
         self.wait()
+        self._searched = None
         gone = np.fromiter(self._removed, dtype=np.uint64, count=len(self._removed))
         for i, (level, directory) in enumerate(zip(self._levels, self._directories)):
             plain = _unpacked(level, directory)

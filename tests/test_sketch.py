@@ -140,6 +140,41 @@ def test_the_band_index_answers_as_a_plain_dict_through_flushes_merges_and_remov
 
 
 @pytest.mark.usefixtures("band_search")
+def test_large_and_concurrent_searches_answer_as_a_plain_dict(monkeypatch):
+    """A search whose working arrays are larger than the compiled search keeps for reuse
+    (1 MB), and searches from several threads at once (each reuses its own), answer as the
+    plain dict does."""
+    import threading
+
+    import dedup.lsh as lsh
+
+    monkeypatch.setattr(lsh, "_RECENT_ENTRIES", 64)
+    rng = np.random.default_rng(3)
+    index, plain, removed = BandIndex(), {}, set()
+    for doc in range(400):
+        _add_at_random(index, plain, removed, rng, doc, keys_below=300, removals=0.0)
+    # 150,000 keys, each looked up on its own in every level: megabytes of bounds.
+    many = rng.integers(0, 300, size=150_000).astype(np.uint64)
+    assert index.bucket_sizes(_spread(many)).tolist() == [len(plain.get(k, ())) for k in many.tolist()]
+    failures = []
+
+    def search(seed: int) -> None:
+        local = np.random.default_rng(seed)
+        try:
+            for _ in range(40):
+                _assert_answers_as_plain(index, plain, removed, local.integers(0, 300, size=30).astype(np.uint64))
+        except AssertionError as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=search, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+
+
+@pytest.mark.usefixtures("band_search")
 def test_queries_during_background_merges_and_pickles_of_them_answer_as_a_plain_dict(monkeypatch):
     """Every merge of more than 300 entries runs on a thread that takes 20 ms, so most queries
     meet one in flight: its inputs must still answer, and a pickle taken then must hold them."""

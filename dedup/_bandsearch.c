@@ -910,18 +910,48 @@ typedef struct {
     Py_ssize_t at; /* position among the candidates */
 } Tied;
 
-static int compare_tied(const void *x, const void *y)
+static inline void sift_down_tied(Tied *v, Py_ssize_t root, Py_ssize_t n)
 {
-    const Tied *a = x, *b = y;
-    if (a->hash != b->hash)
-        return (a->hash > b->hash) - (a->hash < b->hash);
-    return (a->at > b->at) - (a->at < b->at);
+    for (Py_ssize_t child; (child = 2 * root + 1) < n; root = child) {
+        if (child + 1 < n && v[child + 1].hash > v[child].hash)
+            child++;
+        if (v[root].hash >= v[child].hash)
+            return;
+        Tied t = v[root];
+        v[root] = v[child];
+        v[child] = t;
+    }
 }
 
-static int compare_hits_desc(const void *x, const void *y)
+/* Sort by hash (equal hashes in any order: the caller gives up on those), comparisons
+ * inline: insertion for a few, else a heapsort.  qsort's call per comparison was ~2% of
+ * indexing. */
+static void sort_tied(Tied *v, Py_ssize_t n)
 {
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a < b) - (a > b);
+    if (n <= 16) {
+        for (Py_ssize_t i = 1; i < n; i++) {
+            Tied x = v[i];
+            Py_ssize_t j = i;
+            for (; j > 0 && v[j - 1].hash > x.hash; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return;
+    }
+    for (Py_ssize_t i = n / 2; i-- > 0;)
+        sift_down_tied(v, i, n);
+    for (Py_ssize_t end = n - 1; end > 0; end--) {
+        Tied t = v[0];
+        v[0] = v[end];
+        v[end] = t;
+        sift_down_tied(v, 0, end);
+    }
+}
+
+/* A candidate's hits as a key whose ascending order is the hits' descending order. */
+static inline uint64_t descending_key(int64_t hits)
+{
+    return ~((uint64_t)hits ^ (UINT64_C(1) << 63));
 }
 
 /* The `keep` best of the candidates at positions `at[0..n)` (ascending positions into
@@ -932,15 +962,15 @@ static int compare_hits_desc(const void *x, const void *y)
 static Py_ssize_t best_of(const Found *found, const Py_ssize_t *at, Py_ssize_t n, Py_ssize_t keep,
                           const uint64_t *hashes, Py_ssize_t *chosen)
 {
-    int64_t *hits = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)(n + 1));
     Tied *tied = malloc(sizeof(Tied) * (size_t)(n + 1));
     Py_ssize_t out = -2, n_tied = 0;
-    if (!hits || !tied)
+    if (!keys || !tied)
         goto done;
     for (Py_ssize_t i = 0; i < n; i++)
-        hits[i] = found[at[i]].hits;
-    qsort(hits, (size_t)n, sizeof(int64_t), compare_hits_desc);
-    int64_t cut = hits[keep - 1];
+        keys[i] = descending_key(found[at[i]].hits);
+    sort_u64(keys, n);
+    int64_t cut = (int64_t)(~keys[keep - 1] ^ (UINT64_C(1) << 63));
     out = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         const Found *f = &found[at[i]];
@@ -951,7 +981,7 @@ static Py_ssize_t best_of(const Found *found, const Py_ssize_t *at, Py_ssize_t n
             tied[n_tied++].at = at[i];
         }
     }
-    qsort(tied, (size_t)n_tied, sizeof(Tied), compare_tied);
+    sort_tied(tied, n_tied);
     for (Py_ssize_t i = 1; i < n_tied; i++)
         if (tied[i].hash == tied[i - 1].hash) {
             out = -1;
@@ -960,7 +990,7 @@ static Py_ssize_t best_of(const Found *found, const Py_ssize_t *at, Py_ssize_t n
     for (Py_ssize_t i = 0; out < keep; i++)
         chosen[out++] = tied[i].at;
 done:
-    free(hits);
+    free(keys);
     free(tied);
     return out;
 }

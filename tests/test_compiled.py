@@ -277,6 +277,20 @@ def test_ranking_leaves_ties_of_equal_bodies_to_ids():
         lsh._bandsearch.rank_found([np.array([9], np.uint32)], [np.array([1], np.int64)], 1, -1, 4, 2, distinct)
 
 
+@settings(max_examples=100, deadline=None)
+@given(hashes=st.lists(st.integers(0, 2**64 - 1), min_size=60, max_size=60, unique=True),
+       hits=st.lists(st.sampled_from([3, 3, 3, 7]), min_size=59, max_size=59), keep=st.integers(1, 40))
+def test_many_ties_at_the_cut_are_broken_by_body_hash(hashes, hits, keep):
+    """Dozens of candidates tied at the cut (the compiled sort's larger path)."""
+    from array import array
+
+    found = [(np.arange(1, 60, dtype=np.uint32), np.array(hits, np.int64))]
+    ranked = lsh.rank_candidates(found, 1, None, 64, keep, array("Q", hashes), str)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(lsh, "_bandsearch", None)
+        assert lsh.rank_candidates(found, 1, None, 64, keep, array("Q", hashes), str) == ranked
+
+
 @settings(max_examples=300, deadline=None)
 @given(shingles=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 3), st.booleans()), max_size=40),
        dropped=st.lists(st.booleans(), min_size=4, max_size=4))

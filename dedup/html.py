@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+import trafilatura
+
 # trafilatura logs every page it finds too short; those pages are reported by the caller.
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
@@ -13,8 +15,6 @@ def extract_text(html: str) -> tuple[str, str]:
     Comments and tables of links are left out; paragraphs are kept one per line, which is
     what passage segmentation expects.
     """
-    import trafilatura  # imported with the first page: it takes ~0.1 s, and most inputs are text
-
     text = trafilatura.extract(
         html, include_comments=False, include_tables=False, favor_recall=True, deduplicate=False
     )

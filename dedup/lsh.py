@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
+from datasketch.lsh import _optimal_param
 
 from dedup.frozen import FrozenArray, new_name
 
@@ -64,17 +65,7 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """datasketch's ``(bands, rows)`` for `threshold`, equal false-positive/negative weights."""
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"LSH threshold must be between 0 and 1 (exclusive), got {threshold}")
-    known = _DEFAULT_PARAMS.get((threshold, num_perm))
-    if known is not None:
-        return known
-    from datasketch.lsh import _optimal_param  # with scipy: ~0.4 s to import
-
     return _optimal_param(threshold, num_perm, 0.5, 0.5)
-
-
-# datasketch's answers for the default configuration's thresholds (a test asks datasketch for
-# each): a process that analyses with the defaults then never imports it.
-_DEFAULT_PARAMS = {(0.15, 128): (51, 2), (0.3, 128): (37, 3), (0.5, 128): (25, 5)}
 
 
 def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:

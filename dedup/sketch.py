@@ -2,10 +2,8 @@
 
 The signatures equal datasketch's ``MinHash(num_perm, seed, scheme="affine32")`` fed the same
 32-bit shingle hashes (see `shingle_hash32`), so they can be loaded into ``LeanMinHash`` or
-compared with datasketch's own sketches. The permutations are drawn as datasketch draws them
-(a test compares the two), once per ``(num_perm, seed)``, and shared by every signature.
-datasketch itself is imported only to build a ``LeanMinHash``: its package pulls in scipy,
-which cost every process that analyses ~0.4 s to start.
+compared with datasketch's own sketches. The permutations are taken from datasketch once per
+``(num_perm, seed)`` and shared by every signature.
 """
 from __future__ import annotations
 
@@ -14,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import xxhash
+from datasketch import LeanMinHash, MinHash
 
 try:  # the compiled MinHash loop (see setup.py); numpy does the same without it
     from dedup import _analysis
@@ -73,13 +72,9 @@ def shingle_hash32(tokens: Sequence[str]) -> int:
 
 @functools.lru_cache(maxsize=16)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's affine32 permutation parameters ``(a, b)`` for `num_perm` and `seed`: from
-    numpy's legacy generator seeded with `seed` (whose stream numpy keeps fixed), the odd
-    multipliers, then the offsets."""
-    draw = np.random.RandomState(seed)
-    a = draw.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-    b = draw.randint(0, 1 << 32, num_perm, dtype=np.uint32)
-    return a, b
+    """datasketch's affine32 permutation parameters ``(a, b)`` for `num_perm` and `seed`."""
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+    return a.astype(np.uint32), b.astype(np.uint32)
 
 
 class Sketcher:
@@ -135,8 +130,6 @@ class Sketcher:
         arr = np.asarray(hashes, dtype=_U64)
         return self.signatures(arr, np.zeros(1, dtype=np.int64))[0]
 
-    def lean_minhash(self, signature: np.ndarray):
+    def lean_minhash(self, signature: np.ndarray) -> LeanMinHash:
         """The signature as a datasketch ``LeanMinHash``."""
-        from datasketch import LeanMinHash
-
         return LeanMinHash(seed=self.seed, hashvalues=signature, scheme=SCHEME)

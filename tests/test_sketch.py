@@ -12,7 +12,7 @@ from dedup.config import Config
 from dedup.lsh import BandIndex, band_keys, lsh_params
 from dedup.segment import tokenize
 from dedup.normalise import token_key
-from dedup.sketch import SCHEME, Sketcher, permutations, shingle_hash32
+from dedup.sketch import SCHEME, Sketcher, shingle_hash32
 
 
 @pytest.mark.parametrize("num_perm,seed", [(128, 1), (64, 42)])
@@ -45,41 +45,10 @@ def test_many_signatures_in_one_call_equal_one_at_a_time():
     assert (batch[1] == 0xFFFFFFFF).all()  # the empty set, as datasketch represents it
 
 
-@pytest.mark.parametrize("threshold", [0.15, 0.3, 0.5, 0.8, 0.42])
+@pytest.mark.parametrize("threshold", [0.15, 0.3, 0.5, 0.8])
 def test_banding_parameters_are_datasketchs(threshold):
     lsh = MinHashLSH(threshold=threshold, num_perm=128)
     assert lsh_params(threshold, 128) == (lsh.b, lsh.r)
-
-
-def test_the_default_thresholds_banding_is_datasketchs_and_the_permutations_too():
-    """Kept without asking datasketch (see `lsh._DEFAULT_PARAMS`, `sketch.permutations`)."""
-    from datasketch.lsh import _optimal_param
-
-    import dedup.lsh as lsh
-
-    config = Config()
-    for threshold in (config.doc_lsh_threshold, config.passage_lsh_threshold, config.story_lsh_threshold):
-        assert (threshold, config.num_perm) in lsh._DEFAULT_PARAMS
-    for (threshold, num_perm), params in lsh._DEFAULT_PARAMS.items():
-        assert params == _optimal_param(threshold, num_perm, 0.5, 0.5)
-    for num_perm, seed in ((128, 1), (16, 7), (1024, 2**31)):
-        a, b = permutations(num_perm, seed)
-        reference = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
-        assert a.dtype == b.dtype == np.uint32
-        assert a.tolist() == reference[0].tolist() and b.tolist() == reference[1].tolist()
-
-
-def test_analysing_with_the_defaults_imports_neither_datasketch_nor_trafilatura():
-    """Both take long to import (datasketch's package pulls in scipy): a `dedup` command that
-    reads text would pay for them at every start."""
-    import subprocess
-    import sys
-
-    code = ("import sys; from dedup.engine import Engine; Engine().analyse([__import__('dedup.article').article"
-            ".Article(id='a', text='One article, analysed with the defaults.')]); "
-            "print(sorted(m for m in ('datasketch', 'scipy', 'trafilatura') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
 
 
 @pytest.mark.usefixtures("band_search")

@@ -30,9 +30,6 @@ _ARRAYS = tuple(f.name for f in fields(Document) if f.type == "np.ndarray" and f
 _SCALARS = tuple(f.name for f in fields(Document) if f.type != "np.ndarray" and f.name not in _SCREENING)
 _HEADER = struct.Struct("<I")
 _ALIGN = 8
-# Where a decoded document keeps the bytes its screening fields are views into, which
-# `_setops.screen` reads directly (see `screening_record`).
-_SCREENING_RECORD = "_screening_record"
 
 
 def encode(doc: Document) -> bytes:
@@ -99,8 +96,7 @@ def decode(data: bytes, owned: bool = False) -> Document:
     (the text and the other fields, which the document holds as objects) can be freed, for a
     document kept in RAM. Two copies, not one per array: a Reuters article loads in about
     two thirds of the time."""
-    prefix = bytes(data[:screening_size(data)]) if owned else data
-    out, at = screening_fields(prefix)
+    out, at = screening_fields(bytes(data[:screening_size(data)]) if owned else data)
     at += -at % _ALIGN
     (length,) = _HEADER.unpack_from(data, at)
     at += _HEADER.size
@@ -118,16 +114,20 @@ def decode(data: bytes, owned: bool = False) -> Document:
         array = frombuffer(data, dtype=dt, count=count, offset=at)
         out[name] = array if len(shape) == 1 else array.reshape(shape)
         at += count * dt.itemsize
-    doc = Document(**out)
-    if type(prefix) is bytes:
-        doc.__dict__[_SCREENING_RECORD] = prefix
-    return doc
+    return Document(**out)
 
 
 def screening_record(doc):
     """The bytes that start with `doc`'s screening prefix, if it was decoded from a record,
-    else `doc` itself: what `_setops.screen` reads of a candidate, either way."""
-    return doc.__dict__.get(_SCREENING_RECORD, doc)
+    else `doc` itself: what `_setops.screen` reads of a candidate, either way. A decoded
+    document's screening arrays are views into those bytes, whose counts match them (read
+    from the arrays: an attribute on each document cost ~900 bytes an article, the instance
+    dict outgrowing its shared keys)."""
+    base = doc.story_terms.base
+    if (type(base) is bytes and doc.shingle_set.base is base and len(base) >= _SCREENING_PREFIX.size
+            and _SCREENING_PREFIX.unpack_from(base)[:2] == (len(doc.story_terms), len(doc.shingle_set))):
+        return base
+    return doc
 
 
 @functools.lru_cache(maxsize=None)

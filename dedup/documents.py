@@ -145,6 +145,17 @@ class DocumentTable:
     def __init__(self) -> None:
         self._docs: list[Document | None] = []
         self._infos = DocInfos()
+        # Per node, what screening reads (`record.screening_record`), found once.
+        self._screened: list = []
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_screened"]  # views of what the documents hold: rebuilt on loading
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._screened = [None if doc is None else screening_record(doc) for doc in self._docs]
 
     def __len__(self) -> int:
         """Node numbers given out so far (removed nodes included)."""
@@ -188,11 +199,13 @@ class DocumentTable:
     def screening_records(self, nodes: Iterable[int]) -> list:
         """What `verify.worth_verifying` reads of each node's document: the bytes its screening
         fields were decoded from, or the document (see `record.screening_record`)."""
-        return [screening_record(self[node]) for node in nodes]
+        screened = self._screened
+        return [screened[node] if screened[node] is not None else self[node] for node in nodes]
 
     def remove(self, node: int) -> None:
         self._infos.remove(node)
         self._docs[node] = None
+        self._screened[node] = None
 
     def live_ids(self) -> list[str]:
         """Ids of the documents not removed, in arrival order."""
@@ -200,6 +213,7 @@ class DocumentTable:
 
     def _store(self, doc: Document) -> None:
         self._docs.append(doc)
+        self._screened.append(screening_record(doc))
 
 
 class SpilledTable(DocumentTable):
@@ -396,5 +410,5 @@ def _pread_exact(fd: int, offset: int, size: int, path: Path) -> bytes:
 
 def _restore_table(docs: list, infos: DocInfos) -> DocumentTable:
     table = DocumentTable()
-    table._docs, table._infos = docs, infos
+    table.__setstate__({"_docs": docs, "_infos": infos})
     return table

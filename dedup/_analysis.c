@@ -223,18 +223,6 @@ PyDoc_STRVAR(body_features_doc,
 "0.3 are outside), and the first shingle of each passage (int32). `bounds` (int32 pairs) must\n"
 "tile the tokens, block after block.");
 
-/* Sorted, duplicate-free copy of v[0:n] into out; returns its length. */
-static Py_ssize_t distinct_sorted(const uint64_t *v, Py_ssize_t n, uint64_t *out)
-{
-    memcpy(out, v, n * sizeof(uint64_t));
-    sort_u64(out, n);
-    Py_ssize_t m = 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (m == 0 || out[i] != out[m - 1])
-            out[m++] = out[i];
-    return m;
-}
-
 static inline uint64_t fmix64(uint64_t h)
 {
     h ^= h >> 33;
@@ -349,8 +337,8 @@ static PyObject *body_features(PyObject *self, PyObject *args)
         if (!sh_quoted[i])
             scratch[n_unquoted++] = shingles[i];
     }
-    Py_ssize_t n_distinct = distinct_sorted(shingles, n_shingles, distinct);
-    Py_ssize_t n_own = distinct_sorted(scratch, n_unquoted, own);
+    Py_ssize_t n_distinct = sorted_distinct_copy(shingles, n_shingles, distinct);
+    Py_ssize_t n_own = sorted_distinct_copy(scratch, n_unquoted, own);
     if (n_own == 0 || (double)n_own < 0.3 * (double)n_distinct) {
         memcpy(own, distinct, n_distinct * sizeof(uint64_t));
         n_own = n_distinct;

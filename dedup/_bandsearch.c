@@ -584,16 +584,6 @@ PyDoc_STRVAR(query_doc,
 "Returns two bytearrays: the distinct document numbers found (uint32, ascending) and how\n"
 "many buckets held each (int64).  max_bucket < 0 means no limit.");
 
-/* Drop the repeats from sorted `v`; returns how many values are left. */
-static Py_ssize_t distinct_sorted(uint64_t *v, Py_ssize_t n)
-{
-    Py_ssize_t out = 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (!out || v[out - 1] != v[i])
-            v[out++] = v[i];
-    return out;
-}
-
 static PyObject *search(PyObject *args, int per_key)
 {
     PyObject *level_seq, *directory_seq, *result = NULL;
@@ -659,7 +649,7 @@ static PyObject *search(PyObject *args, int per_key)
     Py_BEGIN_ALLOW_THREADS
     if (!per_key) { /* a query searches its distinct keys in order (see locate_buckets) */
         sort_u64(masked, n_keys);
-        q.n_keys = distinct_sorted(masked, n_keys);
+        q.n_keys = drop_repeats_u64(masked, n_keys);
     }
     n = per_key ? run_buckets(&q, &docs, &counts) : run_query(&q, &docs, &counts);
     Py_END_ALLOW_THREADS
@@ -745,7 +735,7 @@ static PyObject *insert(PyObject *self, PyObject *args)
     for (Py_ssize_t i = 0; i < n_new; i++)
         fresh[i] = (k[i] & key_mask) | doc;
     sort_u64(fresh, n_new);
-    n_new = distinct_sorted(fresh, n_new); /* a key given twice is one entry */
+    n_new = drop_repeats_u64(fresh, n_new); /* a key given twice is one entry */
     /* Ties keep the old entry first, as a forward merge would. */
     Py_ssize_t i = count - 1, j = n_new - 1, o = count + n_new - 1;
     while (j >= 0)

@@ -659,18 +659,6 @@ static PyObject *specific_cosine(PyObject *self, PyObject *args)
 
 /* ---- a body without some of its blocks (`dedup.verify._body`) -------------------------- */
 
-/* Sorted, duplicate-free copy of v[0:n] into out; returns its length. */
-static Py_ssize_t distinct_sorted(const uint64_t *v, Py_ssize_t n, uint64_t *out)
-{
-    memcpy(out, v, (size_t)n * sizeof(uint64_t));
-    sort_u64(out, n);
-    Py_ssize_t m = 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (m == 0 || out[i] != out[m - 1])
-            out[m++] = out[i];
-    return m;
-}
-
 PyDoc_STRVAR(without_blocks_doc,
 "without_blocks(shingles, shingle_blocks, shingle_quoted, dropped) -> (shingles, distinct, own)\n\n"
 "A body's shingles (uint64) without those starting in a dropped block (`dropped`: one byte per\n"
@@ -722,8 +710,8 @@ static PyObject *without_blocks(PyObject *self, PyObject *args)
         if (!quoted[i])
             unquoted[n_unquoted++] = shingles[i];
     }
-    Py_ssize_t n_distinct = distinct_sorted(kept, n_kept, distinct);
-    Py_ssize_t n_own = distinct_sorted(unquoted, n_unquoted, own);
+    Py_ssize_t n_distinct = sorted_distinct_copy(kept, n_kept, distinct);
+    Py_ssize_t n_own = sorted_distinct_copy(unquoted, n_unquoted, own);
     if (n_own == 0 || (double)n_own < 0.3 * (double)n_distinct) {
         own = distinct;
         n_own = n_distinct;

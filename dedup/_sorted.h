@@ -4,6 +4,7 @@
 
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 
 /* First position in a[lo:n] whose value is >= x. */
 static inline Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t lo, Py_ssize_t n, uint64_t x)
@@ -107,6 +108,24 @@ static inline void sort_u64(uint64_t *v, Py_ssize_t n)
         }
         v[j] = x;
     }
+}
+
+/* Drop the repeats from sorted `v`; returns how many values are left. */
+static inline Py_ssize_t drop_repeats_u64(uint64_t *v, Py_ssize_t n)
+{
+    Py_ssize_t out = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!out || v[out - 1] != v[i])
+            v[out++] = v[i];
+    return out;
+}
+
+/* A sorted, duplicate-free copy of v[0:n] in `out` (apart from `v`); returns its length. */
+static inline Py_ssize_t sorted_distinct_copy(const uint64_t *v, Py_ssize_t n, uint64_t *out)
+{
+    memcpy(out, v, (size_t)n * sizeof(uint64_t));
+    sort_u64(out, n);
+    return drop_repeats_u64(out, n);
 }
 
 #endif

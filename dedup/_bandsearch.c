@@ -454,9 +454,11 @@ static void locate_in_level(const Query *q, const Level *level, int ascending, P
         }
         return;
     }
+    for (Py_ssize_t k = 0; k < nk && k < SEARCH_GROUP; k++)
+        prefetch(&level->dir[q->keys[k] >> level->low_bits]);
     for (Py_ssize_t g = 0; g < nk; g += SEARCH_GROUP) {
         Py_ssize_t end = g + SEARCH_GROUP < nk ? g + SEARCH_GROUP : nk;
-        for (Py_ssize_t k = g; k < end; k++)
+        for (Py_ssize_t k = end; k < nk && k < end + SEARCH_GROUP; k++) /* the next group's */
             prefetch(&level->dir[q->keys[k] >> level->low_bits]);
         for (Py_ssize_t k = g; k < end; k++) {
             uint64_t slot = q->keys[k] >> level->low_bits;

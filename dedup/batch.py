@@ -27,6 +27,7 @@ from dedup.config import Config
 from dedup.engine import Engine
 from dedup.errors import ConflictingArticle, InvalidArticle
 from dedup.inputs import Problem
+from dedup.workers import AnalysisWorkers
 
 CHUNK = 32
 # Documents kept in RAM before a batch run moves them to a scratch file (~1-5 GB of them).
@@ -43,14 +44,11 @@ def analyse_chunk(config: Config, articles: list[Article]) -> list[Document | Pr
     return analyse_articles(analyzer, articles)
 
 
-def start_analysis_pool(config: Config, workers: int, mp_context=None) -> ProcessPoolExecutor:
-    """A process pool whose workers have loaded the analyser (word lists, stemmer) before it
-    is returned, so the first requests do not wait for a worker to start and load."""
-    pool = ProcessPoolExecutor(workers, mp_context=mp_context, initializer=_load_analyzer, initargs=(config,))
-    # Each submission while no worker is idle starts another worker, until there are `workers`.
-    for future in [pool.submit(_load_analyzer, config) for _ in range(workers)]:
-        future.result()
-    return pool
+def start_analysis_pool(config: Config, workers: int, mp_context=None) -> AnalysisWorkers:
+    """Worker processes for a server's analysis, each with the analyser loaded before this
+    returns, so the first requests do not wait for a worker to start and load (see
+    `dedup.workers` for why not a `ProcessPoolExecutor`)."""
+    return AnalysisWorkers(config, workers, mp_context)
 
 
 def _load_analyzer(config: Config) -> None:

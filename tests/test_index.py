@@ -121,7 +121,7 @@ def test_the_analysis_pool_starts_every_worker_with_its_analyser_loaded():
 
     config = Config()
     with start_analysis_pool(config, 2, get_context("spawn")) as pool:
-        assert len(pool._processes) == 2  # both started before the first request
+        assert len(pool.pids) == 2  # both started before the first request
         answers = [pool.submit(_analyser_loaded, config).result() for _ in range(6)]
         assert all(loaded for _, loaded in answers)
 

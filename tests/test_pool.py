@@ -24,6 +24,7 @@ def _alive(pid: int) -> bool:
 _LOADED = """
     from dedup.batch import start_analysis_pool
     pool = start_analysis_pool(Config(), 2, get_context("spawn"))
+    pids = pool.pids
 """
 # Killed while its workers are still starting: they load the analyser after their parent died.
 _STARTING = """
@@ -31,6 +32,7 @@ _STARTING = """
     from dedup.batch import _load_analyzer
     pool = ProcessPoolExecutor(2, mp_context=get_context("spawn"), initializer=_load_analyzer, initargs=(Config(),))
     futures = [pool.submit(int, 0) for _ in range(2)]
+    pids = list(pool._processes)
 """
 
 
@@ -41,7 +43,7 @@ def test_workers_of_a_killed_server_exit(start):
         from multiprocessing import get_context
         from dedup.config import Config
     """) + textwrap.dedent(start) + textwrap.dedent("""
-        print(*pool._processes, flush=True)
+        print(*pids, flush=True)
         time.sleep(120)
     """)
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)

@@ -253,8 +253,8 @@ def run_cluster(args: argparse.Namespace, config: Config) -> int:
     try:
         out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
         try:
-            for article_id in run.ids:
-                out.write(json.dumps(result_record(run.engine.summary(article_id)), ensure_ascii=False) + "\n")
+            for result in run.engine.summaries(run.ids):
+                out.write(json.dumps(result_record(result), ensure_ascii=False) + "\n")
         finally:
             if out is not sys.stdout:
                 out.close()
@@ -306,7 +306,7 @@ def run_report(args: argparse.Namespace, config: Config) -> int:
             print(f"dedup: {len(missing):,} predicted ids are not in the inputs, e.g. {sorted(missing)[:3]}",
                   file=sys.stderr)
             return 1
-        differ = sum(1 for i in ids if run.engine.summary(i).cluster != predicted[i]["cluster"])
+        differ = sum(1 for s in run.engine.summaries(ids) if s.cluster != predicted[s.id]["cluster"])
         if differ:
             print(f"dedup: warning: {differ:,} documents cluster differently now than in {args.predictions} "
                   "(other thresholds?); the report shows the clusters as computed now", file=sys.stderr)

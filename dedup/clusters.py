@@ -155,6 +155,14 @@ class Partition:
             raise KeyError(node)
         return self._clustered(node)[1]
 
+    def cluster_number(self, node: int) -> int | None:
+        """The number of `node`'s cluster (None: on its own). A number is never reused: a
+        cluster whose members change is stored under a new one (`_set_cluster`)."""
+        self._flush()
+        if node not in self:
+            raise KeyError(node)
+        return self._number(node)
+
     def neighbours(self, node: int) -> dict[int, Edge]:
         """`node`'s matches at this level: other node -> Edge."""
         return self._adj[node]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 from dataclasses import dataclass
 
@@ -216,11 +216,22 @@ class Engine:
 
     def summary(self, article_id: str) -> Summary:
         """`get` in brief: the clusters, and each match's other article, relation and score."""
-        with self._lock:
-            node = self._node(article_id)
-            scored = self._edges.scored
-            matches = [MatchSummary(self._id_of(other), *scored(key)) for other, key in self.stories.match_keys(node)]
-            return Summary(id=self._id_of(node), matches=_strongest_first(matches), **self._placement(node, matches))
+        return next(self.summaries([article_id]))
+
+    def summaries(self, article_ids: Iterable[str]) -> Iterator[Summary]:
+        """`summary` of each of `article_ids`, in order. Each cluster's size and canonical
+        article are found once for all its members (per member, a batch's output cost time
+        in the square of its largest clusters); a cluster that changes meanwhile is
+        renumbered, so it is found anew."""
+        heads: dict = {}
+        for article_id in article_ids:
+            with self._lock:
+                node = self._node(article_id)
+                scored = self._edges.scored
+                matches = [MatchSummary(self._id_of(other), *scored(key)) for other, key in self.stories.match_keys(node)]
+                summary = Summary(id=self._id_of(node), matches=_strongest_first(matches),
+                                  **self._placement(node, matches, heads))
+            yield summary
 
     def document(self, article_id: str) -> Document:
         with self._lock:
@@ -476,13 +487,12 @@ class Engine:
         matches = _strongest_first([self._edges.match(key, seen_from=doc_id) for _, key in self.stories.match_keys(node)])
         return Result(id=doc_id, added=added, matches=matches, **self._placement(node, matches))
 
-    def _placement(self, node: int, matches: Sequence[Match | MatchSummary]) -> dict:
+    def _placement(self, node: int, matches: Sequence[Match | MatchSummary], heads: dict | None = None) -> dict:
         """`node`'s clusters, their canonical articles, and its relation to its copy
-        cluster's canonical (from `matches`, node's own, when one is with it)."""
-        copy_members = self.copies.members(node)
-        story_members = self.stories.members(node)
-        canonical = self._canonical(copy_members)
-        story_canonical = self._canonical(story_members)
+        cluster's canonical (from `matches`, node's own, when one is with it). `heads`
+        keeps each cluster's size and canonical for the next member asked about."""
+        copy_size, canonical = self._head(self.copies, node, heads)
+        story_size, story_canonical = self._head(self.stories, node, heads)
         cluster_id, story_id = self._id_of(canonical), self._id_of(story_canonical)
         if canonical == node:
             relation, similarity = None, 1.0
@@ -490,9 +500,23 @@ class Engine:
             direct = next((m for m in matches if m.b == cluster_id), None)
             m = direct or self._compare(self._docs[node], self._docs[canonical])
             relation, similarity = m.relation, m.similarity
-        return dict(cluster=cluster_id, cluster_size=len(copy_members), story=story_id,
-                    story_size=len(story_members), canonical=cluster_id, story_canonical=story_id,
+        return dict(cluster=cluster_id, cluster_size=copy_size, story=story_id,
+                    story_size=story_size, canonical=cluster_id, story_canonical=story_id,
                     relation=relation, similarity=similarity)
+
+    def _head(self, partition: Partition, node: int, heads: dict | None) -> tuple[int, int]:
+        """The size and canonical member of `node`'s cluster in `partition`, kept in `heads`
+        under the cluster's number (a number's members never change)."""
+        number = partition.cluster_number(node) if heads is not None else None
+        if number is None:
+            members = partition.members(node)
+            return len(members), self._canonical(members)
+        key = (partition is self.copies, number)
+        head = heads.get(key)
+        if head is None:
+            members = partition.members(node)
+            head = heads[key] = len(members), self._canonical(members)
+        return head
 
     def _preview(self, doc: Document, matches: dict[int, Match]) -> Result:
         """The clusters `doc` would join if it were added, computed without changing anything."""

@@ -342,3 +342,29 @@ def test_a_summary_relates_an_article_to_a_canonical_it_has_no_match_with(engine
     assert late.canonical == "excerpt-early" and [m.b for m in late.matches] == ["whole"]
     assert late.relation is None and 0 < late.similarity < 1  # verified against the canonical now
     _assert_summaries_agree(engine, ["excerpt-early", "excerpt-late", "whole"])
+
+
+def test_summaries_of_many_answer_as_one_at_a_time_even_when_the_index_changes_between(engine, seed_articles,
+                                                                                        topic_articles):
+    """`summaries` finds each cluster's size and canonical once for all its members: the
+    answers must be `summary`'s, also for a member asked about after a new copy joined its
+    cluster (and became its canonical)."""
+    from conftest import syndicated_corpus
+
+    articles, _ = syndicated_corpus([*seed_articles.values(), *topic_articles.values()])
+    for article in articles:
+        engine.add(article)
+    ids = [a.id for a in articles]
+    assert list(engine.summaries(ids)) == [engine.summary(i) for i in ids]
+    assert any(s.cluster_size > 2 for s in engine.summaries(ids))
+
+    # Two members of one copy cluster of the collection; a copy joins it between them.
+    cluster = engine.cluster("000").members
+    assert len(cluster) > 2
+    walk = engine.summaries([cluster[0], cluster[1]])
+    assert next(walk).cluster_size == len(cluster)
+    earlier = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    engine.add(Article(id="000-copy", text=seed_articles["000"].text, published_at=earlier))
+    (second,) = walk
+    assert second == engine.summary(cluster[1])
+    assert (second.cluster_size, second.canonical) == (len(cluster) + 1, "000-copy")

@@ -43,14 +43,23 @@ _ALONE = -1  # the cluster number of a node on its own
 
 
 class _Read(dict):
-    """A level's adjacency as one clustering pass reads it: each node's edges made once."""
+    """A level's adjacency as one clustering pass reads it: each edge made once, shared by
+    both its ends' dicts, and each node's name (its article id, which orders the edges)
+    decoded once for the pass."""
 
     def __init__(self, links: Links) -> None:
         super().__init__()
         self._links = links
+        self._names: dict[int, str] = {}
 
     def __missing__(self, node: int) -> dict[int, Edge]:
-        edges = self[node] = self._links[node]
+        make, get, names = self._links.store.edge, dict.get, self._names
+        edges = {}
+        for other, key in self._links.keys(node):
+            seen = get(self, other)
+            edge = seen.get(node) if seen is not None else None
+            edges[other] = edge if edge is not None and edge.key == key else make(key, names)
+        self[node] = edges
         return edges
 
     def keys(self, node: int) -> list[tuple[int, int]]:

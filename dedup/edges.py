@@ -109,10 +109,20 @@ class EdgeStore:
         rank, similarity = _HEAD.unpack_from(self._scores, key * SCORES.size)
         return (None if rank == NO_RELATION else RELATIONS[rank]), similarity / 10_000
 
-    def edge(self, key: int) -> Edge:
+    def edge(self, key: int, names: dict[int, str] | None = None) -> Edge:
+        """The record as an `Edge`; `names` keeps the ends' names for the next edge made
+        (a clustering pass makes thousands, and decoding an id is most of making one)."""
         relation, score = self.scored(key)
         u, v = self._u[key], self._v[key]
-        return Edge(u, v, relation, score, edge_order(relation, score, self.name_of(u), self.name_of(v)), key, self)
+        if names is None:
+            name_u, name_v = self.name_of(u), self.name_of(v)
+        else:
+            name_u, name_v = names.get(u), names.get(v)
+            if name_u is None:
+                name_u = names[u] = self.name_of(u)
+            if name_v is None:
+                name_v = names[v] = self.name_of(v)
+        return Edge(u, v, relation, score, edge_order(relation, score, name_u, name_v), key, self)
 
     def stored(self, key: int) -> StoredMatch:
         u, v = self._u[key], self._v[key]

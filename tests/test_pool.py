@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import json
+import socket
 import textwrap
 import time
 from pathlib import Path
@@ -104,3 +105,50 @@ def test_workers_of_a_killed_cluster_run_exit(tmp_path, seed_articles):
         _kill_and_await_workers(run, workers, "their dedup cluster run")
     finally:
         _reap(run, workers)
+
+
+def _analysis_workers(server: int) -> list[int]:
+    """The server's analysis workers: its children started by multiprocessing's spawn (not
+    its resource tracker)."""
+    out = []
+    for pid in _children(server):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in command and _alive(pid):
+            out.append(pid)
+    return out
+
+
+def test_a_servers_analysis_workers_killed_are_replaced_and_its_calls_go_on(tmp_path, seed_articles):
+    """Workers killed while idle (the OOM killer, an operator) cost no call an error: the next
+    calls find them gone, start others, and are answered."""
+    import grpc
+
+    from dedup.bench.crash import start_server
+    from dedup.v1 import dedup_pb2 as pb
+    from dedup.v1 import dedup_pb2_grpc as pb_grpc
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = start_server(str(tmp_path / "data"), port)
+    killed = _analysis_workers(server.pid)
+    try:
+        assert len(killed) == (os.cpu_count() or 1)  # --analysis-workers: one per core
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in killed) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.DedupStub(channel)
+            for article in seed_articles.values():
+                reply = stub.Add(pb.AddRequest(article=pb.Article(id=article.id, text=article.text)), timeout=60)
+                assert reply.result.id == article.id
+            assert [m.id for m in stub.GetCluster(pb.GetClusterRequest(id="000")).members] == ["000", "004"]
+        replacements = _analysis_workers(server.pid)
+        assert replacements and not set(replacements) & set(killed)
+    finally:
+        _reap(server, _analysis_workers(server.pid))

@@ -111,7 +111,9 @@ class AnalysisWorkers(Executor):
                 self._give_back(worker)
                 raise
         task = Task(self, worker)
-        self._pending().append(weakref.ref(task))  # weak: a task dropped uncollected frees its worker
+        pending = self._pending()
+        self._oldest_pending()  # drops the collected and the dropped from the front
+        pending.append(weakref.ref(task))  # weak: a task dropped uncollected frees its worker
         return task
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:

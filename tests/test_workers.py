@@ -105,3 +105,9 @@ def test_shutdown_stops_every_worker_and_refuses_new_tasks():
     assert all(not w.process.is_alive() for w in processes)
     with pytest.raises(RuntimeError, match="shut down"):
         pool.submit(pow, 2, 2)
+
+
+def test_a_thread_that_collects_each_task_keeps_no_record_of_it(workers):
+    for i in range(50):
+        workers.submit(pow, 2, i).result()
+    assert len(workers._pending()) <= 1, "each submit left a reference behind: a server would grow without end"

@@ -18,7 +18,9 @@ is replaced.
 from __future__ import annotations
 
 import os
+import pickle
 import signal
+import struct
 import threading
 import time
 import weakref
@@ -31,6 +33,10 @@ from dedup.config import Config
 
 # How long `shutdown` waits for a worker still held by a caller before stopping it anyway.
 SHUTDOWN_WAIT = 10.0
+# A message on a worker's socket: its length, then the pickle. Read first in one piece of up
+# to `_FIRST_READ` bytes, which holds the whole of nearly every message.
+_LENGTH = struct.Struct("!Q")
+_FIRST_READ = 1 << 16
 
 
 class WorkerLost(RuntimeError):
@@ -100,16 +106,18 @@ class AnalysisWorkers(Executor):
 
     def submit(self, fn, /, *args, **kwargs) -> Task:
         """Send `fn(*args, **kwargs)` to an idle worker; `fn` and its arguments must pickle."""
-        while True:
+        for _ in range(len(self._workers) + 1):
             worker = self._take()
             try:
-                worker.connection.send((fn, args, kwargs))
+                _send(worker.connection, (fn, args, kwargs))
                 break
             except (OSError, EOFError):  # it ended while idle: the task goes to another
                 self._replace(worker)
             except BaseException:  # the task did not pickle: nothing was written
                 self._give_back(worker)
                 raise
+        else:
+            raise WorkerLost("every analysis worker this task was sent to ended while taking it")
         task = Task(self, worker)
         pending = self._pending()
         self._oldest_pending()  # drops the collected and the dropped from the front
@@ -132,7 +140,7 @@ class AnalysisWorkers(Executor):
         for worker in workers:
             if id(worker) in idle:
                 try:
-                    worker.connection.send(None)
+                    _send(worker.connection, None)
                 except (OSError, EOFError):
                     pass
             else:
@@ -191,7 +199,7 @@ class AnalysisWorkers(Executor):
     def _drained(self, worker: _Worker) -> _Worker | None:
         """`worker` once the answer nobody asked for is read from its pipe (or its replacement)."""
         try:
-            worker.connection.recv()
+            _receive(worker.connection)
         except (OSError, EOFError):
             return self._replace(worker, give_back=False)
         return worker
@@ -200,7 +208,7 @@ class AnalysisWorkers(Executor):
         """Read `task`'s answer from its worker, then give the worker back."""
         worker, task._worker = task._worker, None
         try:
-            answer = worker.connection.recv()
+            answer = _receive(worker.connection)
         except (OSError, EOFError):
             self._replace(worker)
             answer = (False, WorkerLost(
@@ -235,7 +243,7 @@ class AnalysisWorkers(Executor):
 
     def _await_ready(self, worker: _Worker) -> None:
         try:
-            worker.connection.recv()  # sent once the analyser is loaded
+            _receive(worker.connection)  # sent once the analyser is loaded
         except (OSError, EOFError):
             raise WorkerLost(f"an analysis worker failed to start (exit code {_exit_code(worker)})") from None
 
@@ -263,12 +271,15 @@ def _work(connection: Connection, config: Config) -> None:
     # Ctrl-C reaches the whole process group; the server decides when its workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _load_analyzer(config)
-    connection.send(os.getpid())
+    _send(connection, os.getpid())
     while True:
         try:
-            task = connection.recv()
+            task = _receive(connection)
         except (OSError, EOFError):
             return  # the parent is gone
+        except Exception as exc:  # noqa: BLE001 - a task that does not unpickle here
+            _send(connection, (False, RuntimeError(f"the analysis worker could not read its task: {exc!r}")))
+            continue
         if task is None:
             return
         fn, args, kwargs = task
@@ -277,11 +288,45 @@ def _work(connection: Connection, config: Config) -> None:
         except BaseException as exc:  # noqa: BLE001 - the caller re-raises it
             answer = (False, exc)
         try:
-            connection.send(answer)
+            _send(connection, answer)
         except (OSError, EOFError):
             return
         except Exception as exc:  # noqa: BLE001 - the answer did not pickle: nothing was written
-            connection.send((False, RuntimeError(f"the task's answer could not be sent back: {exc!r}")))
+            _send(connection, (False, RuntimeError(f"the task's answer could not be sent back: {exc!r}")))
+
+
+def _send(connection: Connection, message) -> None:
+    """`message` with its length in one write where the socket takes it: each system call
+    lets another thread take the GIL, which this one must then wait to get back (a
+    `Connection` makes two writes of a large message and two reads of every one)."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)  # before anything is written
+    view = memoryview(_LENGTH.pack(len(payload)) + payload)
+    fd = connection.fileno()
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _receive(connection: Connection):
+    """The next message from `connection`; `EOFError` when the other end has closed it."""
+    fd = connection.fileno()
+    data = os.read(fd, _FIRST_READ)
+    while 0 < len(data) < _LENGTH.size:
+        data += os.read(fd, _FIRST_READ)
+    if not data:
+        raise EOFError("the other end closed the connection")
+    (size,) = _LENGTH.unpack_from(data)
+    end = _LENGTH.size + size
+    if len(data) < end:  # a large message: the rest into one buffer
+        buffer = bytearray(end)
+        buffer[:len(data)] = data
+        got = len(data)
+        while got < end:
+            read = os.readv(fd, [memoryview(buffer)[got:]])
+            if not read:
+                raise EOFError("the other end closed the connection mid-message")
+            got += read
+        data = buffer
+    return pickle.loads(memoryview(data)[_LENGTH.size:end])
 
 
 def _exit_code(worker: _Worker):

@@ -111,3 +111,33 @@ def test_a_thread_that_collects_each_task_keeps_no_record_of_it(workers):
     for i in range(50):
         workers.submit(pow, 2, i).result()
     assert len(workers._pending()) <= 1, "each submit left a reference behind: a server would grow without end"
+
+
+def test_messages_larger_than_one_read_arrive_whole(workers):
+    """Tasks and answers of megabytes (an article near the size limit, its analysis) are
+    read in several pieces."""
+    big = bytes(range(256)) * 12_000  # 3 MB each way
+    assert workers.submit(bytes, big).result() == big
+    long_article = Article(id="long", text=" ".join(f"word{i % 5000} harbour ships" for i in range(60_000)))
+    (doc,) = workers.submit(analyse_chunk, CONFIG, [long_article]).result()
+    (here,) = analyse_chunk(CONFIG, [long_article])
+    assert doc.text == here.text and (doc.signature == here.signature).all() and (doc.shingles == here.shingles).all()
+
+
+def _refuse_to_load():
+    raise ValueError("this object does not load here")
+
+
+class _Unloadable:
+    """Pickles in the caller; fails to unpickle in the worker."""
+
+    def __reduce__(self):
+        return _refuse_to_load, ()
+
+
+def test_a_task_the_worker_cannot_read_fails_alone(workers):
+    pids = workers.pids
+    with pytest.raises(RuntimeError, match="could not read its task"):
+        workers.submit(pow, _Unloadable(), 2).result()
+    assert workers.submit(pow, 3, 4).result() == 81
+    assert workers.pids == pids

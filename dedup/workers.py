@@ -2,13 +2,14 @@
 
 `concurrent.futures.ProcessPoolExecutor` passes every task through two threads of its own in
 the parent (a queue manager and a pipe feeder), and each of them must take the GIL. In a
-server whose call threads already contend for the GIL, those handoffs cost more than the
-pickling: measured on unary `Add`, ~10% more CPU per article in the server process and ~13%
-fewer articles a second. Here the thread that submits a task writes it to an idle worker's
-pipe itself and reads the answer from that pipe when it asks for the result; no other thread
-is involved.
+server whose call threads already contend for the GIL, those handoffs cost: measured on unary
+`Add`, ~8% more of the server process's CPU per article, and 1.13-1.21x fewer articles a
+second in one set of alternations (see benchmarks/RESULTS.md, Service, session 23). Here the
+thread that submits a task writes it to an idle worker's socket itself and reads the answer
+from that socket when it asks for the result; no other thread is involved. A socket carries
+one message each way at a time (a task, then its answer).
 
-A worker is held from `submit` until its result is read. A thread that submits more tasks
+A worker is held from `submit` until its answer is read. A thread that submits more tasks
 than there are idle workers first collects the answer of its own oldest task (so one thread
 can keep every worker busy, as a batch or a stream does); a thread that holds no task waits
 for an idle worker. A result that is never asked for is collected when its worker is next
@@ -50,7 +51,7 @@ class _Worker:
 
 
 class Task:
-    """A submitted task: `result()` reads its answer from the worker's pipe the first time
+    """A submitted task: `result()` reads its answer from the worker's socket the first time
     (one thread at a time: the submitting thread, or one it hands the task to)."""
 
     def __init__(self, pool: "AnalysisWorkers", worker: _Worker) -> None:
@@ -197,7 +198,7 @@ class AnalysisWorkers(Executor):
         return None
 
     def _drained(self, worker: _Worker) -> _Worker | None:
-        """`worker` once the answer nobody asked for is read from its pipe (or its replacement)."""
+        """`worker` once the answer nobody asked for is read from its socket (or its replacement)."""
         try:
             _receive(worker.connection)
         except (OSError, EOFError):
@@ -309,11 +310,12 @@ def _send(connection: Connection, message) -> None:
 def _receive(connection: Connection):
     """The next message from `connection`; `EOFError` when the other end has closed it."""
     fd = connection.fileno()
-    data = os.read(fd, _FIRST_READ)
-    while 0 < len(data) < _LENGTH.size:
-        data += os.read(fd, _FIRST_READ)
-    if not data:
-        raise EOFError("the other end closed the connection")
+    data = b""
+    while len(data) < _LENGTH.size:
+        chunk = os.read(fd, _FIRST_READ)
+        if not chunk:
+            raise EOFError("the other end closed the connection")
+        data += chunk
     (size,) = _LENGTH.unpack_from(data)
     end = _LENGTH.size + size
     if len(data) < end:  # a large message: the rest into one buffer

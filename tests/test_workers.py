@@ -141,3 +141,32 @@ def test_a_task_the_worker_cannot_read_fails_alone(workers):
         workers.submit(pow, _Unloadable(), 2).result()
     assert workers.submit(pow, 3, 4).result() == 81
     assert workers.pids == pids
+
+
+def test_a_message_is_read_whole_however_it_arrives_and_a_closed_end_is_eof():
+    import pickle
+    import socket
+
+    from dedup.workers import _LENGTH, _receive
+
+    ours, theirs = socket.socketpair()
+    payload = pickle.dumps({"text": "x" * 100_000})
+    message = _LENGTH.pack(len(payload)) + payload
+
+    def trickle() -> None:  # the header a byte at a time, then the rest in uneven pieces
+        for i in range(_LENGTH.size):
+            theirs.sendall(message[i:i + 1])
+            time.sleep(0.002)
+        rest = message[_LENGTH.size:]
+        for start in range(0, len(rest), 7_777):
+            theirs.sendall(rest[start:start + 7_777])
+        theirs.sendall(message[:3])  # a second message's header, cut off by the close
+        theirs.close()
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    assert _receive(ours) == {"text": "x" * 100_000}
+    sender.join()
+    with pytest.raises(EOFError):
+        _receive(ours)
+    ours.close()

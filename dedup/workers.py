@@ -18,6 +18,7 @@ is replaced.
 """
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import signal
@@ -31,6 +32,8 @@ from multiprocessing import get_context
 from multiprocessing.connection import Connection
 
 from dedup.config import Config
+
+log = logging.getLogger("dedup.workers")
 
 # How long `shutdown` waits for a worker still held by a caller before stopping it anyway.
 SHUTDOWN_WAIT = 10.0
@@ -259,6 +262,8 @@ class AnalysisWorkers(Executor):
             return None
         fresh = self._start()
         self._await_ready(fresh)
+        log.warning("analysis worker %d ended (exit code %s); worker %d replaces it", worker.process.pid,
+                    worker.process.exitcode, fresh.process.pid)
         if not give_back:
             return fresh
         self._give_back(fresh)

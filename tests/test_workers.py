@@ -82,7 +82,7 @@ def test_a_worker_killed_while_idle_is_replaced_without_failing_a_task():
         pool.shutdown()
 
 
-def test_a_worker_killed_mid_task_fails_only_that_task():
+def test_a_worker_killed_mid_task_fails_only_that_task(caplog):
     pool = AnalysisWorkers(CONFIG, 1)
     try:
         (victim,) = pool.pids
@@ -93,6 +93,7 @@ def test_a_worker_killed_mid_task_fails_only_that_task():
             slow.result()
         assert pool.submit(pow, 5, 2).result() == 25
         assert len(pool.pids) == 1 and pool.pids != [victim]
+        assert f"analysis worker {victim} ended (exit code -9); worker {pool.pids[0]} replaces it" in caplog.text
     finally:
         pool.shutdown()
 

@@ -123,9 +123,8 @@ class AnalysisWorkers(Executor):
         else:
             raise WorkerLost("every analysis worker this task was sent to ended while taking it")
         task = Task(self, worker)
-        pending = self._pending()
-        self._oldest_pending()  # drops the collected and the dropped from the front
-        pending.append(weakref.ref(task))  # weak: a task dropped uncollected frees its worker
+        self._oldest_pending()  # drops this thread's collected and dropped tasks from the front
+        self._pending().append(weakref.ref(task))  # weak: a task dropped uncollected frees its worker
         return task
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:

@@ -169,6 +169,41 @@ static double overlap(const uint64_t *s, const float *sw, Py_ssize_t n, const ui
     return total;
 }
 
+/* Sum over the values common to x and y (sorted, distinct) of their weights' product, in double
+ * precision in ascending order of value; with `common` (`mask` + 1 one-byte flags), only over
+ * the values whose bucket (low bits) is not flagged. */
+static double dot_common(const uint64_t *x, const float *wx, Py_ssize_t n, const uint64_t *y, const float *wy,
+                         Py_ssize_t m, const unsigned char *common, uint64_t mask)
+{
+    double total = 0.0;
+    Py_ssize_t i = 0, j = 0;
+    while (i < n && j < m) {
+        if (x[i] < y[j]) {
+            i++;
+        } else if (y[j] < x[i]) {
+            j++;
+        } else {
+            if (!common || !common[x[i] & mask])
+                total += (double)wx[i] * (double)wy[j];
+            i++;
+            j++;
+        }
+    }
+    return total;
+}
+
+/* The sum of the squared weights of the terms whose bucket is not flagged common, in
+ * double precision in term order: the square of a side's norm in `specific_cosine`. */
+static double specific_norm_of(const uint64_t *x, const float *wx, Py_ssize_t n, const unsigned char *common,
+                               uint64_t mask)
+{
+    double total = 0.0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!common[x[i] & mask])
+            total += (double)wx[i] * (double)wx[i];
+    return total;
+}
+
 /* The attribute names `screen` reads, interned once (a lookup by C string builds one each time). */
 static PyObject *story_terms_name, *story_weights_name, *story_norm_name, *shingle_set_name;
 
@@ -263,24 +298,27 @@ fail:
 }
 
 PyDoc_STRVAR(screen_doc,
-"screen(terms, weights, norm, shingles, others, rewrite, rewrite_short, min_shared) -> bytearray\n\n"
+"screen(terms, weights, norm, shingles, others, rewrite, rewrite_short, min_shared,\n"
+"       common=None, rewrite_specific=0.0) -> bytearray\n\n"
 "Whether each of `others` (objects with story_terms, story_weights, story_norm and\n"
 "shingle_set, or bytes starting with a record's screening prefix: see dedup.record) is worth\n"
 "verifying against a document with these story terms (uint64, sorted), weights (float32),\n"
 "norm and shingle set (uint64, sorted): its story cosine (products summed\n"
 "in double precision in the other's term order) is at least\n"
 "rewrite + rewrite_short / sqrt(max(1, the fewer story terms)), or it shares at least\n"
-"`min_shared` shingles. One byte (0 or 1) per other: `verify.worth_verifying`.");
+"`min_shared` shingles. With `common` (as `specific_cosine` takes it), an other that shares\n"
+"no shingle at all must also reach `rewrite_specific` in `specific_cosine`: without a shared\n"
+"shingle it can only be a rewrite. One byte (0 or 1) per other: `verify.worth_verifying`.");
 
 static PyObject *screen(PyObject *self, PyObject *args)
 {
-    PyObject *terms_obj, *weights_obj, *shingles_obj, *others_obj, *out = NULL;
-    double norm, rewrite, rewrite_short;
+    PyObject *terms_obj, *weights_obj, *shingles_obj, *others_obj, *common_obj = Py_None, *out = NULL;
+    double norm, rewrite, rewrite_short, rewrite_specific = 0.0;
     Py_ssize_t min_shared;
-    if (!PyArg_ParseTuple(args, "OOdOOddn", &terms_obj, &weights_obj, &norm, &shingles_obj, &others_obj, &rewrite,
-                          &rewrite_short, &min_shared))
+    if (!PyArg_ParseTuple(args, "OOdOOddn|Od", &terms_obj, &weights_obj, &norm, &shingles_obj, &others_obj, &rewrite,
+                          &rewrite_short, &min_shared, &common_obj, &rewrite_specific))
         return NULL;
-    Py_buffer terms, weights = {0}, shingles = {0};
+    Py_buffer terms, weights = {0}, shingles = {0}, common = {0};
     if (u64_buffer(terms_obj, &terms, "terms") < 0)
         return NULL;
     PyObject *others = NULL;
@@ -293,6 +331,20 @@ static PyObject *screen(PyObject *self, PyObject *args)
     }
     if (u64_buffer(shingles_obj, &shingles, "shingles") < 0)
         goto done;
+    const unsigned char *flags = NULL;
+    uint64_t mask = 0;
+    double specific_norm = 0.0; /* the document's, over its terms that are not common */
+    if (common_obj != Py_None) {
+        if (PyObject_GetBuffer(common_obj, &common, PyBUF_C_CONTIGUOUS) < 0)
+            goto done;
+        if (common.len == 0 || (common.len & (common.len - 1))) {
+            PyErr_SetString(PyExc_ValueError, "screen: common must hold a power of two of one-byte flags");
+            goto done;
+        }
+        flags = common.buf;
+        mask = (uint64_t)common.len - 1;
+        specific_norm = specific_norm_of(terms.buf, weights.buf, n_terms, flags, mask);
+    }
     others = PySequence_Fast(others_obj, "screen: others must be a sequence");
     if (!others)
         goto done;
@@ -320,13 +372,19 @@ static PyObject *screen(PyObject *self, PyObject *args)
             story = overlap(terms.buf, weights.buf, n_terms, o.terms, o.weights, o.n_terms) / (o.norm * norm);
         Py_ssize_t fewer = n_terms < o.n_terms ? n_terms : o.n_terms;
         worth[a] = story >= rewrite + rewrite_short / sqrt((double)(fewer > 1 ? fewer : 1));
-        if (!worth[a] && n_shingles) {
+        if (worth[a] && flags && !(n_shingles && overlap(shingles.buf, NULL, n_shingles, o.shingles, NULL, o.n_shingles) > 0)) {
+            double dot = dot_common(terms.buf, weights.buf, n_terms, o.terms, o.weights, o.n_terms, flags, mask);
+            double specific = dot == 0.0 ? 0.0 : dot / sqrt(specific_norm * specific_norm_of(o.terms, o.weights, o.n_terms, flags, mask));
+            worth[a] = specific >= rewrite_specific;
+        } else if (!worth[a] && n_shingles) {
             double shared = overlap(shingles.buf, NULL, n_shingles, o.shingles, NULL, o.n_shingles);
             worth[a] = shared >= (double)min_shared;
         }
         release_all(held, n_held);
     }
 done:
+    if (common.obj)
+        PyBuffer_Release(&common);
     if (shingles.obj)
         PyBuffer_Release(&shingles);
     if (weights.obj)
@@ -556,29 +614,6 @@ static PyObject *overlap_counts(PyObject *self, PyObject *args)
     return Py_BuildValue("nnn", shared, a_in_b, b_in_a);
 }
 
-/* Sum over the values common to x and y (sorted, distinct) of their weights' product, in double
- * precision in ascending order of value; with `common` (`mask` + 1 one-byte flags), only over
- * the values whose bucket (low bits) is not flagged. */
-static double dot_common(const uint64_t *x, const float *wx, Py_ssize_t n, const uint64_t *y, const float *wy,
-                         Py_ssize_t m, const unsigned char *common, uint64_t mask)
-{
-    double total = 0.0;
-    Py_ssize_t i = 0, j = 0;
-    while (i < n && j < m) {
-        if (x[i] < y[j]) {
-            i++;
-        } else if (y[j] < x[i]) {
-            j++;
-        } else {
-            if (!common || !common[x[i] & mask])
-                total += (double)wx[i] * (double)wy[j];
-            i++;
-            j++;
-        }
-    }
-    return total;
-}
-
 PyDoc_STRVAR(weighted_dot_doc,
 "weighted_dot(a, a_weights, b, b_weights) -> float\n\n"
 "The sum over the values common to `a` and `b` (uint64, each sorted and distinct) of the\n"
@@ -645,13 +680,7 @@ static PyObject *specific_cosine(PyObject *self, PyObject *args)
     const uint64_t *x = views[0].buf, *y = views[2].buf, mask = (uint64_t)buckets - 1;
     const float *wx = views[1].buf, *wy = views[3].buf;
     const unsigned char *common = views[4].buf;
-    double norm_x = 0.0, norm_y = 0.0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (!common[x[i] & mask])
-            norm_x += (double)wx[i] * (double)wx[i];
-    for (Py_ssize_t j = 0; j < m; j++)
-        if (!common[y[j] & mask])
-            norm_y += (double)wy[j] * (double)wy[j];
+    double norm_x = specific_norm_of(x, wx, n, common, mask), norm_y = specific_norm_of(y, wy, m, common, mask);
     double dot = dot_common(x, wx, n, y, wy, m, common, mask);
     release_all(views, 5);
     return PyFloat_FromDouble(dot == 0.0 ? 0.0 : dot / sqrt(norm_x * norm_y));

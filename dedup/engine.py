@@ -457,7 +457,7 @@ class Engine:
         skip = set()
         if story_only:
             # Most story-only candidates fail this screen: read only what it needs of them.
-            worth = worth_verifying(doc, self._docs.screening_records(story_only), self.config)
+            worth = worth_verifying(doc, self._docs.screening_records(story_only), self.config, self._common_terms.common)
             skip = {story_only[i] for i in np.flatnonzero(~worth).tolist()}
         for node in ranked:
             if node in skip:

@@ -307,18 +307,26 @@ def story_similarity(a: Document, b: Document, common_terms: np.ndarray | None =
     return dot / float(np.sqrt(norms))
 
 
-def worth_verifying(doc: Document, others: Sequence, cfg: Config) -> np.ndarray:
+def worth_verifying(doc: Document, others: Sequence, cfg: Config, common_terms: np.ndarray | None = None) -> np.ndarray:
     """Whether each of `others`, proposed by story terms alone, is close enough to `doc` to
     verify: the same story (`story_similarity` over `rewrite_threshold`), or some shared text
     (an excerpt whose passages were too short for the passage index). All at once, in numpy.
     Each of `others` is a document or the bytes of its record's screening prefix
-    (`DocumentTable.screening_records`): only story terms and shingle sets are read."""
+    (`DocumentTable.screening_records`): only story terms and shingle sets are read.
+
+    With the collection's `common_terms`, one that shares no shingle with `doc` must also pass
+    the rewrite test's specific similarity: sharing no text, it can only be a rewrite, and most
+    story candidates in a wire's formula fail there (`related` would reject it the same way).
+    """
     n = len(others)
     if n == 0 or len(doc.story_terms) == 0 and len(doc.shingle_set) == 0:
         return np.zeros(n, bool)
+    if not _only_rewrites_share_nothing(cfg):
+        common_terms = None
     if _setops is not None:  # the same sums and tests, without a numpy call per step
+        extra = () if common_terms is None else (common_terms, cfg.rewrite_specific)
         return np.frombuffer(_setops.screen(doc.story_terms, doc.story_weights, doc.story_norm, doc.shingle_set, others,
-                                            cfg.rewrite, cfg.rewrite_short, cfg.min_shared_tokens), np.bool_)
+                                            cfg.rewrite, cfg.rewrite_short, cfg.min_shared_tokens, *extra), np.bool_)
     others = [Screening(**screening_fields(o)[0]) if isinstance(o, bytes) else o for o in others]
     story = np.zeros(n)
     if len(doc.story_terms):
@@ -330,13 +338,23 @@ def worth_verifying(doc: Document, others: Sequence, cfg: Config) -> np.ndarray:
         np.divide(dots, norms, out=story, where=norms > 0)
     lengths = np.array([len(o.story_terms) for o in others])
     shortest = np.maximum(1, np.minimum(len(doc.story_terms), lengths))
-    worth = story >= cfg.rewrite + cfg.rewrite_short / np.sqrt(shortest)
-    rest = np.flatnonzero(~worth)
-    if len(rest) and len(doc.shingle_set):
-        shingles, _, owner = _stacked([others[i].shingle_set for i in rest.tolist()])
+    same_story = story >= cfg.rewrite + cfg.rewrite_short / np.sqrt(shortest)
+    shared = np.zeros(n, np.int64)
+    if len(doc.shingle_set):
+        shingles, _, owner = _stacked([o.shingle_set for o in others])
         _, hit = _lookup(doc.shingle_set, shingles)
-        worth[rest] = np.bincount(owner[hit], minlength=len(rest)) >= cfg.min_shared_tokens
+        shared = np.bincount(owner[hit], minlength=n)
+    worth = same_story | (shared >= cfg.min_shared_tokens)
+    if common_terms is not None:
+        for i in np.flatnonzero(same_story & (shared == 0)).tolist():
+            worth[i] = story_similarity(doc, others[i], common_terms) >= cfg.rewrite_specific
     return worth
+
+
+def _only_rewrites_share_nothing(cfg: Config) -> bool:
+    """Whether two bodies that share no shingle can only be rewrites: so unless a copy
+    threshold is 0 (near_duplicate or version; syndicated is at least version)."""
+    return cfg.near_duplicate > 0 and cfg.version > 0
 
 
 def _stacked(arrays: list[np.ndarray], aligned: list[np.ndarray] | None = None):

@@ -99,13 +99,15 @@ def test_bucket_loops_refuse_tables_that_are_not_powers_of_two():
 
 @settings(max_examples=300, deadline=None)
 @given(base=_values, others=st.lists(st.tuples(_values, _values), max_size=8), seed=st.integers(0, 2**32 - 1),
-       no_terms=st.booleans(), min_shared=st.integers(1, 6))
-def test_screening_decides_as_numpy_would(base, others, seed, no_terms, min_shared):
+       no_terms=st.booleans(), min_shared=st.integers(1, 6), common_share=st.sampled_from([None, 0.0, 0.3, 1.0]))
+def test_screening_decides_as_numpy_would(base, others, seed, no_terms, min_shared, common_share):
     """`screen` sums the story products in double precision in each candidate's term order, as
-    numpy's bincount does, so every decision is the same, even at the threshold."""
+    numpy's bincount does, so every decision is the same, even at the threshold; with the
+    collection's common terms, so is the specific similarity of candidates sharing no shingle."""
     from dedup.documents import Screening
 
     rng = np.random.default_rng(seed)
+    common = None if common_share is None else rng.random(CommonTerms.BUCKETS) < common_share
 
     def screening(terms, shingles):
         terms = _set(terms)
@@ -114,12 +116,19 @@ def test_screening_decides_as_numpy_would(base, others, seed, no_terms, min_shar
 
     doc = screening([] if no_terms else base, base[::2])
     candidates = [screening(terms, shingles) for terms, shingles in others]
-    cfg = Config(min_shared_tokens=min_shared)
-    compiled, plain = _both(pytest.MonkeyPatch(), verify.worth_verifying, doc, candidates, cfg)
+    cfg = Config(min_shared_tokens=min_shared, rewrite_specific=0.5)
+    compiled, plain = _both(pytest.MonkeyPatch(), verify.worth_verifying, doc, candidates, cfg, common)
     assert compiled.dtype == np.bool_ and compiled.tolist() == plain.tolist()
     # Candidates given as their records' screening prefixes (every other one) decide the same.
     mixed = [record.screening_prefix(c) if i % 2 else c for i, c in enumerate(candidates)]
-    assert verify.worth_verifying(doc, mixed, cfg).tolist() == compiled.tolist()
+    assert verify.worth_verifying(doc, mixed, cfg, common).tolist() == compiled.tolist()
+    # Common terms only ever drop candidates that share no shingle and fail the specific test.
+    without = verify.worth_verifying(doc, candidates, cfg)
+    for c, kept, before in zip(candidates, compiled.tolist(), without.tolist()):
+        dropped = before and not kept
+        assert not (kept and not before)
+        assert dropped == (common is not None and before and len(verify.sorted_intersection(doc.shingle_set, c.shingle_set)) == 0
+                           and verify.story_similarity(doc, c, common) < cfg.rewrite_specific)
     # A candidate identical to the document is always worth it (unless it has nothing at all).
     assert verify.worth_verifying(doc, [doc], cfg).tolist() == [len(doc.story_terms) > 0 or len(doc.shingle_set) >= min_shared]
 

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from dedup import edges
+from dedup import edges, verify
+from dedup import engine as engine_module
 from dedup.article import Article
 from dedup.config import Config
 from dedup.engine import Engine
@@ -208,8 +209,10 @@ def test_compacting_the_match_records_keeps_each_ones_passages():
             assert store.spans(int(renumbered[old]), side_a=False) == [(p.b_start, p.b_end) for p in runs[old]]
 
 
-def _earnings_notices(count: int, seed: int = 0) -> list[Article]:
-    """Earnings notices of made-up companies, cast in one wire formula with their own figures."""
+def _earnings_notices(count: int, seed: int = 0, terse: bool = False) -> list[Article]:
+    """Earnings notices of made-up companies, cast in one wire formula with their own figures;
+    `terse` ones put a figure between every two words of the formula, so two notices share
+    its terms but no run of words."""
     rng = random.Random(seed)
     starts = ["Ar", "Bel", "Cor", "Dun", "El", "Fen", "Gal", "Har", "In", "Jas", "Kes", "Lo", "Mar", "Nor", "Oak"]
     ends = ["bor", "den", "vex", "more", "hart", "wick", "van", "low", "gram", "per", "trel", "max", "ross"]
@@ -222,6 +225,11 @@ def _earnings_notices(count: int, seed: int = 0) -> list[Article]:
     notices = []
     for i in range(count):
         company = f"{rng.choice(names)} {rng.choice(names)} {rng.choice(kinds)}"
+        if terse:
+            text = (f"{company} qtr {figure()} net {figure()} shr {figure()} cts {figure()} revs {figure()} "
+                    f"mln {figure()} avg {figure()} shrs {figure()} Reuter")
+            notices.append(Article(id=f"notice-{i}", text=text))
+            continue
         text = (f"{company} 4th qtr net\nShr {figure()} cts vs {figure()} cts\n"
                 f"Net {figure()},{figure()},000 vs {figure()},{figure()},000\n"
                 f"Revs {figure()}.{rng.randint(1, 9)} mln vs {figure()}.{rng.randint(1, 9)} mln\n"
@@ -260,6 +268,33 @@ def test_a_pickled_engine_turns_terms_common_when_the_original_would():
         resumed.add(notice)
     assert len(resumed._common_terms) == len(straight._common_terms) > 0
     assert [resumed.get(n.id) for n in notices] == [straight.get(n.id) for n in notices]
+
+
+def test_screening_by_specific_terms_drops_only_candidates_verification_would_refuse(monkeypatch, seed_articles):
+    """Once a formula's terms are common, story candidates that share no text with an article
+    are screened by the rewrite test's specific similarity before verification. Every answer
+    is the one an engine that verifies them all gives, with fewer pairs verified."""
+    articles = _earnings_notices(80, seed=4, terse=True) + list(seed_articles.values())
+    config = Config(common_term_documents=10)
+    verified = {}
+    for name, screen in (("plain", lambda doc, others, cfg, common: verify.worth_verifying(doc, others, cfg)),
+                         ("specific", verify.worth_verifying)):
+        count = {"pairs": 0}
+        monkeypatch.setattr(engine_module, "worth_verifying", screen)
+        real_related = engine_module.related
+
+        def counted(*args, **kwargs):
+            count["pairs"] += 1
+            return real_related(*args, **kwargs)
+
+        monkeypatch.setattr(engine_module, "related", counted)
+        engine = Engine(config)
+        for article in articles:
+            engine.add(article)
+        verified[name] = (count["pairs"], [engine.get(a.id) for a in articles])
+        monkeypatch.setattr(engine_module, "related", real_related)
+    assert verified["specific"][1] == verified["plain"][1]
+    assert verified["specific"][0] < verified["plain"][0]
 
 
 @pytest.mark.parametrize("seed", range(3))

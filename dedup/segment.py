@@ -7,7 +7,7 @@ boilerplate detection classifies and what passages are cut from.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,8 +31,7 @@ _SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
 _LINE = re.compile(r"[^\n]*")
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
     """A half-open character range ``[start, end)`` of the repaired text."""
 
     start: int
@@ -58,25 +57,34 @@ def folded_tokens(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     return [token_key(w) for w in words], np.array(starts, np.int32), np.array(ends, np.int32)
 
 
-def _lines(text: str) -> list[Span]:
-    return [Span(m.start(), m.end()) for m in _LINE.finditer(text) if m.start() != m.end() or m.start() == 0]
+def _lines(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of each line that is not empty. An empty line ends no block: wire
+    copy breaks paragraphs at indented lines, and its stray blank lines fall mid-sentence."""
+    lines = []
+    at = 0
+    for line in text.split("\n"):
+        if line:
+            lines.append((at, at + len(line)))
+        at += len(line) + 1
+    return lines
 
 
-def _is_hard_wrapped(text: str, lines: list[Span]) -> bool:
+def _is_hard_wrapped(text: str, lines: list[tuple[int, int]]) -> bool:
     """True for text broken at a fixed width inside paragraphs (wire copy, e-mail).
 
     Recognised by many lines close to the longest one, most of them ending mid-sentence.
     """
-    lengths = [ln.end - ln.start for ln in lines if text[ln.start:ln.end].strip()]
+    contents = [text[start:end] for start, end in lines]
+    lengths = [len(content) for content in contents if not content.isspace()]
     if len(lengths) < 4:
         return False
     width = max(lengths)
     if width > 110:
         return False
-    full = [ln for ln in lines if (ln.end - ln.start) >= 0.7 * width]
+    full = [content for content in contents if len(content) >= 0.7 * width]
     if len(full) < 0.5 * len(lengths):
         return False
-    open_ended = sum(1 for ln in full if not _SENTENCE_END.search(text[ln.start:ln.end].rstrip()))
+    open_ended = sum(1 for content in full if not _SENTENCE_END.search(content.rstrip()))
     return open_ended >= 0.6 * len(full)
 
 
@@ -84,34 +92,29 @@ def split_blocks(text: str) -> list[Span]:
     """Return the non-blank paragraphs of `text`, trimmed of surrounding white space."""
     lines = _lines(text)
     wrapped = _is_hard_wrapped(text, lines)
-    blocks: list[Span] = []
-    current: Span | None = None
-    for ln in lines:
-        content = text[ln.start:ln.end]
-        if not content.strip():
-            if current is not None:
-                blocks.append(current)
-                current = None
+    blocks: list[tuple[int, int]] = []
+    start = end = -1  # the block being gathered (start -1: none)
+    for line_start, line_end in lines:
+        content = text[line_start:line_end]
+        if content.isspace():
+            if start >= 0:
+                blocks.append((start, end))
+                start = -1
             continue
-        starts_paragraph = not wrapped or current is None or content[:1].isspace()
-        if starts_paragraph:
-            if current is not None:
-                blocks.append(current)
-            current = ln
-        else:
-            current = Span(current.start, ln.end)
-    if current is not None:
-        blocks.append(current)
-    return [_trim(text, b) for b in blocks]
+        if not wrapped or start < 0 or content[0].isspace():
+            if start >= 0:
+                blocks.append((start, end))
+            start = line_start
+        end = line_end
+    if start >= 0:
+        blocks.append((start, end))
+    return [_trim(text, start, end) for start, end in blocks]
 
 
-def _trim(text: str, span: Span) -> Span:
-    start, end = span.start, span.end
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return Span(start, end)
+def _trim(text: str, start: int, end: int) -> Span:
+    block = text[start:end]
+    start += len(block) - len(block.lstrip())
+    return Span(start, start + len(block.strip()))
 
 
 def ends_sentence(text: str) -> bool:

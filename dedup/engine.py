@@ -9,7 +9,6 @@ Thread-safe: one lock serialises changes and reads of the index.
 """
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
@@ -30,7 +29,7 @@ from dedup.errors import ConflictingArticle, IndexFull, UnknownArticle
 from dedup.lsh import BandIndex
 from dedup.nodetable import NodeTable
 from dedup.commonness import CommonBlocks, CommonTerms, any_flagged
-from dedup.verify import (RELATIONS, REWRITE, Match, StoredMatch, compare, related, story_similarity,
+from dedup.verify import (RELATIONS, REWRITE, Match, StoredMatch, compare, related_stored, story_similarity,
                           worth_verifying)
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
@@ -343,7 +342,7 @@ class Engine:
             self._index_bands(node, doc)  # only the first of identical bodies is indexed
         if doc.n_body_tokens:
             self._bodies.add(doc.body_hash, node)
-        keys = [self._edges.add(node, other, StoredMatch.of(match)) for other, match in matches.items()]
+        keys = [self._edges.add(node, other, match) for other, match in matches.items()]
         self.copies.add_node(node)
         self.stories.add_node(node)
         self.copies.add_edges(keys)
@@ -355,8 +354,8 @@ class Engine:
     def _compare(self, a: Document, b: Document) -> Match:
         return compare(a, b, self.config, self._common.common, self._common_terms.common)
 
-    def _related(self, a: Document, b: Document) -> Match | None:
-        return related(a, b, self.config, self._common.common, self._common_terms.common)
+    def _related(self, a: Document, b: Document) -> StoredMatch | None:
+        return related_stored(a, b, self.config, self._common.common, self._common_terms.common)
 
     def _compact_edges(self) -> None:
         """Renumber the stored matches once most records are matches no level links any
@@ -412,7 +411,7 @@ class Engine:
                 match = self._related(doc, self._docs[other])
                 if match is not None:
                     # Recorded from the side it was verified from, as the first time.
-                    keys.append(self._edges.add(node, other, StoredMatch.of(match)))
+                    keys.append(self._edges.add(node, other, match))
             done.add(node)
             self.copies.replace_edges(node, keys)
             self.stories.replace_edges(node, keys)
@@ -450,7 +449,7 @@ class Engine:
         return lsh.rank_candidates(found, textual, exclude, _STORY_CANDIDATES, self.config.max_candidates,
                                    self._docs.body_hash_table(), self._docs.id_of)
 
-    def _verify(self, doc: Document, exclude: int | None) -> dict[int, Match]:
+    def _verify(self, doc: Document, exclude: int | None) -> dict[int, StoredMatch]:
         out = {}
         ranked, textual = self._candidates(doc, exclude)
         story_only = [node for node in ranked if node not in textual]
@@ -471,7 +470,7 @@ class Engine:
             # only the group's first member is in the LSH indexes.
             for twin in self._same_body(other.body_hash)[1:]:
                 if twin != exclude and twin not in out:
-                    out[twin] = dataclasses.replace(match, b=self._docs.info(twin).id)
+                    out[twin] = StoredMatch(match.a, self._docs.info(twin).id, match.relation, match.scores, match.passages)
         return out
 
     def _same_body(self, body_hash: int) -> list[int]:
@@ -518,12 +517,12 @@ class Engine:
             head = heads[key] = len(members), self._canonical(members)
         return head
 
-    def _preview(self, doc: Document, matches: dict[int, Match]) -> Result:
+    def _preview(self, doc: Document, matches: dict[int, StoredMatch]) -> Result:
         """The clusters `doc` would join if it were added, computed without changing anything."""
         probe = len(self._docs)  # the number `doc` would be given
-        ordered = _strongest_first(matches.values())
+        ordered = _strongest_first(m.match() for m in matches.values())
         scratch = EdgeStore(lambda n: doc.id if n == probe else self._id_of(n), self.config.min_shared_tokens)
-        probe_edges = {other: scratch.edge(scratch.add(probe, other, StoredMatch.of(m))) for other, m in matches.items()}
+        probe_edges = {other: scratch.edge(scratch.add(probe, other, m)) for other, m in matches.items()}
         groups = {}
         for level, partition in (("copy", self.copies), ("story", self.stories)):
             nodes = {probe}

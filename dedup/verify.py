@@ -114,9 +114,14 @@ class StoredMatch:
 
 
 def pack_passages(passages: Sequence[SharedPassage]) -> bytes:
-    if not passages:
+    return _pack_spans([(p.a_start, p.a_end, p.b_start, p.b_end, p.tokens) for p in passages])
+
+
+def _pack_spans(spans: Sequence[tuple[int, int, int, int, int]]) -> bytes:
+    """Passages given as (a_start, a_end, b_start, b_end, tokens) tuples, packed."""
+    if not spans:
         return b""
-    fields = [x for p in passages for x in (p.a_start, p.a_end, p.b_start, p.b_end, p.tokens)]
+    fields = [x for span in spans for x in span]
     if max(fields) < 1 << 16:
         return b"\x02" + struct.pack(f"<{len(fields)}H", *fields)
     return b"\x04" + struct.pack(f"<{len(fields)}I", *fields)
@@ -146,18 +151,26 @@ def compare(a: Document, b: Document, config: Config, common_blocks: Set[int] = 
     """Verify `a` against `b` and decide their relation (None when unrelated). The
     collection's common blocks are not compared; a rewrite must also be alike in the story
     terms that are not common in the collection (`common_terms`, see `story_similarity`)."""
-    return _verify(a, b, config, common_blocks, common_terms, keep_unrelated=True)
+    return _verify(a, b, config, common_blocks, common_terms, keep_unrelated=True).match()
 
 
 def related(a: Document, b: Document, config: Config, common_blocks: Set[int] = frozenset(),
             common_terms: np.ndarray | None = None) -> Match | None:
     """`compare`, or None when the pair is unrelated: most candidates are, and their scores
     alone usually show it, without finding the passages they share."""
+    stored = related_stored(a, b, config, common_blocks, common_terms)
+    return None if stored is None else stored.match()
+
+
+def related_stored(a: Document, b: Document, config: Config, common_blocks: Set[int] = frozenset(),
+                   common_terms: np.ndarray | None = None) -> "StoredMatch | None":
+    """`related` in the form the index keeps (the same values), made without building the
+    `Match` and its passages' objects: indexing stores every match it finds this way."""
     return _verify(a, b, config, common_blocks, common_terms, keep_unrelated=False)
 
 
 def _verify(a: Document, b: Document, config: Config, common_blocks: Set[int], common_terms: np.ndarray | None,
-            keep_unrelated: bool) -> Match | None:
+            keep_unrelated: bool) -> StoredMatch | None:
     story = story_similarity(a, b)
     a_body, a_set, a_own = _body(a, common_blocks)
     b_body, b_set, b_own = _body(b, common_blocks)
@@ -175,9 +188,8 @@ def _verify(a: Document, b: Document, config: Config, common_blocks: Set[int], c
         rewrite = _is_rewrite(a, b, config, story, common_terms)
         if not rewrite:
             return None
-    passages = _shared_passages(a, b, a_body, b_body, sorted_intersection(a_set, b_set), config) if inter else ()
-    shared_tokens = sum(p.tokens for p in passages)
-    match = _decide(a, b, config, jaccard, ca, cb, own, story, common_terms, shared_tokens, passages, rewrite)
+    spans = _shared_spans(a, b, a_body, b_body, sorted_intersection(a_set, b_set), config) if inter else ()
+    match = _decide(a, b, config, jaccard, ca, cb, own, story, common_terms, spans, rewrite)
     return match if keep_unrelated or match.relation is not None else None
 
 
@@ -230,34 +242,37 @@ def _without_blocks(doc: Document, dropped: np.ndarray) -> tuple[np.ndarray, np.
     return shingles, distinct, own_shingles(shingles, doc.shingle_quoted[keep], distinct)
 
 
-def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, common_terms, shared_tokens, passages,
-            rewrite: bool | None = None) -> Match:
+def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, common_terms, spans, rewrite: bool | None = None
+            ) -> StoredMatch:
+    """The relation the scores and shared runs (`spans`: tuples of a `SharedPassage`'s fields)
+    show, as the index stores it."""
     exact = a.body_hash == b.body_hash and a.n_body_tokens > 0
     contained = max(ca, cb)
-    long_passages = [p for p in passages if p.tokens >= cfg.min_shared_tokens]
+    shared_tokens = sum(span[4] for span in spans)
+    long_runs = [span[4] for span in spans if span[4] >= cfg.min_shared_tokens]
     if exact:
         relation, score = EXACT, 1.0
     elif jaccard >= cfg.near_duplicate:
         relation, score = NEAR_DUPLICATE, jaccard
     elif contained >= cfg.syndicated and shared_tokens >= cfg.min_shared_tokens:
         relation, score = SYNDICATED, contained
-    elif own >= cfg.version and len(long_passages) >= cfg.version_passages and _has_run(a, b, cfg, long_passages):
+    elif own >= cfg.version and len(long_runs) >= cfg.version_passages and _has_run(a, b, cfg, long_runs):
         relation, score = VERSION, own
     elif rewrite if rewrite is not None else _is_rewrite(a, b, cfg, story, common_terms):
         relation, score = REWRITE, story
     else:
         relation, score = None, max(contained, story)
-    return Match(
-        a=a.id, b=b.id, relation=relation, similarity=round(float(score), 4),
-        jaccard=round(float(jaccard), 4), containment_a=round(float(ca), 4),
-        containment_b=round(float(cb), 4), own_words=round(float(own), 4), story=round(float(story), 4),
-        # Runs shorter than 4 words are counted but not kept: they are evidence of nothing alone.
-        shared_tokens=int(shared_tokens), passages=tuple(p for p in passages if p.tokens >= 4),
-    )
+    rank = NO_RELATION if relation is None else RELATIONS.index(relation)
+    # Rounded to four places as `Match` shows them, then stored in ten-thousandths.
+    scores = SCORES.pack(rank, *(round(round(float(x), 4) * 10_000) for x in (score, jaccard, ca, cb, own, story)),
+                         int(shared_tokens))
+    # Runs shorter than 4 words are counted but not kept: they are evidence of nothing alone.
+    return StoredMatch(a.id, b.id, relation, scores, _pack_spans([span for span in spans if span[4] >= 4]))
 
 
-def _has_run(a, b, cfg: Config, passages) -> bool:
-    """Whether one shared run is as long as a sentence (or a quarter of the shorter body).
+def _has_run(a, b, cfg: Config, run_tokens: Sequence[int]) -> bool:
+    """Whether one shared run (of `run_tokens` tokens each) is as long as a sentence (or a
+    quarter of the shorter body).
 
     Versions of one story share whole sentences. Formulaic items (bond issues, earnings
     notices) share many short runs broken by their own names and figures, which can add up
@@ -265,7 +280,7 @@ def _has_run(a, b, cfg: Config, passages) -> bool:
     """
     shorter = min(a.n_body_tokens, b.n_body_tokens)
     needed = max(cfg.min_shared_tokens, min(cfg.version_run_tokens, shorter // 4))
-    return any(p.tokens >= needed for p in passages)
+    return any(tokens >= needed for tokens in run_tokens)
 
 
 def rewrite_threshold(cfg: Config, a: Document, b: Document) -> float:
@@ -440,19 +455,19 @@ def _matching_positions(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.flatnonzero(hit), at[hit]
 
 
-def _shared_passages(a: Document, b: Document, a_sh, b_sh, shared, cfg: Config) -> tuple[SharedPassage, ...]:
-    """Maximal runs of shingles of `a` that occur in `b`, as character spans of both texts."""
+def _shared_spans(a: Document, b: Document, a_sh, b_sh, shared, cfg: Config) -> Sequence[tuple[int, int, int, int, int]]:
+    """Maximal runs of shingles of `a` that occur in `b`, as character spans of both texts:
+    a `SharedPassage`'s fields, as tuples."""
     if len(a_sh) != len(a.shingles) or len(b_sh) != len(b.shingles):
         # Boilerplate blocks were left out: positions no longer line up with the body, so
         # runs are found on the full bodies and kept only where the filtered sets agree.
         a_sh, b_sh = a.shingles, b.shingles
     if _compiled(a_sh, b_sh):
-        spans = _setops.shared_spans(a_sh, b_sh, shared, cfg.shingle_size, a.token_starts, a.token_ends, a.body_tokens,
-                                     b.token_starts, b.token_ends, b.body_tokens)
-        return tuple(SharedPassage(*span) for span in spans)
+        return _setops.shared_spans(a_sh, b_sh, shared, cfg.shingle_size, a.token_starts, a.token_ends, a.body_tokens,
+                                    b.token_starts, b.token_ends, b.body_tokens)
     in_b = _members(a_sh, shared)
     if not in_b.any():
-        return ()
+        return []
     idx = np.flatnonzero(in_b)
     breaks = np.flatnonzero(np.diff(idx) != 1) + 1
     lo = idx[np.concatenate(([0], breaks))]
@@ -469,4 +484,4 @@ def _shared_passages(a: Document, b: Document, a_sh, b_sh, shared, cfg: Config) 
     a_end = a.token_ends[a.body_tokens[a_tok_end - 1]].tolist()
     b_start = b.token_starts[b.body_tokens[b_lo]].tolist()
     b_end = b.token_ends[b.body_tokens[b_tok_end - 1]].tolist()
-    return tuple(map(SharedPassage, a_start, a_end, b_start, b_end, tokens.tolist()))
+    return list(zip(a_start, a_end, b_start, b_end, tokens.tolist()))

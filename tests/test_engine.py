@@ -281,18 +281,18 @@ def test_screening_by_specific_terms_drops_only_candidates_verification_would_re
                          ("specific", verify.worth_verifying)):
         count = {"pairs": 0}
         monkeypatch.setattr(engine_module, "worth_verifying", screen)
-        real_related = engine_module.related
+        real_related = engine_module.related_stored
 
         def counted(*args, **kwargs):
             count["pairs"] += 1
             return real_related(*args, **kwargs)
 
-        monkeypatch.setattr(engine_module, "related", counted)
+        monkeypatch.setattr(engine_module, "related_stored", counted)
         engine = Engine(config)
         for article in articles:
             engine.add(article)
         verified[name] = (count["pairs"], [engine.get(a.id) for a in articles])
-        monkeypatch.setattr(engine_module, "related", real_related)
+        monkeypatch.setattr(engine_module, "related_stored", real_related)
     assert verified["specific"][1] == verified["plain"][1]
     assert verified["specific"][0] < verified["plain"][0]
 

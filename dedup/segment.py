@@ -1,7 +1,8 @@
 """Tokens and blocks: the units every later stage counts in.
 
 A block is a paragraph as the page laid it out: one line, or for hard-wrapped text (the
-Reuters wire style) a run of lines ending at a blank or indented line. Blocks are what
+Reuters wire style) a run of lines ending at an indented line or a line of only spaces (an
+empty line ends nothing: in wire copy it falls mid-sentence). Blocks are what
 boilerplate detection classifies and what passages are cut from.
 """
 from __future__ import annotations

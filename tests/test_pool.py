@@ -15,11 +15,21 @@ import pytest
 
 
 def _alive(pid: int) -> bool:
+    """Whether any thread of `pid` has yet to exit. The main thread of a killed process can be
+    a zombie while another of its threads still holds the process's files (a worker's socket
+    to its server stays open until then), so every thread is looked at."""
     try:
-        with open(f"/proc/{pid}/status") as handle:
-            return "State:\tZ" not in handle.read()  # a zombie has exited
+        tasks = os.listdir(f"/proc/{pid}/task")
     except FileNotFoundError:
         return False
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as handle:
+                if not any(state in handle.read() for state in ("State:\tZ", "State:\tX")):
+                    return True
+        except FileNotFoundError:
+            continue  # that thread is gone
+    return False
 
 
 _LOADED = """

@@ -29,7 +29,6 @@ _TOKEN = re.compile(
     r"(?:'[^\W\d_]+)*"
 )
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
-_LINE = re.compile(r"[^\n]*")
 
 
 class Span(NamedTuple):

@@ -84,9 +84,8 @@ class StoredMatch:
 
     @classmethod
     def of(cls, m: Match) -> "StoredMatch":
-        rank = NO_RELATION if m.relation is None else RELATIONS.index(m.relation)
-        scores = SCORES.pack(rank, *(round(x * 10_000) for x in (
-            m.similarity, m.jaccard, m.containment_a, m.containment_b, m.own_words, m.story)), m.shared_tokens)
+        scores = _packed_scores(m.relation, (m.similarity, m.jaccard, m.containment_a, m.containment_b, m.own_words,
+                                             m.story), m.shared_tokens)
         return cls(m.a, m.b, m.relation, scores, pack_passages(m.passages))
 
     def __reduce__(self):
@@ -111,6 +110,13 @@ class StoredMatch:
         return Match(a=self.b, b=self.a, relation=self.relation, similarity=similarity, jaccard=jaccard,
                      containment_a=cb, containment_b=ca, own_words=own, story=story,
                      shared_tokens=shared_tokens, passages=passages)
+
+
+def _packed_scores(relation: str | None, scores, shared_tokens: int) -> bytes:
+    """The `SCORES` record of a relation, its six scores (rounded to four places, as `Match`
+    holds them) and its shared tokens."""
+    rank = NO_RELATION if relation is None else RELATIONS.index(relation)
+    return SCORES.pack(rank, *(round(x * 10_000) for x in scores), shared_tokens)
 
 
 def pack_passages(passages: Sequence[SharedPassage]) -> bytes:
@@ -163,7 +169,7 @@ def related(a: Document, b: Document, config: Config, common_blocks: Set[int] = 
 
 
 def related_stored(a: Document, b: Document, config: Config, common_blocks: Set[int] = frozenset(),
-                   common_terms: np.ndarray | None = None) -> "StoredMatch | None":
+                   common_terms: np.ndarray | None = None) -> StoredMatch | None:
     """`related` in the form the index keeps (the same values), made without building the
     `Match` and its passages' objects: indexing stores every match it finds this way."""
     return _verify(a, b, config, common_blocks, common_terms, keep_unrelated=False)
@@ -262,10 +268,8 @@ def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, common_terms, spans,
         relation, score = REWRITE, story
     else:
         relation, score = None, max(contained, story)
-    rank = NO_RELATION if relation is None else RELATIONS.index(relation)
-    # Rounded to four places as `Match` shows them, then stored in ten-thousandths.
-    scores = SCORES.pack(rank, *(round(round(float(x), 4) * 10_000) for x in (score, jaccard, ca, cb, own, story)),
-                         int(shared_tokens))
+    scores = _packed_scores(relation, [round(float(x), 4) for x in (score, jaccard, ca, cb, own, story)],
+                            int(shared_tokens))
     # Runs shorter than 4 words are counted but not kept: they are evidence of nothing alone.
     return StoredMatch(a.id, b.id, relation, scores, _pack_spans([span for span in spans if span[4] >= 4]))
 

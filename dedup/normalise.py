@@ -13,6 +13,11 @@ import unicodedata
 
 import ftfy
 
+try:  # the compiled layout rules for ASCII text (see setup.py); `repair` does the same without it
+    from dedup._analysis import ascii_layout as _ascii_layout
+except ImportError:  # pragma: no cover - depends on the install
+    _ascii_layout = None
+
 # Byte sequences that UTF-8 text shows after being decoded as cp1252 or latin-1:
 # 'Â£' for '£', 'â€™' for '’', 'Ã©' for 'é'. Only text containing one goes to ftfy,
 # which is slow (about 2 MB/s) and has nothing to do on clean text.
@@ -51,11 +56,15 @@ def repair(text: str) -> str:
     Keeps case, line breaks and punctuation, so that token offsets into the result can be
     shown to users. Idempotent except on doubly escaped character references.
     """
-    if _MOJIBAKE_HINT.search(text):
-        text = _fix_mojibake(text)
-    text = _STRAY_A_CIRCUMFLEX.sub(" ", text)
+    if not text.isascii():  # mojibake shows as non-ASCII characters
+        if _MOJIBAKE_HINT.search(text):
+            text = _fix_mojibake(text)
+        text = _STRAY_A_CIRCUMFLEX.sub(" ", text)
     if "&" in text and _CHAR_REFERENCE.search(text):
         text = html.unescape(text)
+    if _ascii_layout is not None and text.isascii():
+        # NFKC leaves ASCII as it is, so only the layout rules below apply: in one pass.
+        return _ascii_layout(text)
     text = unicodedata.normalize("NFKC", text)
     text = _unify_typography(text)
     text = _CONTROL.sub("", text)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import dedup.analysis as analysis
 import dedup.commonness as commonness
 import dedup.lsh as lsh
+import dedup.normalise as normalise
 import dedup.record as record
 import dedup.segment as segment
 import dedup.sketch as sketch
@@ -372,6 +373,7 @@ def test_an_engine_without_the_compiled_parts_gives_the_same_answers(seed_articl
     monkeypatch.setattr(lsh, "_bandsearch", None)
     for module in (analysis, segment, sketch, terms):
         monkeypatch.setattr(module, "_analysis", None)
+    monkeypatch.setattr(normalise, "_ascii_layout", None)
     assert answers() == compiled
     assert any(r.matches for r in compiled) and len(compiled) >= 16
 
@@ -398,6 +400,22 @@ def test_tokens_are_the_regexs(text):
     assert keys == [token_key(w) for w in words]
     assert np.frombuffer(c_starts, np.int32).tolist() == starts
     assert np.frombuffer(c_ends, np.int32).tolist() == ends
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=60) | st.sampled_from(["", " ", "a  b", "\t\x01 x`\r"]))
+def test_ascii_layout_is_the_general_repair(text):
+    compiled = normalise.repair(text)
+    with pytest.MonkeyPatch().context() as m:
+        m.setattr(normalise, "_ascii_layout", None)
+        assert compiled == normalise.repair(text)
+
+
+def test_ascii_layout_refuses_other_text():
+    with pytest.raises(TypeError, match="ASCII str"):
+        analysis._analysis.ascii_layout("caf\u00e9")
+    with pytest.raises(TypeError, match="ASCII str"):
+        analysis._analysis.ascii_layout(b"bytes")
 
 
 @settings(max_examples=500, deadline=None)

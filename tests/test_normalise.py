@@ -32,6 +32,13 @@ def test_repair_is_the_plain_translation_and_space_collapse(text):
     assert repair(text) == _plain_repair(text)
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=60))
+def test_ascii_text_is_repaired_by_the_same_rules(text):
+    # Plain ASCII takes a shorter path (compiled, where built): the same rules must hold.
+    assert repair(text) == _plain_repair(text)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=_ALPHABET, max_size=60))
 def test_repair_is_idempotent_without_character_references(text):

@@ -263,17 +263,19 @@ class Analyzer:
         starts = np.concatenate([d.passage_starts.astype(np.int64) + off for d, off in zip(docs, offsets)])
         passage_sigs = sk.signatures(all_shingles, starts)
         passage_keys = band_keys(passage_sigs, *lsh_params(cfg.passage_lsh_threshold, cfg.num_perm))
-        at = 0
-        for d in docs:
-            n = len(d.passage_starts)
-            d.signature = passage_sigs[at:at + n].min(axis=0) if n else np.full(sk.num_perm, 0xFFFFFFFF, np.uint32)
+        counts = [len(d.passage_starts) for d in docs]
+        firsts = np.cumsum([0] + counts[:-1])
+        signed = [i for i, n in enumerate(counts) if n]
+        bodies = np.full((len(docs), sk.num_perm), 0xFFFFFFFF, np.uint32)
+        if signed:
+            bodies[signed] = np.minimum.reduceat(passage_sigs, firsts[signed], axis=0)
+        for d, signature, at, n in zip(docs, bodies, firsts.tolist(), counts):
+            d.signature = signature
             d.passage_band_keys = passage_keys[at:at + n]
-            at += n
         # Story signatures: each term is repeated in proportion to its weight, so the MinHash
         # estimates the weighted Jaccard similarity of the story terms.
-        story_items = [_weighted_items(d.story_terms, d.story_weights) for d in docs]
-        story_starts = np.cumsum([0] + [len(s) for s in story_items[:-1]])
-        story_sigs = sk.signatures(np.concatenate(story_items), story_starts)
+        story_items, story_starts = _weighted_items([d.story_terms for d in docs], [d.story_weights for d in docs])
+        story_sigs = sk.signatures(story_items, story_starts)
         body_keys = band_keys(np.stack([d.signature for d in docs]), *lsh_params(cfg.doc_lsh_threshold, cfg.num_perm))
         story_keys = band_keys(story_sigs, *lsh_params(cfg.story_lsh_threshold, cfg.num_perm))
         for d, signature, body, story in zip(docs, story_sigs, body_keys, story_keys):
@@ -329,11 +331,16 @@ def _quoted_tokens(text: str, spans, bounds, token_starts: np.ndarray) -> np.nda
     return quoted
 
 
-def _weighted_items(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    copies = np.maximum(1, np.rint(weights)).astype(np.int64)
-    items = np.repeat(terms, copies)
+def _weighted_items(terms: list[np.ndarray], weights: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each document's story terms, each repeated as many times as its weight rounds to (at
+    least once), the copies told apart; all documents' back to back, and where each starts."""
+    copies = np.maximum(1, np.rint(np.concatenate(weights))).astype(np.int64)
+    ends = np.cumsum(copies)
+    term_starts = np.cumsum([0] + [len(t) for t in terms])
+    starts = np.concatenate([[0], ends])[term_starts[:-1]]
+    items = np.repeat(np.concatenate(terms).astype(_U64, copy=False), copies)
     if len(items) == 0:
-        return items
-    offsets = np.arange(len(items)) - np.repeat(np.cumsum(copies) - copies, copies)
+        return items, starts
+    offsets = np.arange(len(items)) - np.repeat(ends - copies, copies)
     with np.errstate(over="ignore"):
-        return items + offsets.astype(_U64) * _U64(0x9E3779B97F4A7C15)
+        return items + offsets.astype(_U64) * _U64(0x9E3779B97F4A7C15), starts

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from dedup.article import Article, parse_timestamp
 from dedup.errors import InvalidArticle
-from dedup.html import extract_text
 
 TEXT_SUFFIXES = {".txt", ".md"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -135,6 +134,8 @@ def _article(where: str, article_id, text: str | None = None, html: str | None =
     if not isinstance(article_id, str):
         return Problem(where, "'id' must be a string")
     if text is None and html is not None:
+        from dedup.html import extract_text  # trafilatura takes ~0.15 s to import: only for HTML
+
         title, text = extract_text(html)
         fields["title"] = fields.get("title") or title
         if not text.strip():

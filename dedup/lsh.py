@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
-from datasketch.lsh import _optimal_param
 
 from dedup.frozen import FrozenArray, new_name
 
@@ -60,11 +59,20 @@ _BAND_MIX = _U64(0x9E3779B97F4A7C15)
 _ROW_MIX = _U64(0xBF58476D1CE4E5B9)
 
 
+# datasketch's answers for the default thresholds (tests compare them): its `_optimal_param`
+# integrates with scipy, and importing the two takes most of a second in every process.
+_DEFAULT_PARAMS = {(0.15, 128): (51, 2), (0.3, 128): (37, 3), (0.5, 128): (25, 5)}
+
+
 @functools.lru_cache(maxsize=64)
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """datasketch's ``(bands, rows)`` for `threshold`, equal false-positive/negative weights."""
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"LSH threshold must be between 0 and 1 (exclusive), got {threshold}")
+    if (threshold, num_perm) in _DEFAULT_PARAMS:
+        return _DEFAULT_PARAMS[threshold, num_perm]
+    from datasketch.lsh import _optimal_param
+
     return _optimal_param(threshold, num_perm, 0.5, 0.5)
 
 

@@ -2,17 +2,22 @@
 
 The signatures equal datasketch's ``MinHash(num_perm, seed, scheme="affine32")`` fed the same
 32-bit shingle hashes (see `shingle_hash32`), so they can be loaded into ``LeanMinHash`` or
-compared with datasketch's own sketches. The permutations are taken from datasketch once per
-``(num_perm, seed)`` and shared by every signature.
+compared with datasketch's own sketches. The permutations are drawn as datasketch draws them
+(tests compare the two), once per ``(num_perm, seed)``, and shared by every signature.
+datasketch itself is imported only to build a ``LeanMinHash``: with scipy, which it imports,
+it takes most of a second, in every process that analyses.
 """
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xxhash
-from datasketch import LeanMinHash, MinHash
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 
 try:  # the compiled MinHash loop (see setup.py); numpy does the same without it
     from dedup import _analysis
@@ -72,9 +77,13 @@ def shingle_hash32(tokens: Sequence[str]) -> int:
 
 @functools.lru_cache(maxsize=16)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's affine32 permutation parameters ``(a, b)`` for `num_perm` and `seed`."""
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    """datasketch's affine32 permutation parameters ``(a, b)`` for `num_perm` and `seed`:
+    ``h -> a * h + b (mod 2**32)`` with an odd `a`, drawn from numpy's ``RandomState(seed)``,
+    all the `a` first, then all the `b`."""
+    draw = np.random.RandomState(seed)
+    a = draw.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = draw.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 class Sketcher:
@@ -130,6 +139,8 @@ class Sketcher:
         arr = np.asarray(hashes, dtype=_U64)
         return self.signatures(arr, np.zeros(1, dtype=np.int64))[0]
 
-    def lean_minhash(self, signature: np.ndarray) -> LeanMinHash:
+    def lean_minhash(self, signature: np.ndarray) -> "LeanMinHash":
         """The signature as a datasketch ``LeanMinHash``."""
+        from datasketch import LeanMinHash
+
         return LeanMinHash(seed=self.seed, hashvalues=signature, scheme=SCHEME)

@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch.lsh import _optimal_param
 
 from dedup.analysis import Analyzer
 from dedup.config import Config
-from dedup.lsh import BandIndex, band_keys, lsh_params
+from dedup.lsh import _DEFAULT_PARAMS, BandIndex, band_keys, lsh_params
 from dedup.segment import tokenize
 from dedup.normalise import token_key
-from dedup.sketch import SCHEME, Sketcher, shingle_hash32
+from dedup.sketch import SCHEME, Sketcher, permutations, shingle_hash32
 
 
 @pytest.mark.parametrize("num_perm,seed", [(128, 1), (64, 42)])
@@ -49,6 +52,32 @@ def test_many_signatures_in_one_call_equal_one_at_a_time():
 def test_banding_parameters_are_datasketchs(threshold):
     lsh = MinHashLSH(threshold=threshold, num_perm=128)
     assert lsh_params(threshold, 128) == (lsh.b, lsh.r)
+
+
+def test_banding_parameters_kept_for_the_defaults_are_datasketchs():
+    # Kept so that analysing does not import datasketch and scipy (most of a second).
+    config = Config()
+    thresholds = {config.doc_lsh_threshold, config.passage_lsh_threshold, config.story_lsh_threshold}
+    assert set(_DEFAULT_PARAMS) == {(t, config.num_perm) for t in thresholds}
+    for (threshold, num_perm), params in _DEFAULT_PARAMS.items():
+        assert params == _optimal_param(threshold, num_perm, 0.5, 0.5)
+
+
+@pytest.mark.parametrize("num_perm,seed", [(128, 1), (64, 42), (16, 0), (1024, 2**32 - 1)])
+def test_permutations_are_datasketchs(num_perm, seed):
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+    ours = permutations(num_perm, seed)
+    assert ours[0].dtype == a.dtype == np.uint32 and ours[1].dtype == b.dtype
+    assert np.array_equal(ours[0], a) and np.array_equal(ours[1], b)
+
+
+def test_analysing_with_the_defaults_does_not_import_datasketch():
+    code = ("import sys; from dedup.analysis import Analyzer; from dedup.article import Article; "
+            "from dedup.engine import Engine; import dedup.batch, dedup.cli; "
+            "Engine().add(Article(id='a', text='Some words of one article, long enough to be a body.')); "
+            "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.usefixtures("band_search")

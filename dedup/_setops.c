@@ -470,6 +470,105 @@ PyDoc_STRVAR(shared_spans_doc,
 "as many tokens as far as `b`'s body goes.  A document's tokens: starts and ends (int32\n"
 "character offsets) and its body's token indices (int32); shingle i starts at body token i.");
 
+/* A run of shingles both documents share, as `shared_spans` describes it. */
+typedef struct {
+    int32_t a_start, a_end, b_start, b_end;
+    Py_ssize_t tokens;
+} Run;
+
+/* The runs of `shared_spans` for shingles x (n) of a and y (m) of b, shared values s (ns),
+ * into `*out` (allocated here, freed by the caller, also on failure); their count, or -1 with
+ * an exception set. */
+static Py_ssize_t find_runs(const uint64_t *x, Py_ssize_t n, const uint64_t *y, Py_ssize_t m, const uint64_t *s,
+                            Py_ssize_t ns, Py_ssize_t k, const Tokens *ta, const Tokens *tb, Run **out)
+{
+    *out = NULL;
+    Py_ssize_t a_body = ta->body.len / 4, b_body = tb->body.len / 4, runs = 0;
+    if (n > a_body || m > b_body) {
+        PyErr_SetString(PyExc_ValueError, "shared_spans: more shingles than body tokens");
+        return -1;
+    }
+    int64_t *lo = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
+    int64_t *hi = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
+    Placed *placed = NULL;
+    Run *found = NULL;
+    if (!lo || !hi)
+        goto no_memory;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t p = lower_bound(s, 0, ns, x[i]);
+        if (p == ns || s[p] != x[i])
+            continue;
+        if (runs && hi[runs - 1] == i - 1) {
+            hi[runs - 1] = i;
+        } else {
+            lo[runs] = hi[runs] = i;
+            runs++;
+        }
+    }
+    found = PyMem_Malloc(sizeof(Run) * (size_t)(runs + 1));
+    if (!found)
+        goto no_memory;
+    /* Where in b each run's first shingle first occurs: a scan of b per run when there are
+     * few runs (most pairs), else one sort of b's values with their positions, in which a
+     * value's first position comes first. */
+    int scan = runs <= 8;
+    if (!scan && runs) {
+        placed = PyMem_Malloc(sizeof(Placed) * (size_t)(m + 1));
+        if (!placed)
+            goto no_memory;
+        for (Py_ssize_t j = 0; j < m; j++) {
+            placed[j].value = y[j];
+            placed[j].position = j;
+        }
+        qsort(placed, (size_t)m, sizeof(Placed), compare_placed);
+    }
+    const int32_t *as = ta->starts.buf, *ae = ta->ends.buf, *ab = ta->body.buf;
+    const int32_t *bs = tb->starts.buf, *be = tb->ends.buf, *bb = tb->body.buf;
+    for (Py_ssize_t r = 0; r < runs; r++) {
+        uint64_t v = x[lo[r]];
+        Py_ssize_t b_lo = -1;
+        if (scan) {
+            for (Py_ssize_t j = 0; j < m && b_lo < 0; j++)
+                if (y[j] == v)
+                    b_lo = j;
+        } else {
+            Py_ssize_t left = 0, count = m;
+            while (count > 0) {
+                Py_ssize_t half = count / 2;
+                if (placed[left + half].value < v) {
+                    left += half + 1;
+                    count -= half + 1;
+                } else {
+                    count = half;
+                }
+            }
+            if (left < m && placed[left].value == v)
+                b_lo = placed[left].position;
+        }
+        if (b_lo < 0) {
+            PyErr_SetString(PyExc_ValueError, "shared_spans: a shared shingle is not in b");
+            runs = -1;
+            break;
+        }
+        Py_ssize_t a_end = hi[r] + k < a_body ? hi[r] + k : a_body;
+        Py_ssize_t tokens = a_end - lo[r];
+        Py_ssize_t b_end = b_lo + tokens < b_body ? b_lo + tokens : b_body;
+        found[r] = (Run){as[ab[lo[r]]], ae[ab[a_end - 1]], bs[bb[b_lo]], be[bb[b_end - 1]], tokens};
+    }
+    PyMem_Free(lo);
+    PyMem_Free(hi);
+    PyMem_Free(placed);
+    *out = found;
+    return runs;
+no_memory:
+    PyMem_Free(lo);
+    PyMem_Free(hi);
+    PyMem_Free(placed);
+    PyMem_Free(found);
+    PyErr_NoMemory();
+    return -1;
+}
+
 static PyObject *shared_spans(PyObject *self, PyObject *args)
 {
     PyObject *a_obj, *b_obj, *shared_obj, *tok[6];
@@ -499,89 +598,21 @@ static PyObject *shared_spans(PyObject *self, PyObject *args)
         goto release_sets;
     if (tokens_from(tok[3], tok[4], tok[5], &tb) < 0)
         goto release_a;
-    const uint64_t *x = a.buf, *y = b.buf, *s = shared.buf;
-    Py_ssize_t n = a.len / 8, m = b.len / 8, ns = shared.len / 8, runs = 0;
-    Py_ssize_t a_body = ta.body.len / 4, b_body = tb.body.len / 4;
-    if (n > a_body || m > b_body) {
-        PyErr_SetString(PyExc_ValueError, "shared_spans: more shingles than body tokens");
-        goto release_b;
-    }
-    int64_t *lo = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
-    int64_t *hi = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
-    Placed *placed = PyMem_Malloc(sizeof(Placed) * (size_t)(m + 1));
-    if (!lo || !hi || !placed) {
-        PyErr_NoMemory();
-        goto free_runs;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_ssize_t p = lower_bound(s, 0, ns, x[i]);
-        if (p == ns || s[p] != x[i])
-            continue;
-        if (runs && hi[runs - 1] == i - 1) {
-            hi[runs - 1] = i;
-        } else {
-            lo[runs] = hi[runs] = i;
-            runs++;
-        }
-    }
-    result = PyList_New(runs);
-    if (!result || !runs)
-        goto free_runs;
-    /* Where in b each run's first shingle first occurs: a scan of b per run when there are
-     * few runs (most pairs), else one sort of b's values with their positions, in which a
-     * value's first position comes first. */
-    int scan = runs <= 8;
-    if (!scan) {
-        for (Py_ssize_t j = 0; j < m; j++) {
-            placed[j].value = y[j];
-            placed[j].position = j;
-        }
-        qsort(placed, (size_t)m, sizeof(Placed), compare_placed);
-    }
-    const int32_t *as = ta.starts.buf, *ae = ta.ends.buf, *ab = ta.body.buf;
-    const int32_t *bs = tb.starts.buf, *be = tb.ends.buf, *bb = tb.body.buf;
-    for (Py_ssize_t r = 0; r < runs; r++) {
-        uint64_t v = x[lo[r]];
-        Py_ssize_t b_lo = -1;
-        if (scan) {
-            for (Py_ssize_t j = 0; j < m && b_lo < 0; j++)
-                if (y[j] == v)
-                    b_lo = j;
-        } else {
-            Py_ssize_t left = 0, count = m;
-            while (count > 0) {
-                Py_ssize_t half = count / 2;
-                if (placed[left + half].value < v) {
-                    left += half + 1;
-                    count -= half + 1;
-                } else {
-                    count = half;
-                }
+    Run *runs_found;
+    Py_ssize_t runs = find_runs(a.buf, a.len / 8, b.buf, b.len / 8, shared.buf, shared.len / 8, k, &ta, &tb,
+                                &runs_found);
+    if (runs >= 0 && (result = PyList_New(runs))) {
+        for (Py_ssize_t r = 0; r < runs; r++) {
+            Run *x = &runs_found[r];
+            PyObject *span = Py_BuildValue("(iiiin)", x->a_start, x->a_end, x->b_start, x->b_end, x->tokens);
+            if (!span) {
+                Py_CLEAR(result);
+                break;
             }
-            if (left < m && placed[left].value == v)
-                b_lo = placed[left].position;
+            PyList_SET_ITEM(result, r, span);
         }
-        if (b_lo < 0) {
-            PyErr_SetString(PyExc_ValueError, "shared_spans: a shared shingle is not in b");
-            Py_CLEAR(result);
-            goto free_runs;
-        }
-        Py_ssize_t a_end = hi[r] + k < a_body ? hi[r] + k : a_body;
-        Py_ssize_t tokens = a_end - lo[r];
-        Py_ssize_t b_end = b_lo + tokens < b_body ? b_lo + tokens : b_body;
-        PyObject *span = Py_BuildValue("(iiiin)", as[ab[lo[r]]], ae[ab[a_end - 1]], bs[bb[b_lo]], be[bb[b_end - 1]],
-                                       tokens);
-        if (!span) {
-            Py_CLEAR(result);
-            goto free_runs;
-        }
-        PyList_SET_ITEM(result, r, span);
     }
-free_runs:
-    PyMem_Free(lo);
-    PyMem_Free(hi);
-    PyMem_Free(placed);
-release_b:
+    PyMem_Free(runs_found);
     tokens_release(&tb);
 release_a:
     tokens_release(&ta);
@@ -589,6 +620,362 @@ release_sets:
     PyBuffer_Release(&a);
     PyBuffer_Release(&b);
     PyBuffer_Release(&shared);
+    return result;
+}
+
+/* ---- one candidate pair verified (`dedup.verify._verify`) ------------------------------ */
+
+/* The document attributes `verify_pair` reads, interned at import. */
+static PyObject *body_hash_name, *body_tokens_name, *token_starts_name, *token_ends_name, *shingles_name;
+
+/* Python's round(x, 4): correctly rounded to the nearest multiple of 1e-4, through the same
+ * shortest-decimal conversion Python uses. */
+static int round4(double x, double *out)
+{
+    char *text = PyOS_double_to_string(x, 'f', 4, 0, NULL);
+    if (!text)
+        return -1;
+    *out = PyOS_string_to_double(text, NULL, NULL);
+    PyMem_Free(text);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* Python's round(x) of a float: to the nearest integer, halves to even. */
+static double round_half_even(double x)
+{
+    double rounded = round(x);
+    if (fabs(x - rounded) == 0.5)
+        rounded = 2.0 * round(x / 2.0);
+    return rounded;
+}
+
+/* A score as `verify._packed_scores` stores it: round(round(x, 4) * 10_000). Unless x is
+ * within a hair of a half ten-thousandth, that is the integer nearest to x * 10_000 (the
+ * product's rounding error is far smaller than the hair), without the decimal conversion. */
+static int stored_score(double x, unsigned int *out)
+{
+    double scaled = x * 10000.0, below = floor(scaled), fraction = scaled - below;
+    if (fabs(fraction - 0.5) > 1e-6) {
+        *out = (unsigned int)(fraction < 0.5 ? below : below + 1.0);
+        return 0;
+    }
+    double rounded;
+    if (round4(x, &rounded) < 0)
+        return -1;
+    *out = (unsigned int)round_half_even(rounded * 10000.0);
+    return 0;
+}
+
+/* One side of a pair: the document's buffers and numbers, and the body it is compared on. */
+typedef struct {
+    Py_buffer terms, weights, body, set, own, shingles;
+    int held; /* how many of the buffers above are held, in that order */
+    Tokens tokens;
+    int tokens_held;
+    double norm;
+    uint64_t hash;
+    Py_ssize_t n_terms, n_body_tokens;
+} Side;
+
+static void side_release(Side *side)
+{
+    Py_buffer *views[6] = {&side->terms, &side->weights, &side->body, &side->set, &side->own, &side->shingles};
+    for (int i = 0; i < side->held; i++)
+        PyBuffer_Release(views[i]);
+    side->held = 0;
+    if (side->tokens_held)
+        tokens_release(&side->tokens);
+    side->tokens_held = 0;
+}
+
+static int attribute_u64(PyObject *doc, PyObject *name, Py_buffer *view)
+{
+    PyObject *value = PyObject_GetAttr(doc, name);
+    if (!value)
+        return -1;
+    int failed = u64_buffer(value, view, PyUnicode_AsUTF8(name));
+    Py_DECREF(value);
+    return failed;
+}
+
+/* Everything of `doc` but its tokens, which only pairs that share a shingle need. */
+static int side_from(PyObject *doc, PyObject *body, PyObject *set, PyObject *own, Side *side)
+{
+    side->held = side->tokens_held = 0;
+    if (attribute_u64(doc, story_terms_name, &side->terms) < 0)
+        return -1;
+    side->held = 1;
+    side->n_terms = side->terms.len / 8;
+    if (attribute_buffer(doc, story_weights_name, &side->weights, sizeof(float), side->n_terms) < 0)
+        goto fail;
+    side->held = 2;
+    PyObject *objs[3] = {body, set, own};
+    Py_buffer *views[3] = {&side->body, &side->set, &side->own};
+    for (int i = 0; i < 3; i++) {
+        if (u64_buffer(objs[i], views[i], "a body array") < 0)
+            goto fail;
+        side->held++;
+    }
+    if (attribute_u64(doc, shingles_name, &side->shingles) < 0)
+        goto fail;
+    side->held++;
+    PyObject *norm = PyObject_GetAttr(doc, story_norm_name);
+    side->norm = norm ? PyFloat_AsDouble(norm) : -1.0;
+    Py_XDECREF(norm);
+    PyObject *hash = PyErr_Occurred() ? NULL : PyObject_GetAttr(doc, body_hash_name);
+    side->hash = hash ? PyLong_AsUnsignedLongLongMask(hash) : 0;
+    Py_XDECREF(hash);
+    PyObject *body_tokens = PyErr_Occurred() ? NULL : PyObject_GetAttr(doc, body_tokens_name);
+    side->n_body_tokens = body_tokens ? PyObject_Length(body_tokens) : -1;
+    Py_XDECREF(body_tokens);
+    if (PyErr_Occurred())
+        goto fail;
+    return 0;
+fail:
+    side_release(side);
+    return -1;
+}
+
+static int side_tokens(PyObject *doc, Side *side)
+{
+    PyObject *starts = PyObject_GetAttr(doc, token_starts_name);
+    PyObject *ends = starts ? PyObject_GetAttr(doc, token_ends_name) : NULL;
+    PyObject *body = ends ? PyObject_GetAttr(doc, body_tokens_name) : NULL;
+    int failed = !body || tokens_from(starts, ends, body, &side->tokens) < 0;
+    Py_XDECREF(starts);
+    Py_XDECREF(ends);
+    Py_XDECREF(body);
+    side->tokens_held = !failed;
+    return failed ? -1 : 0;
+}
+
+/* The verification thresholds, as `verify._pair_parameters` gives them. */
+typedef struct {
+    double near_duplicate, syndicated, version, rewrite, rewrite_short, rewrite_specific;
+    Py_ssize_t min_shared_tokens, version_passages, version_run_tokens, shingle_size;
+} Thresholds;
+
+/* Whether the pair passes the rewrite test: the story similarity over the bar for the
+ * fewer story terms, and, with `common`, the similarity of the terms not common. */
+static int is_rewrite(const Side *a, const Side *b, const Thresholds *t, double story, const unsigned char *common,
+                      uint64_t mask)
+{
+    Py_ssize_t fewer = a->n_terms < b->n_terms ? a->n_terms : b->n_terms;
+    if (!(story >= t->rewrite + t->rewrite_short / pow((double)(fewer > 1 ? fewer : 1), 0.5)))
+        return 0;
+    if (!common)
+        return 1;
+    double specific = 0.0;
+    if (a->n_terms && b->n_terms) {
+        const uint64_t *x = a->terms.buf, *y = b->terms.buf;
+        const float *wx = a->weights.buf, *wy = b->weights.buf;
+        double dot = dot_common(x, wx, a->n_terms, y, wy, b->n_terms, common, mask);
+        if (dot != 0.0)
+            specific = dot / sqrt(specific_norm_of(x, wx, a->n_terms, common, mask)
+                                  * specific_norm_of(y, wy, b->n_terms, common, mask));
+    }
+    return specific >= t->rewrite_specific;
+}
+
+/* The relation's rank in `verify.RELATIONS`, 255 for none. */
+enum { EXACT_RANK, NEAR_DUPLICATE_RANK, SYNDICATED_RANK, VERSION_RANK, REWRITE_RANK, NO_RANK = 255 };
+
+/* The passages of at least 4 tokens, packed as `verify._pack_spans` packs them. */
+static PyObject *packed_runs(const Run *runs, Py_ssize_t count)
+{
+    Py_ssize_t kept = 0;
+    int wide = 0;
+    for (Py_ssize_t r = 0; r < count; r++) {
+        if (runs[r].tokens < 4)
+            continue;
+        kept++;
+        const Run *x = &runs[r];
+        wide |= x->a_start >= 65536 || x->a_end >= 65536 || x->b_start >= 65536 || x->b_end >= 65536
+                || x->tokens >= 65536;
+    }
+    if (!kept)
+        return PyBytes_FromStringAndSize(NULL, 0);
+    int width = wide ? 4 : 2;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, 1 + kept * 5 * width);
+    if (!out)
+        return NULL;
+    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(out);
+    *p++ = (unsigned char)width;
+    for (Py_ssize_t r = 0; r < count; r++) {
+        if (runs[r].tokens < 4)
+            continue;
+        uint32_t fields[5] = {(uint32_t)runs[r].a_start, (uint32_t)runs[r].a_end, (uint32_t)runs[r].b_start,
+                              (uint32_t)runs[r].b_end, (uint32_t)runs[r].tokens};
+        for (int f = 0; f < 5; f++)
+            for (int byte = 0; byte < width; byte++)
+                *p++ = (unsigned char)(fields[f] >> (8 * byte));
+    }
+    return out;
+}
+
+PyDoc_STRVAR(verify_pair_doc,
+"verify_pair(a, b, a_body, a_set, a_own, b_body, b_set, b_own, common, thresholds, keep_unrelated)\n"
+"    -> (rank, scores, passages) or None\n\n"
+"`dedup.verify._verify` of documents `a` and `b` compared on the given bodies (shingles,\n"
+"distinct shingles, distinct own shingles: uint64), with the collection's common story-term\n"
+"buckets (`common`, one-byte flags, or None) and `thresholds` (`verify._pair_parameters`):\n"
+"the relation's rank in RELATIONS (255: none), the packed scores (`verify.SCORES`) and the\n"
+"packed passages, as `_decide` makes them; None for an unrelated pair unless\n"
+"`keep_unrelated`.");
+
+static PyObject *verify_pair(PyObject *self, PyObject *args)
+{
+    PyObject *a_doc, *b_doc, *arrays[6], *common_obj, *thresholds;
+    int keep_unrelated;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOO!p", &a_doc, &b_doc, &arrays[0], &arrays[1], &arrays[2], &arrays[3],
+                          &arrays[4], &arrays[5], &common_obj, &PyTuple_Type, &thresholds, &keep_unrelated))
+        return NULL;
+    Thresholds t;
+    if (!PyArg_ParseTuple(thresholds, "ddddddnnnn", &t.near_duplicate, &t.syndicated, &t.version, &t.rewrite,
+                          &t.rewrite_short, &t.rewrite_specific, &t.min_shared_tokens, &t.version_passages,
+                          &t.version_run_tokens, &t.shingle_size))
+        return NULL;
+    if (t.shingle_size < 1) {
+        PyErr_SetString(PyExc_ValueError, "verify_pair: shingle_size must be positive");
+        return NULL;
+    }
+    Side a, b;
+    Py_buffer common = {0};
+    PyObject *result = NULL;
+    Run *runs = NULL;
+    if (side_from(a_doc, arrays[0], arrays[1], arrays[2], &a) < 0)
+        return NULL;
+    if (side_from(b_doc, arrays[3], arrays[4], arrays[5], &b) < 0) {
+        side_release(&a);
+        return NULL;
+    }
+    const unsigned char *flags = NULL;
+    uint64_t mask = 0;
+    if (common_obj != Py_None) {
+        if (PyObject_GetBuffer(common_obj, &common, PyBUF_C_CONTIGUOUS) < 0)
+            goto done;
+        if (common.len == 0 || (common.len & (common.len - 1))) {
+            PyErr_SetString(PyExc_ValueError, "verify_pair: common must hold a power of two of one-byte flags");
+            goto done;
+        }
+        flags = common.buf;
+        mask = (uint64_t)common.len - 1;
+    }
+    /* The scores, each computed as Python computes it. */
+    double story = 0.0;
+    if (a.n_terms && b.n_terms)
+        story = dot_common(a.terms.buf, a.weights.buf, a.n_terms, b.terms.buf, b.weights.buf, b.n_terms, NULL, 0)
+                / (a.norm * b.norm);
+    Py_ssize_t la = a.set.len / 8, lb = b.set.len / 8, inter = 0;
+    double jaccard = 0.0, ca = 0.0, cb = 0.0, own = 0.0;
+    if (la && lb) {
+        Py_ssize_t a_own = a.own.len / 8, b_own = b.own.len / 8;
+        inter = walk_common(a.set.buf, la, b.set.buf, lb, NULL, NULL);
+        Py_ssize_t a_in_b = walk_common(a.own.buf, a_own, b.set.buf, lb, NULL, NULL);
+        Py_ssize_t b_in_a = walk_common(b.own.buf, b_own, a.set.buf, la, NULL, NULL);
+        jaccard = (double)inter / (double)(la + lb - inter);
+        ca = (double)inter / (double)la;
+        cb = (double)inter / (double)lb;
+        double own_a = a_own ? (double)a_in_b / (double)a_own : 0.0;
+        double own_b = b_own ? (double)b_in_a / (double)b_own : 0.0;
+        own = own_b > own_a ? own_b : own_a;
+    }
+    int exact = a.hash == b.hash && a.n_body_tokens > 0;
+    double contained = cb > ca ? cb : ca;
+    int rewrite = -1; /* whether the pair passes the rewrite test, when known */
+    if (!keep_unrelated && !(jaccard >= t.near_duplicate || contained >= t.syndicated || own >= t.version || exact)) {
+        rewrite = is_rewrite(&a, &b, &t, story, flags, mask);
+        if (!rewrite) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+    }
+    /* The shared runs, on the full bodies where common blocks were left out of either. */
+    Py_ssize_t n_runs = 0;
+    if (inter) {
+        uint64_t *shared = PyMem_Malloc(sizeof(uint64_t) * (size_t)(la < lb ? la : lb));
+        if (!shared) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        const uint64_t *x = a.set.buf, *y = b.set.buf;
+        Py_ssize_t i = 0, j = 0, ns = 0;
+        while (i < la && j < lb) {
+            if (x[i] < y[j])
+                i++;
+            else if (y[j] < x[i])
+                j++;
+            else
+                shared[ns++] = x[i++], j++;
+        }
+        Py_buffer *a_sh = &a.body, *b_sh = &b.body;
+        if (a.body.len != a.shingles.len || b.body.len != b.shingles.len)
+            a_sh = &a.shingles, b_sh = &b.shingles;
+        if (side_tokens(a_doc, &a) < 0 || side_tokens(b_doc, &b) < 0) {
+            PyMem_Free(shared);
+            goto done;
+        }
+        n_runs = find_runs(a_sh->buf, a_sh->len / 8, b_sh->buf, b_sh->len / 8, shared, ns, t.shingle_size, &a.tokens,
+                           &b.tokens, &runs);
+        PyMem_Free(shared);
+        if (n_runs < 0)
+            goto done;
+    }
+    /* The relation (`verify._decide`). */
+    Py_ssize_t shared_tokens = 0, long_runs = 0, longest = 0;
+    for (Py_ssize_t r = 0; r < n_runs; r++) {
+        shared_tokens += runs[r].tokens;
+        if (runs[r].tokens >= t.min_shared_tokens) {
+            long_runs++;
+            if (runs[r].tokens > longest)
+                longest = runs[r].tokens;
+        }
+    }
+    Py_ssize_t shorter = a.n_body_tokens < b.n_body_tokens ? a.n_body_tokens : b.n_body_tokens;
+    Py_ssize_t needed = shorter / 4 < t.version_run_tokens ? shorter / 4 : t.version_run_tokens;
+    if (needed < t.min_shared_tokens)
+        needed = t.min_shared_tokens;
+    int rank;
+    double score;
+    if (exact) {
+        rank = EXACT_RANK, score = 1.0;
+    } else if (jaccard >= t.near_duplicate) {
+        rank = NEAR_DUPLICATE_RANK, score = jaccard;
+    } else if (contained >= t.syndicated && shared_tokens >= t.min_shared_tokens) {
+        rank = SYNDICATED_RANK, score = contained;
+    } else if (own >= t.version && long_runs >= t.version_passages && long_runs && longest >= needed) {
+        rank = VERSION_RANK, score = own;
+    } else if (rewrite >= 0 ? rewrite : is_rewrite(&a, &b, &t, story, flags, mask)) {
+        rank = REWRITE_RANK, score = story;
+    } else {
+        rank = NO_RANK, score = story > contained ? story : contained;
+    }
+    if (rank == NO_RANK && !keep_unrelated) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    double values[6] = {score, jaccard, ca, cb, own, story};
+    unsigned char scores[17];
+    scores[0] = (unsigned char)rank;
+    for (int v = 0; v < 6; v++) {
+        unsigned int stored;
+        if (stored_score(values[v], &stored) < 0)
+            goto done;
+        scores[1 + 2 * v] = (unsigned char)stored;
+        scores[2 + 2 * v] = (unsigned char)(stored >> 8);
+    }
+    for (int byte = 0; byte < 4; byte++)
+        scores[13 + byte] = (unsigned char)((uint64_t)shared_tokens >> (8 * byte));
+    PyObject *passages = packed_runs(runs, n_runs);
+    if (passages) {
+        result = Py_BuildValue("(iy#N)", rank, (const char *)scores, (Py_ssize_t)sizeof(scores), passages);
+    }
+done:
+    PyMem_Free(runs);
+    if (common.obj)
+        PyBuffer_Release(&common);
+    side_release(&a);
+    side_release(&b);
     return result;
 }
 
@@ -836,6 +1223,7 @@ static PyMethodDef methods[] = {
     {"overlap_counts", overlap_counts, METH_VARARGS, overlap_counts_doc},
     {"weighted_dot", weighted_dot, METH_VARARGS, weighted_dot_doc},
     {"shared_spans", shared_spans, METH_VARARGS, shared_spans_doc},
+    {"verify_pair", verify_pair, METH_VARARGS, verify_pair_doc},
     {"screen", screen, METH_VARARGS, screen_doc},
     {"positions_in", positions_in, METH_VARARGS, positions_in_doc},
     {"common_positions", common_positions, METH_VARARGS, common_positions_doc},
@@ -855,7 +1243,13 @@ PyMODINIT_FUNC PyInit__setops(void)
     story_weights_name = PyUnicode_InternFromString("story_weights");
     story_norm_name = PyUnicode_InternFromString("story_norm");
     shingle_set_name = PyUnicode_InternFromString("shingle_set");
-    if (!story_terms_name || !story_weights_name || !story_norm_name || !shingle_set_name)
+    body_hash_name = PyUnicode_InternFromString("body_hash");
+    body_tokens_name = PyUnicode_InternFromString("body_tokens");
+    token_starts_name = PyUnicode_InternFromString("token_starts");
+    token_ends_name = PyUnicode_InternFromString("token_ends");
+    shingles_name = PyUnicode_InternFromString("shingles");
+    if (!story_terms_name || !story_weights_name || !story_norm_name || !shingle_set_name || !body_hash_name
+        || !body_tokens_name || !token_starts_name || !token_ends_name || !shingles_name)
         return NULL;
     return PyModule_Create(&module);
 }

@@ -6,6 +6,7 @@ both bodies before anything is counted.
 """
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
@@ -181,9 +182,17 @@ def related_stored(a: Document, b: Document, config: Config, common_blocks: Set[
 
 def _verify(a: Document, b: Document, config: Config, common_blocks: Set[int], common_terms: np.ndarray | None,
             keep_unrelated: bool) -> StoredMatch | None:
-    story = story_similarity(a, b)
     a_body, a_set, a_own = _body(a, common_blocks)
     b_body, b_set, b_own = _body(b, common_blocks)
+    thresholds = _pair_parameters(config) if _setops is not None else None
+    if thresholds is not None:  # the same steps in one compiled call
+        found = _setops.verify_pair(a, b, a_body, a_set, a_own, b_body, b_set, b_own, common_terms, thresholds,
+                                    keep_unrelated)
+        if found is None:
+            return None
+        rank, scores, passages = found
+        return StoredMatch(a.id, b.id, None if rank == NO_RELATION else RELATIONS[rank], scores, passages)
+    story = story_similarity(a, b)
     if len(a_set) == 0 or len(b_set) == 0:
         inter = a_own_shared = b_own_shared = 0
         jaccard = ca = cb = own = 0.0
@@ -201,6 +210,17 @@ def _verify(a: Document, b: Document, config: Config, common_blocks: Set[int], c
     spans = _shared_spans(a, b, a_body, b_body, sorted_intersection(a_set, b_set), config) if inter else ()
     match = _decide(a, b, config, jaccard, ca, cb, own, story, common_terms, spans, rewrite)
     return match if keep_unrelated or match.relation is not None else None
+
+
+@functools.lru_cache(maxsize=16)
+def _pair_parameters(cfg: Config) -> tuple | None:
+    """The thresholds `_setops.verify_pair` decides by; None when a count is not a whole
+    number (then the Python steps compare with it as given)."""
+    counts = (cfg.min_shared_tokens, cfg.version_passages, cfg.version_run_tokens, cfg.shingle_size)
+    if not all(type(count) is int for count in counts):
+        return None
+    return (float(cfg.near_duplicate), float(cfg.syndicated), float(cfg.version), float(cfg.rewrite),
+            float(cfg.rewrite_short), float(cfg.rewrite_specific), *counts)
 
 
 def _may_copy(a: Document, b: Document, cfg: Config, jaccard, contained, own) -> bool:

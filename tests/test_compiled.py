@@ -3,6 +3,7 @@ as the Python and numpy code they replace, which still runs where they could not
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -169,6 +170,89 @@ def test_pair_scores_are_numpys_to_the_bit(a, b, wide, seed, common):
     specific = a[~common_terms[bucket_of(a)]]
     if not set(specific.tolist()) & set(b.tolist()):
         assert verify.story_similarity(x, y, common_terms) == 0.0
+
+
+def _pair_document(name: str, shingles: list[int], terms: list[int], rng, k: int, body_hash: int) -> SimpleNamespace:
+    """What verification reads of a document: a body of len(shingles) + k - 1 tokens in two
+    blocks (hashes 1 and 2), some of it quoted, with these story terms."""
+    shingles = np.array(shingles, np.uint64)
+    n_tokens = len(shingles) + k - 1 if len(shingles) else 0
+    terms = _set(terms)
+    weights = rng.integers(1, 4, len(terms)).astype(np.float32)  # few values: ties at the bars happen
+    quoted = rng.random(len(shingles)) < 0.2
+    distinct = np.unique(shingles)
+    return SimpleNamespace(
+        id=name, body_hash=body_hash, shingles=shingles, shingle_set=distinct,
+        own_set=analysis.own_shingles(shingles, quoted, distinct),
+        shingle_blocks=(np.arange(len(shingles)) >= len(shingles) // 2).astype(np.int32), shingle_quoted=quoted,
+        block_hashes=np.array([1, 2], np.uint64), body_tokens=np.arange(n_tokens, dtype=np.int32),
+        n_body_tokens=n_tokens, token_starts=np.arange(n_tokens, dtype=np.int32) * 3,
+        token_ends=np.arange(n_tokens, dtype=np.int32) * 3 + 2, story_terms=terms, story_weights=weights,
+        story_norm=float(np.sqrt(np.dot(weights.astype(np.float64), weights))))
+
+
+def _verified(a, b, cfg, common_blocks, common_terms, keep, compiled: bool):
+    with pytest.MonkeyPatch().context() as m:
+        if not compiled:
+            m.setattr(verify, "_pair_parameters", lambda cfg: None)
+        for doc in (a, b):
+            doc.__dict__.pop("_body_cache", None)
+        found = verify._verify(a, b, cfg, common_blocks, common_terms, keep)
+    return None if found is None else (found.a, found.b, found.relation, found.scores, found.passages)
+
+
+_shingle_runs = st.lists(st.integers(0, 30), max_size=80)
+
+
+@settings(max_examples=500, deadline=None)
+@given(a=_shingle_runs, b=_shingle_runs, a_terms=_values, b_terms=_values, seed=st.integers(0, 2**32 - 1),
+       k=st.integers(1, 4), same_body=st.booleans(), common_share=st.sampled_from([None, 0.0, 0.3]),
+       common_block=st.booleans(), thresholds=st.tuples(*[st.sampled_from([0.0, 0.2, 0.25, 0.5, 1.0])] * 4),
+       counts=st.tuples(st.integers(1, 12), st.integers(1, 3), st.integers(1, 20)))
+def test_a_pair_is_verified_as_the_python_steps_verify_it(a, b, a_terms, b_terms, seed, k, same_body, common_share,
+                                                          common_block, thresholds, counts):
+    """`_setops.verify_pair` gives the relation, the packed scores and the passages that
+    `verify._verify`'s Python steps give, for every pair, threshold and collection state."""
+    rng = np.random.default_rng(seed)
+    near_duplicate, version, rewrite, specific = thresholds
+    cfg = Config(shingle_size=k, near_duplicate=near_duplicate, syndicated=max(version, 0.5), version=version,
+                 rewrite=rewrite, rewrite_specific=specific, min_shared_tokens=counts[0], version_passages=counts[1],
+                 version_run_tokens=counts[2])
+    x = _pair_document("a", a, a_terms, rng, k, 7)
+    y = _pair_document("b", b, b_terms, rng, k, 7 if same_body else 8)
+    common_terms = None if common_share is None else rng.random(CommonTerms.BUCKETS) < common_share
+    common_blocks = frozenset({1}) if common_block else frozenset()
+    for keep in (False, True):
+        for first, second in ((x, y), (y, x)):
+            compiled = _verified(first, second, cfg, common_blocks, common_terms, keep, compiled=True)
+            assert compiled == _verified(first, second, cfg, common_blocks, common_terms, keep, compiled=False)
+            assert keep <= (compiled is not None)
+
+
+def test_a_score_at_half_a_ten_thousandth_is_rounded_as_python_rounds_it():
+    # 7 of 20,000 shingles shared: a containment of 0.00035, whose double is a hair below the
+    # half, so Python's round(x, 4) gives 0.0003, though x * 10_000 computes as exactly 3.5.
+    rng = np.random.default_rng(1)
+    x = _pair_document("a", list(range(1, 20_001)), [1, 2], rng, 1, 1)
+    y = _pair_document("b", list(range(1, 8)) + [50_000], [3], rng, 1, 2)
+    compiled = _verified(x, y, Config(shingle_size=1), frozenset(), None, True, compiled=True)
+    assert compiled == _verified(x, y, Config(shingle_size=1), frozenset(), None, True, compiled=False)
+    assert verify.SCORES.unpack(compiled[3])[3] == 3  # containment_a: 0.00035 -> 0.0003
+
+
+def test_pair_verification_refuses_inconsistent_documents():
+    rng = np.random.default_rng(2)
+    x, y = _pair_document("a", [1, 2, 3], [1], rng, 1, 1), _pair_document("b", [1, 2, 3], [1], rng, 1, 2)
+    thresholds = verify._pair_parameters(Config(shingle_size=1))
+    arrays = (x.shingles, x.shingle_set, x.own_set, y.shingles, y.shingle_set, y.own_set)
+    y.token_starts = y.token_starts[:1]
+    with pytest.raises(ValueError, match="do not fit"):
+        verify._setops.verify_pair(x, y, *arrays, None, thresholds, True)
+    y.story_weights = np.ones(1, np.float64)
+    with pytest.raises(ValueError, match="wrong size"):
+        verify._setops.verify_pair(x, y, *arrays, None, thresholds, True)
+    with pytest.raises(ValueError, match="power of two"):
+        verify._setops.verify_pair(x, x, *arrays[:3], *arrays[:3], np.zeros(3, bool), thresholds, True)
 
 
 @settings(max_examples=300, deadline=None)

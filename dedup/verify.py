@@ -6,7 +6,6 @@ both bodies before anything is counted.
 """
 from __future__ import annotations
 
-import functools
 import struct
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
@@ -212,15 +211,24 @@ def _verify(a: Document, b: Document, config: Config, common_blocks: Set[int], c
     return match if keep_unrelated or match.relation is not None else None
 
 
-@functools.lru_cache(maxsize=16)
 def _pair_parameters(cfg: Config) -> tuple | None:
     """The thresholds `_setops.verify_pair` decides by; None when a count is not a whole
-    number (then the Python steps compare with it as given)."""
+    number (then the Python steps compare with it as given). Kept for the last configuration
+    asked about, found by identity: hashing a configuration costs more than the lookup saves."""
+    global _last_parameters
+    known, parameters = _last_parameters
+    if known is cfg:
+        return parameters
     counts = (cfg.min_shared_tokens, cfg.version_passages, cfg.version_run_tokens, cfg.shingle_size)
-    if not all(type(count) is int for count in counts):
-        return None
-    return (float(cfg.near_duplicate), float(cfg.syndicated), float(cfg.version), float(cfg.rewrite),
-            float(cfg.rewrite_short), float(cfg.rewrite_specific), *counts)
+    parameters = None
+    if all(type(count) is int for count in counts):
+        parameters = (float(cfg.near_duplicate), float(cfg.syndicated), float(cfg.version), float(cfg.rewrite),
+                      float(cfg.rewrite_short), float(cfg.rewrite_specific), *counts)
+    _last_parameters = (cfg, parameters)
+    return parameters
+
+
+_last_parameters: tuple = (None, None)
 
 
 def _may_copy(a: Document, b: Document, cfg: Config, jaccard, contained, own) -> bool:

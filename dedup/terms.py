@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import Stemmer
-import wordfreq
 import xxhash
 
 from dedup.sketch import token_hash
@@ -38,6 +37,10 @@ _CACHE_LIMIT = 4_000_000
 
 @functools.lru_cache(maxsize=8)
 def _frequencies(language: str) -> dict[str, float]:
+    # Imported here: wordfreq takes ~0.1 s to import, and a process that only indexes (the
+    # batch run's main process) never weighs a term.
+    import wordfreq
+
     freqs = wordfreq.get_frequency_dict(language, wordlist="small")
     return {word: math.log10(f) + 9.0 for word, f in freqs.items()}
 

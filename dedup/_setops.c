@@ -204,6 +204,41 @@ static double specific_norm_of(const uint64_t *x, const float *wx, Py_ssize_t n,
     return total;
 }
 
+/* The cosine similarity of two weighted term sets over the terms whose bucket is not flagged
+ * common (`specific_cosine`); `x_norm` is the first set's squared norm over those terms when
+ * the caller has it, else negative. */
+static double specific_similarity(const uint64_t *x, const float *wx, Py_ssize_t n, const uint64_t *y, const float *wy,
+                                  Py_ssize_t m, const unsigned char *common, uint64_t mask, double x_norm)
+{
+    double dot = dot_common(x, wx, n, y, wy, m, common, mask);
+    if (dot == 0.0)
+        return 0.0;
+    if (x_norm < 0.0)
+        x_norm = specific_norm_of(x, wx, n, common, mask);
+    return dot / sqrt(x_norm * specific_norm_of(y, wy, m, common, mask));
+}
+
+/* The collection's common story-term buckets, `obj` (one-byte flags, a power of two of them,
+ * held in `view` until the caller releases it) or None (`*flags` NULL): the flags and the
+ * mask that takes a term to its bucket. */
+static int common_flags(PyObject *obj, Py_buffer *view, const unsigned char **flags, uint64_t *mask, const char *who)
+{
+    *flags = NULL;
+    *mask = 0;
+    if (obj == Py_None)
+        return 0;
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    if (view->len == 0 || (view->len & (view->len - 1))) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "%s: common must hold a power of two of one-byte flags", who);
+        return -1;
+    }
+    *flags = view->buf;
+    *mask = (uint64_t)view->len - 1;
+    return 0;
+}
+
 /* The attribute names `screen` reads, interned once (a lookup by C string builds one each time). */
 static PyObject *story_terms_name, *story_weights_name, *story_norm_name, *shingle_set_name;
 
@@ -334,17 +369,10 @@ static PyObject *screen(PyObject *self, PyObject *args)
     const unsigned char *flags = NULL;
     uint64_t mask = 0;
     double specific_norm = 0.0; /* the document's, over its terms that are not common */
-    if (common_obj != Py_None) {
-        if (PyObject_GetBuffer(common_obj, &common, PyBUF_C_CONTIGUOUS) < 0)
-            goto done;
-        if (common.len == 0 || (common.len & (common.len - 1))) {
-            PyErr_SetString(PyExc_ValueError, "screen: common must hold a power of two of one-byte flags");
-            goto done;
-        }
-        flags = common.buf;
-        mask = (uint64_t)common.len - 1;
+    if (common_flags(common_obj, &common, &flags, &mask, "screen") < 0)
+        goto done;
+    if (flags)
         specific_norm = specific_norm_of(terms.buf, weights.buf, n_terms, flags, mask);
-    }
     others = PySequence_Fast(others_obj, "screen: others must be a sequence");
     if (!others)
         goto done;
@@ -373,9 +401,8 @@ static PyObject *screen(PyObject *self, PyObject *args)
         Py_ssize_t fewer = n_terms < o.n_terms ? n_terms : o.n_terms;
         worth[a] = story >= rewrite + rewrite_short / sqrt((double)(fewer > 1 ? fewer : 1));
         if (worth[a] && flags && !(n_shingles && overlap(shingles.buf, NULL, n_shingles, o.shingles, NULL, o.n_shingles) > 0)) {
-            double dot = dot_common(terms.buf, weights.buf, n_terms, o.terms, o.weights, o.n_terms, flags, mask);
-            double specific = dot == 0.0 ? 0.0 : dot / sqrt(specific_norm * specific_norm_of(o.terms, o.weights, o.n_terms, flags, mask));
-            worth[a] = specific >= rewrite_specific;
+            worth[a] = specific_similarity(terms.buf, weights.buf, n_terms, o.terms, o.weights, o.n_terms, flags, mask,
+                                           specific_norm) >= rewrite_specific;
         } else if (!worth[a] && n_shingles) {
             double shared = overlap(shingles.buf, NULL, n_shingles, o.shingles, NULL, o.n_shingles);
             worth[a] = shared >= (double)min_shared;
@@ -765,16 +792,8 @@ static int is_rewrite(const Side *a, const Side *b, const Thresholds *t, double 
         return 0;
     if (!common)
         return 1;
-    double specific = 0.0;
-    if (a->n_terms && b->n_terms) {
-        const uint64_t *x = a->terms.buf, *y = b->terms.buf;
-        const float *wx = a->weights.buf, *wy = b->weights.buf;
-        double dot = dot_common(x, wx, a->n_terms, y, wy, b->n_terms, common, mask);
-        if (dot != 0.0)
-            specific = dot / sqrt(specific_norm_of(x, wx, a->n_terms, common, mask)
-                                  * specific_norm_of(y, wy, b->n_terms, common, mask));
-    }
-    return specific >= t->rewrite_specific;
+    return specific_similarity(a->terms.buf, a->weights.buf, a->n_terms, b->terms.buf, b->weights.buf, b->n_terms, common,
+                               mask, -1.0) >= t->rewrite_specific;
 }
 
 /* The relation's rank in `verify.RELATIONS`, 255 for none. */
@@ -849,18 +868,10 @@ static PyObject *verify_pair(PyObject *self, PyObject *args)
         side_release(&a);
         return NULL;
     }
-    const unsigned char *flags = NULL;
-    uint64_t mask = 0;
-    if (common_obj != Py_None) {
-        if (PyObject_GetBuffer(common_obj, &common, PyBUF_C_CONTIGUOUS) < 0)
-            goto done;
-        if (common.len == 0 || (common.len & (common.len - 1))) {
-            PyErr_SetString(PyExc_ValueError, "verify_pair: common must hold a power of two of one-byte flags");
-            goto done;
-        }
-        flags = common.buf;
-        mask = (uint64_t)common.len - 1;
-    }
+    const unsigned char *flags;
+    uint64_t mask;
+    if (common_flags(common_obj, &common, &flags, &mask, "verify_pair") < 0)
+        goto done;
     /* The scores, each computed as Python computes it. */
     double story = 0.0;
     if (a.n_terms && b.n_terms)
@@ -1067,10 +1078,9 @@ static PyObject *specific_cosine(PyObject *self, PyObject *args)
     const uint64_t *x = views[0].buf, *y = views[2].buf, mask = (uint64_t)buckets - 1;
     const float *wx = views[1].buf, *wy = views[3].buf;
     const unsigned char *common = views[4].buf;
-    double norm_x = specific_norm_of(x, wx, n, common, mask), norm_y = specific_norm_of(y, wy, m, common, mask);
-    double dot = dot_common(x, wx, n, y, wy, m, common, mask);
+    double similarity = specific_similarity(x, wx, n, y, wy, m, common, mask, -1.0);
     release_all(views, 5);
-    return PyFloat_FromDouble(dot == 0.0 ? 0.0 : dot / sqrt(norm_x * norm_y));
+    return PyFloat_FromDouble(similarity);
 }
 
 /* ---- a body without some of its blocks (`dedup.verify._body`) -------------------------- */

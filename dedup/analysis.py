@@ -7,6 +7,7 @@ It never looks at other documents, so it can run in any process, in any order.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -133,13 +134,11 @@ class Analyzer:
         keys, starts, ends = folded_tokens(text)
         if title_block:
             # The title is a block of its own, never joined to the first line of the body.
-            offset = len(title) + 1
-            spans = [Span(0, len(title))] + [
-                Span(s.start + offset, s.end + offset) for s in split_blocks(text[offset:])
-            ]
+            spans = [Span(0, len(title)), *split_blocks(text, len(title) + 1)]
         else:
             spans = split_blocks(text)
-        bounds = _block_bounds(spans, starts)
+        token_starts = starts.tolist()  # searched by bisection: a numpy call per search costs more
+        bounds = _block_bounds(spans, token_starts)
         block_bounds = np.asarray(bounds, dtype=np.int32).reshape(-1, 2)
         block_keys = [keys[lo:hi] for lo, hi in bounds]
         token_hashes, token_terms, term_weights = self.weigher.tokens(keys)
@@ -153,7 +152,7 @@ class Analyzer:
             core_cohesion=cfg.core_cohesion,
         )
         body_blocks = [i for i, label in enumerate(labels) if label == BODY]
-        quoted = _quoted_tokens(text, spans, bounds, starts)
+        quoted = _quoted_tokens(text, spans, bounds, token_starts)
         body = self._body(text, token_hashes, ends, block_bounds, body_blocks, quoted)
         # A copy under another headline is still an exact copy: the hash leaves a separately
         # given title out, unless the title is all there is.
@@ -282,9 +281,9 @@ class Analyzer:
             d.story_signature, d.band_keys, d.story_band_keys = signature, body, story
 
 
-def _block_bounds(spans, token_starts: np.ndarray) -> list[tuple[int, int]]:
-    edges = np.searchsorted(token_starts, [x for s in spans for x in (s.start, s.end)], "left").tolist()
-    return list(zip(edges[0::2], edges[1::2]))
+def _block_bounds(spans, token_starts: list[int]) -> list[tuple[int, int]]:
+    """Each span's tokens: the range of those that start inside it."""
+    return [(bisect_left(token_starts, s.start), bisect_left(token_starts, s.end)) for s in spans]
 
 
 def own_shingles(shingles: np.ndarray, quoted: np.ndarray, all_distinct: np.ndarray) -> np.ndarray:
@@ -308,7 +307,7 @@ def distinct_among(values: np.ndarray, superset: np.ndarray) -> np.ndarray:
     return superset[present]
 
 
-def _quoted_tokens(text: str, spans, bounds, token_starts: np.ndarray) -> np.ndarray:
+def _quoted_tokens(text: str, spans, bounds, token_starts: list[int]) -> np.ndarray:
     """Which tokens stand inside double quotation marks, paragraph by paragraph.
 
     Quotes matter because independent articles quote the same statement word for word; a
@@ -325,9 +324,7 @@ def _quoted_tokens(text: str, spans, bounds, token_starts: np.ndarray) -> np.nda
             marks.append(at)
             at = text.find('"', at + 1, span.end)
         for open_at, close_at in zip(marks[0::2], marks[1::2] + [span.end]):
-            a = lo + int(np.searchsorted(token_starts[lo:hi], open_at))
-            b = lo + int(np.searchsorted(token_starts[lo:hi], close_at))
-            quoted[a:b] = True
+            quoted[bisect_left(token_starts, open_at, lo, hi):bisect_left(token_starts, close_at, lo, hi)] = True
     return quoted
 
 

@@ -57,12 +57,13 @@ def folded_tokens(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     return [token_key(w) for w in words], np.array(starts, np.int32), np.array(ends, np.int32)
 
 
-def _lines(text: str) -> list[tuple[int, int]]:
-    """The (start, end) of each line that is not empty. An empty line ends no block: wire
-    copy breaks paragraphs at indented lines, and its stray blank lines fall mid-sentence."""
+def _lines(text: str, start: int = 0) -> list[tuple[int, int]]:
+    """The (start, end) of each line of `text[start:]` that is not empty. An empty line ends
+    no block: wire copy breaks paragraphs at indented lines, and its stray blank lines fall
+    mid-sentence."""
     lines = []
-    at = 0
-    for line in text.split("\n"):
+    at = start
+    for line in (text[start:] if start else text).split("\n"):
         if line:
             lines.append((at, at + len(line)))
         at += len(line) + 1
@@ -88,9 +89,10 @@ def _is_hard_wrapped(text: str, lines: list[tuple[int, int]]) -> bool:
     return open_ended >= 0.6 * len(full)
 
 
-def split_blocks(text: str) -> list[Span]:
-    """Return the non-blank paragraphs of `text`, trimmed of surrounding white space."""
-    lines = _lines(text)
+def split_blocks(text: str, start: int = 0) -> list[Span]:
+    """Return the non-blank paragraphs of `text[start:]` (offsets into `text`), trimmed of
+    surrounding white space."""
+    lines = _lines(text, start)
     wrapped = _is_hard_wrapped(text, lines)
     blocks: list[tuple[int, int]] = []
     start = end = -1  # the block being gathered (start -1: none)

@@ -91,3 +91,12 @@ _lines = st.lists(
 def test_blocks_follow_the_rule(lines):
     text = "\n".join(lines)
     assert [tuple(b) for b in split_blocks(text)] == _reference(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=_lines, head=st.text(alphabet="ab \n", max_size=8))
+def test_blocks_of_a_text_after_a_start_are_the_blocks_of_that_part(lines, head):
+    # How analysis splits the body after a title it put first: in place, without a copy.
+    text = "\n".join(lines)
+    shifted = [(start + len(head), end + len(head)) for start, end in _reference(text)]
+    assert [tuple(b) for b in split_blocks(head + text, len(head))] == shifted

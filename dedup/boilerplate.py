@@ -33,6 +33,7 @@ PERIPHERAL = "peripheral"
 # that may start at a word boundary tries every position (8% of analysing a news page).
 _CODE_SIGN = re.compile(r"[{};=<>]|\(\)")
 _CODE_WORD = re.compile(r"\b(?:function|var|window|document)\b")
+_ASCII_DIGIT = re.compile("[0-9]")
 
 
 def classify_blocks(
@@ -86,7 +87,7 @@ def classify_blocks(
 def _keep_tables(labels: list[str], texts: Sequence[str], keys: Sequence[Sequence[str]], min_rows: int = 3) -> None:
     """Runs of short lines that carry figures are a table (results, prices), not chrome."""
     def is_row(i: int) -> bool:
-        return labels[i] == SHORT and len(keys[i]) >= 3 and any(ch.isdigit() for ch in texts[i])
+        return labels[i] == SHORT and len(keys[i]) >= 3 and _has_digit(texts[i])
 
     i = 0
     while i < len(labels):
@@ -96,6 +97,14 @@ def _keep_tables(labels: list[str], texts: Sequence[str], keys: Sequence[Sequenc
         if j - i >= min_rows:
             labels[i:j] = [BODY] * (j - i)
         i = max(j, i + 1)
+
+
+def _has_digit(text: str) -> bool:
+    """Whether a character of `text` is a digit (`str.isdigit`: superscripts count, as they do
+    in results tables), by a regex where the text is ASCII, not a test per character."""
+    if text.isascii():
+        return _ASCII_DIGIT.search(text) is not None
+    return any(ch.isdigit() for ch in text)
 
 
 def _looks_like_code(text: str, n_tokens: int) -> bool:

@@ -1,7 +1,9 @@
 """Per-page boilerplate: short lines, tables, repeats, and the periphery around the core."""
 from __future__ import annotations
 
-from dedup.boilerplate import BODY, CODE, PERIPHERAL, REPEAT, SHORT, classify_blocks
+import pytest
+
+from dedup.boilerplate import BODY, CODE, PERIPHERAL, REPEAT, SHORT, _has_digit, classify_blocks
 from dedup.normalise import token_key
 from dedup.segment import tokenize
 from dedup.terms import BlockTerms, TermWeigher
@@ -62,3 +64,9 @@ def test_leaked_script_is_code_and_prose_naming_its_words_is_not():
     one_word = "var a1 var b2 var c3 var d4 var e5 end."
     labels = _labels(ARTICLE[:2] + [script, prose, signs_only, words_only, one_word] + ARTICLE[2:])
     assert labels[2:7] == [CODE, BODY, CODE, CODE, CODE]
+
+
+@pytest.mark.parametrize("text,expected", [("Results", False), ("Arsenal 2 Chelsea", True), ("x\u00b2 and y", True),
+                                           ("caf\u00e9 ol\u00e9", False), ("\u0663 goals", True)])
+def test_a_row_of_figures_is_told_by_its_digits_as_str_isdigit_tells_them(text, expected):
+    assert _has_digit(text) is expected is any(ch.isdigit() for ch in text)

@@ -254,7 +254,7 @@ static int attribute_buffer(PyObject *obj, PyObject *name, Py_buffer *view, Py_s
         return -1;
     if (view->len % itemsize || (count >= 0 && view->len / itemsize != count)) {
         PyBuffer_Release(view);
-        PyErr_Format(PyExc_ValueError, "screen: %U has the wrong size or item type", name);
+        PyErr_Format(PyExc_ValueError, "a document's %U has the wrong size or item type", name);
         return -1;
     }
     return 0;
@@ -904,21 +904,21 @@ static PyObject *verify_pair(PyObject *self, PyObject *args)
     /* The shared runs, on the full bodies where common blocks were left out of either. */
     Py_ssize_t n_runs = 0;
     if (inter) {
-        uint64_t *shared = PyMem_Malloc(sizeof(uint64_t) * (size_t)(la < lb ? la : lb));
-        if (!shared) {
+        size_t most = (size_t)(inter + 1);
+        uint64_t *shared = PyMem_Malloc(sizeof(uint64_t) * most);
+        int64_t *in_a = PyMem_Malloc(sizeof(int64_t) * most), *in_b = PyMem_Malloc(sizeof(int64_t) * most);
+        if (!shared || !in_a || !in_b) {
+            PyMem_Free(shared);
+            PyMem_Free(in_a);
+            PyMem_Free(in_b);
             PyErr_NoMemory();
             goto done;
         }
-        const uint64_t *x = a.set.buf, *y = b.set.buf;
-        Py_ssize_t i = 0, j = 0, ns = 0;
-        while (i < la && j < lb) {
-            if (x[i] < y[j])
-                i++;
-            else if (y[j] < x[i])
-                j++;
-            else
-                shared[ns++] = x[i++], j++;
-        }
+        Py_ssize_t ns = walk_common(a.set.buf, la, b.set.buf, lb, in_a, in_b);
+        for (Py_ssize_t i = 0; i < ns; i++)
+            shared[i] = ((const uint64_t *)a.set.buf)[in_a[i]];
+        PyMem_Free(in_a);
+        PyMem_Free(in_b);
         Py_buffer *a_sh = &a.body, *b_sh = &b.body;
         if (a.body.len != a.shingles.len || b.body.len != b.shingles.len)
             a_sh = &a.shingles, b_sh = &b.shingles;

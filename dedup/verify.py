@@ -115,12 +115,8 @@ class StoredMatch:
 def _packed_scores(relation: str | None, scores, shared_tokens: int) -> bytes:
     """The `SCORES` record of a relation, its six scores (rounded to four places, as `Match`
     holds them) and its shared tokens."""
-    similarity, jaccard, ca, cb, own, story = scores
-    return SCORES.pack(_RANKS[relation], round(similarity * 10_000), round(jaccard * 10_000), round(ca * 10_000),
-                       round(cb * 10_000), round(own * 10_000), round(story * 10_000), shared_tokens)
-
-
-_RANKS = {relation: rank for rank, relation in enumerate(RELATIONS)} | {None: NO_RELATION}
+    rank = NO_RELATION if relation is None else RELATIONS.index(relation)
+    return SCORES.pack(rank, *(round(x * 10_000) for x in scores), shared_tokens)
 
 
 def pack_passages(passages: Sequence[SharedPassage]) -> bytes:
@@ -288,9 +284,8 @@ def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, common_terms, spans,
     show, as the index stores it."""
     exact = a.body_hash == b.body_hash and a.n_body_tokens > 0
     contained = max(ca, cb)
-    runs = [span[4] for span in spans]
-    shared_tokens = sum(runs)
-    long_runs = [tokens for tokens in runs if tokens >= cfg.min_shared_tokens]
+    shared_tokens = sum(span[4] for span in spans)
+    long_runs = [span[4] for span in spans if span[4] >= cfg.min_shared_tokens]
     if exact:
         relation, score = EXACT, 1.0
     elif jaccard >= cfg.near_duplicate:
@@ -303,11 +298,10 @@ def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, common_terms, spans,
         relation, score = REWRITE, story
     else:
         relation, score = None, max(contained, story)
-    scores = _packed_scores(relation, (round(score, 4), round(jaccard, 4), round(ca, 4), round(cb, 4), round(own, 4),
-                                       round(story, 4)), shared_tokens)
+    scores = _packed_scores(relation, [round(float(x), 4) for x in (score, jaccard, ca, cb, own, story)],
+                            int(shared_tokens))
     # Runs shorter than 4 words are counted but not kept: they are evidence of nothing alone.
-    kept = spans if all(tokens >= 4 for tokens in runs) else [span for span in spans if span[4] >= 4]
-    return StoredMatch(a.id, b.id, relation, scores, _pack_spans(kept))
+    return StoredMatch(a.id, b.id, relation, scores, _pack_spans([span for span in spans if span[4] >= 4]))
 
 
 def _has_run(a, b, cfg: Config, run_tokens: Sequence[int]) -> bool:

@@ -218,6 +218,34 @@ static double specific_similarity(const uint64_t *x, const float *wx, Py_ssize_t
     return dot / sqrt(x_norm * specific_norm_of(y, wy, m, common, mask));
 }
 
+/* The share of x's squared weight over its terms not flagged common (all of them without
+ * `common`) held by the terms also in y (sorted, distinct); over all of x's terms when none
+ * is specific; 0.0 when x has no term or y none. The sums are taken in double precision in
+ * ascending order of term (`verify._share_in`). */
+static double specific_share_in(const uint64_t *x, const float *wx, Py_ssize_t n, const uint64_t *y, Py_ssize_t m,
+                                const unsigned char *common, uint64_t mask)
+{
+    double total = 0.0, found = 0.0, all_total = 0.0, all_found = 0.0;
+    Py_ssize_t j = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double square = (double)wx[i] * (double)wx[i];
+        while (j < m && y[j] < x[i])
+            j++;
+        int in_y = j < m && y[j] == x[i];
+        all_total += square;
+        if (in_y)
+            all_found += square;
+        if (common && common[x[i] & mask])
+            continue;
+        total += square;
+        if (in_y)
+            found += square;
+    }
+    if (total == 0.0)
+        total = all_total, found = all_found;
+    return total == 0.0 || m == 0 ? 0.0 : found / total;
+}
+
 /* The collection's common story-term buckets, `obj` (one-byte flags, a power of two of them,
  * held in `view` until the caller releases it) or None (`*flags` NULL): the flags and the
  * mask that takes a term to its bucket. */
@@ -778,7 +806,7 @@ static int side_tokens(PyObject *doc, Side *side)
 
 /* The verification thresholds, as `verify._pair_parameters` gives them. */
 typedef struct {
-    double near_duplicate, syndicated, version, rewrite, rewrite_short, rewrite_specific;
+    double near_duplicate, syndicated, version, rewrite, rewrite_short, rewrite_specific, copy_specific;
     Py_ssize_t min_shared_tokens, version_passages, version_run_tokens, shingle_size;
 } Thresholds;
 
@@ -850,8 +878,9 @@ static PyObject *verify_pair(PyObject *self, PyObject *args)
                           &arrays[4], &arrays[5], &common_obj, &PyTuple_Type, &thresholds, &keep_unrelated))
         return NULL;
     Thresholds t;
-    if (!PyArg_ParseTuple(thresholds, "ddddddnnnn", &t.near_duplicate, &t.syndicated, &t.version, &t.rewrite,
-                          &t.rewrite_short, &t.rewrite_specific, &t.min_shared_tokens, &t.version_passages,
+    if (!PyArg_ParseTuple(thresholds, "dddddddnnnn", &t.near_duplicate, &t.syndicated, &t.version, &t.rewrite,
+                          &t.rewrite_short, &t.rewrite_specific, &t.copy_specific, &t.min_shared_tokens,
+                          &t.version_passages,
                           &t.version_run_tokens, &t.shingle_size))
         return NULL;
     if (t.shingle_size < 1) {
@@ -946,15 +975,22 @@ static PyObject *verify_pair(PyObject *self, PyObject *args)
     Py_ssize_t needed = shorter / 4 < t.version_run_tokens ? shorter / 4 : t.version_run_tokens;
     if (needed < t.min_shared_tokens)
         needed = t.min_shared_tokens;
+    /* Whether the pair shares what is specific to one side (`verify.specific_share`). */
+    int copy = exact;
+    if (!copy) {
+        double a_share = specific_share_in(a.terms.buf, a.weights.buf, a.n_terms, b.terms.buf, b.n_terms, flags, mask);
+        double b_share = specific_share_in(b.terms.buf, b.weights.buf, b.n_terms, a.terms.buf, a.n_terms, flags, mask);
+        copy = (b_share > a_share ? b_share : a_share) >= t.copy_specific;
+    }
     int rank;
     double score;
     if (exact) {
         rank = EXACT_RANK, score = 1.0;
-    } else if (jaccard >= t.near_duplicate) {
+    } else if (copy && jaccard >= t.near_duplicate) {
         rank = NEAR_DUPLICATE_RANK, score = jaccard;
-    } else if (contained >= t.syndicated && shared_tokens >= t.min_shared_tokens) {
+    } else if (copy && contained >= t.syndicated && shared_tokens >= t.min_shared_tokens) {
         rank = SYNDICATED_RANK, score = contained;
-    } else if (own >= t.version && long_runs >= t.version_passages && long_runs && longest >= needed) {
+    } else if (copy && own >= t.version && long_runs >= t.version_passages && long_runs && longest >= needed) {
         rank = VERSION_RANK, score = own;
     } else if (rewrite >= 0 ? rewrite : is_rewrite(&a, &b, &t, story, flags, mask)) {
         rank = REWRITE_RANK, score = story;
@@ -1081,6 +1117,44 @@ static PyObject *specific_cosine(PyObject *self, PyObject *args)
     double similarity = specific_similarity(x, wx, n, y, wy, m, common, mask, -1.0);
     release_all(views, 5);
     return PyFloat_FromDouble(similarity);
+}
+
+PyDoc_STRVAR(specific_share_doc,
+"specific_share(terms, weights, other, common) -> float\n\n"
+"The share of `terms`' squared `weights` (uint64 terms sorted and distinct, float32 weights),\n"
+"over the terms whose bucket is not common (`common` as in `specific_cosine`, or None: every\n"
+"term; every term too when none is specific), held by the terms also in `other` (uint64,\n"
+"sorted and distinct); 0.0 without terms. Sums in double precision in ascending order of term.");
+
+static PyObject *specific_share(PyObject *self, PyObject *args)
+{
+    PyObject *objects[3], *common_obj;
+    if (!PyArg_ParseTuple(args, "OOOO", &objects[0], &objects[1], &objects[2], &common_obj))
+        return NULL;
+    Py_buffer views[3], common = {0};
+    for (int i = 0; i < 3; i++) {
+        if (PyObject_GetBuffer(objects[i], &views[i], PyBUF_C_CONTIGUOUS) < 0) {
+            release_all(views, i);
+            return NULL;
+        }
+    }
+    Py_ssize_t n = views[0].len / 8, m = views[2].len / 8;
+    if (views[0].len % 8 || views[2].len % 8 || views[1].len != n * 4) {
+        release_all(views, 3);
+        PyErr_SetString(PyExc_ValueError, "terms and other must be uint64, with one float32 weight per term");
+        return NULL;
+    }
+    const unsigned char *flags;
+    uint64_t mask;
+    if (common_flags(common_obj, &common, &flags, &mask, "specific_share") < 0) {
+        release_all(views, 3);
+        return NULL;
+    }
+    double share = specific_share_in(views[0].buf, views[1].buf, n, views[2].buf, m, flags, mask);
+    if (common.obj)
+        PyBuffer_Release(&common);
+    release_all(views, 3);
+    return PyFloat_FromDouble(share);
 }
 
 /* ---- a body without some of its blocks (`dedup.verify._body`) -------------------------- */
@@ -1230,6 +1304,7 @@ static PyObject *any_flagged(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"specific_cosine", specific_cosine, METH_VARARGS, specific_cosine_doc},
+    {"specific_share", specific_share, METH_VARARGS, specific_share_doc},
     {"overlap_counts", overlap_counts, METH_VARARGS, overlap_counts_doc},
     {"weighted_dot", weighted_dot, METH_VARARGS, weighted_dot_doc},
     {"shared_spans", shared_spans, METH_VARARGS, shared_spans_doc},

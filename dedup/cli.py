@@ -26,6 +26,8 @@ THRESHOLD_FLAGS = {
     "rewrite_short": "raises the rewrite threshold for short texts by this over the square root of their terms",
     "rewrite_specific": "a rewrite must also reach this cosine over the story terms not common in the "
                         "collection, so a wire's formula is not a story (0 turns it off)",
+    "copy_specific": "a copy (but an exact one) must hold this share of one side's story terms not common in "
+                     "the collection, so notices filled into one template are not copies (0 turns it off)",
 }
 
 
@@ -479,6 +481,8 @@ def explanation(engine: Engine, match: Match) -> str:
         f"{match.containment_b:.3f} of {match.b} is in {match.a}",
         f"own words:    {match.own_words:.3f} (outside quotations, the larger side's share found in the other)",
         f"story terms:  {match.story:.3f} (weighted cosine)",
+        f"specific:     {engine.specific_share(match.a, match.b):.3f} of one side's specific story terms are in the other "
+        f"(a copy needs {engine.config.copy_specific:.2f})",
         f"shared:       {match.shared_tokens} words in {len(match.passages)} passage{'' if len(match.passages) == 1 else 's'}",
     ]
     for p in sorted(match.passages, key=lambda p: -p.tokens)[:20]:

@@ -42,6 +42,10 @@ class Config:
     # A rewrite must also reach this similarity in the story terms not common in the
     # collection: a shared formula is no evidence of one story.
     rewrite_specific: float = 0.2
+    # A copy (any relation but `exact`) must hold in the other document at least this share
+    # of one side's story terms not common in the collection (by squared weight): templated
+    # notices of different issuers share their formula, not their names and figures.
+    copy_specific: float = 0.3
     # A block seen in at least this many unrelated documents is boilerplate.
     common_block_documents: int = 4
     # A story term in at least this share of all documents seen, and in at least this many,
@@ -67,7 +71,7 @@ class Config:
             if not 0.0 < value < 1.0:
                 raise ValueError(f"{name} must be between 0 and 1 (exclusive), got {value}")
         for name in ("near_duplicate", "syndicated", "version", "rewrite", "rewrite_short", "rewrite_specific",
-                     "core_cohesion", "common_term_share"):
+                     "copy_specific", "core_cohesion", "common_term_share"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")

@@ -29,8 +29,8 @@ from dedup.errors import ConflictingArticle, IndexFull, UnknownArticle
 from dedup.lsh import BandIndex
 from dedup.nodetable import NodeTable
 from dedup.commonness import CommonBlocks, CommonTerms, any_flagged
-from dedup.verify import (RELATIONS, REWRITE, Match, StoredMatch, compare, related_stored, story_similarity,
-                          worth_verifying)
+from dedup.verify import (NEAR_DUPLICATE, RELATIONS, REWRITE, SYNDICATED, VERSION, Match, StoredMatch, compare,
+                          related_stored, specific_share, story_similarity, worth_verifying)
 
 _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 # Candidates proposed by story terms alone that are verified per article, best first.
@@ -285,6 +285,13 @@ class Engine:
             key = self.stories.edge_key(a, b)
             return self._edges.match(key, seen_from=article_id) if key is not None else self._compare(self._docs[a], self._docs[b])
 
+    def specific_share(self, article_id: str, other_id: str) -> float:
+        """How much of what is specific to either article the other holds, in this collection
+        (`verify.specific_share`): a copy needs `Config.copy_specific` of it."""
+        with self._lock:
+            a, b = self._docs[self._node(article_id)], self._docs[self._node(other_id)]
+            return specific_share(a, b, self._common_terms.common)
+
     def stats(self) -> dict:
         with self._lock:
             return {
@@ -335,7 +342,7 @@ class Engine:
             self._reverify({n for h in flipped for n in self._common.nodes_with(h) if n != node})
         turned_common = self._common_terms.add(doc.story_terms)
         if len(turned_common):
-            self._recheck_rewrites(turned_common)
+            self._review_terms(turned_common)
         matches = self._verify(doc, exclude=node)
         group = self._same_body(doc.body_hash) if doc.n_body_tokens else []
         if not group:
@@ -371,14 +378,17 @@ class Engine:
         # story must still count as related to the story's other copies.
         return story_similarity(self._docs[a], self._docs[b]) >= self.config.rewrite
 
-    def _recheck_rewrites(self, flipped: np.ndarray) -> None:
-        """Drop the rewrite matches that are no longer alike in their specific story terms
-        now that the terms in buckets `flipped` are common; the rest of a match does not
-        change. That similarity falls only where the two documents share such a term (a term
-        only one of them holds leaves its norm, which raises it), so only pairs that both
-        hold one are compared. Pairs found unrelated before are not compared again: a review
+    def _review_terms(self, flipped: np.ndarray) -> None:
+        """Review the matches that rest on story terms now that those in buckets `flipped` are
+        common: drop the rewrites no longer alike in their specific terms, and verify again
+        the copies (but exact ones) whose sides no longer share enough of what is specific to
+        either (`Config.copy_specific`); the rest of a match does not change.
+
+        Both similarities fall only where the two documents share such a term (a term only
+        one of them holds leaves its weight, which raises them), so only pairs that both hold
+        one are compared. Pairs found unrelated before are not compared again: a review
         changes what later comparisons find, not what earlier ones missed."""
-        docs, common, bar = self._docs, self._common_terms.common, self.config.rewrite_specific
+        docs, common, cfg = self._docs, self._common_terms.common, self.config
         turned = np.zeros(len(common), bool)
         turned[flipped] = True
         holders: dict[int, object] = {}  # node -> its screening fields if it holds such a term, else None
@@ -393,9 +403,19 @@ class Engine:
         stale = []
         for key in self.stories.keys_of(REWRITE):  # rewrites link stories only: the copy level has none
             u, v = edges.ends(key)
-            if (a := holding(u)) is not None and (b := holding(v)) is not None and story_similarity(a, b, common) < bar:
+            if ((a := holding(u)) is not None and (b := holding(v)) is not None
+                    and story_similarity(a, b, common) < cfg.rewrite_specific):
                 stale.append(key)
         self.stories.remove_edges(stale)
+        unsure = set()
+        for relation in (NEAR_DUPLICATE, SYNDICATED, VERSION):
+            for key in self.copies.keys_of(relation):
+                u, v = edges.ends(key)
+                if ((a := holding(u)) is not None and (b := holding(v)) is not None
+                        and specific_share(a, b, common) < cfg.copy_specific):
+                    unsure.add(max(u, v))  # the side that verified the pair
+        if unsure:
+            self._reverify(unsure)
 
     def _reverify(self, nodes: set[int]) -> None:
         """Verify the matches of `nodes` again after blocks they contain became common (a

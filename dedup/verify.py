@@ -219,7 +219,7 @@ def _pair_parameters(cfg: Config) -> tuple | None:
     parameters = None
     if all(type(count) is int for count in counts):
         parameters = (float(cfg.near_duplicate), float(cfg.syndicated), float(cfg.version), float(cfg.rewrite),
-                      float(cfg.rewrite_short), float(cfg.rewrite_specific), *counts)
+                      float(cfg.rewrite_short), float(cfg.rewrite_specific), float(cfg.copy_specific), *counts)
     _last_parameters = (cfg, parameters)
     return parameters
 
@@ -283,16 +283,18 @@ def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, common_terms, spans,
     """The relation the scores and shared runs (`spans`: tuples of a `SharedPassage`'s fields)
     show, as the index stores it."""
     exact = a.body_hash == b.body_hash and a.n_body_tokens > 0
+    copy = exact or specific_share(a, b, common_terms) >= cfg.copy_specific
     contained = max(ca, cb)
     shared_tokens = sum(span[4] for span in spans)
     long_runs = [span[4] for span in spans if span[4] >= cfg.min_shared_tokens]
     if exact:
         relation, score = EXACT, 1.0
-    elif jaccard >= cfg.near_duplicate:
+    elif copy and jaccard >= cfg.near_duplicate:
         relation, score = NEAR_DUPLICATE, jaccard
-    elif contained >= cfg.syndicated and shared_tokens >= cfg.min_shared_tokens:
+    elif copy and contained >= cfg.syndicated and shared_tokens >= cfg.min_shared_tokens:
         relation, score = SYNDICATED, contained
-    elif own >= cfg.version and len(long_runs) >= cfg.version_passages and _has_run(a, b, cfg, long_runs):
+    elif (copy and own >= cfg.version and len(long_runs) >= cfg.version_passages
+          and _has_run(a, b, cfg, long_runs)):
         relation, score = VERSION, own
     elif rewrite if rewrite is not None else _is_rewrite(a, b, cfg, story, common_terms):
         relation, score = REWRITE, story
@@ -354,6 +356,35 @@ def story_similarity(a: Document, b: Document, common_terms: np.ndarray | None =
         return 0.0
     norms = _ordered_sum(np.square(wa, dtype=np.float64)) * _ordered_sum(np.square(wb, dtype=np.float64))
     return dot / float(np.sqrt(norms))
+
+
+def specific_share(a: Document, b: Document, common_terms: np.ndarray | None = None) -> float:
+    """How much of what is specific to either document the other holds: the larger of the two
+    sides' shares of their story terms not common in the collection (`common_terms`; all of
+    them without it, or when a side has no other), by squared weight, found among the
+    other's story terms. 0.0 when either side has no story terms.
+
+    A copy or a version of a story keeps the story's names and figures; notices filled into
+    one template (a bond issue, a dividend, a prime rate change) share the template's words
+    and sentences but each has its own issuer, amounts and dates.
+    """
+    return max(_share_in(a, b, common_terms), _share_in(b, a, common_terms))
+
+
+def _share_in(x, y, common_terms: np.ndarray | None) -> float:
+    """The share of `x`'s specific story-term weight found among `y`'s story terms; of all its
+    story terms when none is specific (a side with nothing specific is no evidence against)."""
+    if _compiled(x.story_terms, y.story_terms):
+        return _setops.specific_share(x.story_terms, x.story_weights, y.story_terms, common_terms)
+    if len(x.story_terms) == 0 or len(y.story_terms) == 0:
+        return 0.0
+    squares = np.square(x.story_weights, dtype=np.float64)
+    found = _members(x.story_terms, y.story_terms)
+    if common_terms is not None:
+        specific = ~common_terms[bucket_of(x.story_terms)]
+        if _ordered_sum(squares[specific]) > 0.0:
+            squares, found = squares[specific], found[specific]
+    return _ordered_sum(squares[found]) / _ordered_sum(squares)
 
 
 def worth_verifying(doc: Document, others: Sequence, cfg: Config, common_terms: np.ndarray | None = None) -> np.ndarray:

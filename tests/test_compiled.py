@@ -170,6 +170,19 @@ def test_pair_scores_are_numpys_to_the_bit(a, b, wide, seed, common):
     specific = a[~common_terms[bucket_of(a)]]
     if not set(specific.tolist()) & set(b.tolist()):
         assert verify.story_similarity(x, y, common_terms) == 0.0
+    # The share of one side's specific weight the other holds: the same to the bit with and
+    # without C, and what a plain loop over the terms gives.
+    for mask in (None, common_terms):
+        for first, second in ((x, y), (y, x)):
+            compiled, plain = _both(monkeypatch, verify._share_in, first, second, mask)
+            assert compiled == plain
+            squared = [(t, float(w) ** 2) for t, w in zip(first.story_terms.tolist(), first.story_weights.tolist())]
+            kept = [(t, w) for t, w in squared if mask is None or not mask[bucket_of(np.array([t], np.uint64))[0]]]
+            kept = kept or squared  # a side with nothing specific is judged by all its terms
+            total = sum(w for _, w in kept)
+            found = sum(w for t, w in kept if t in set(second.story_terms.tolist()))
+            assert compiled == pytest.approx(found / total if total and len(second.story_terms) else 0.0)
+        assert verify.specific_share(x, y, mask) == max(verify._share_in(x, y, mask), verify._share_in(y, x, mask))
 
 
 def _pair_document(name: str, shingles: list[int], terms: list[int], rng, k: int, body_hash: int) -> SimpleNamespace:
@@ -206,17 +219,18 @@ _shingle_runs = st.lists(st.integers(0, 30), max_size=80)
 
 @settings(max_examples=500, deadline=None)
 @given(a=_shingle_runs, b=_shingle_runs, a_terms=_values, b_terms=_values, seed=st.integers(0, 2**32 - 1),
-       k=st.integers(1, 4), same_body=st.booleans(), common_share=st.sampled_from([None, 0.0, 0.3]),
-       common_block=st.booleans(), thresholds=st.tuples(*[st.sampled_from([0.0, 0.2, 0.25, 0.5, 1.0])] * 4),
+       k=st.integers(1, 4), same_body=st.booleans(), common_share=st.sampled_from([None, 0.0, 0.3, 1.0]),
+       common_block=st.booleans(), thresholds=st.tuples(*[st.sampled_from([0.0, 0.2, 0.25, 0.5, 1.0])] * 5),
        counts=st.tuples(st.integers(1, 12), st.integers(1, 3), st.integers(1, 20)))
 def test_a_pair_is_verified_as_the_python_steps_verify_it(a, b, a_terms, b_terms, seed, k, same_body, common_share,
                                                           common_block, thresholds, counts):
     """`_setops.verify_pair` gives the relation, the packed scores and the passages that
     `verify._verify`'s Python steps give, for every pair, threshold and collection state."""
     rng = np.random.default_rng(seed)
-    near_duplicate, version, rewrite, specific = thresholds
+    near_duplicate, version, rewrite, specific, copy_specific = thresholds
     cfg = Config(shingle_size=k, near_duplicate=near_duplicate, syndicated=max(version, 0.5), version=version,
-                 rewrite=rewrite, rewrite_specific=specific, min_shared_tokens=counts[0], version_passages=counts[1],
+                 rewrite=rewrite, rewrite_specific=specific, copy_specific=copy_specific,
+                 min_shared_tokens=counts[0], version_passages=counts[1],
                  version_run_tokens=counts[2])
     x = _pair_document("a", a, a_terms, rng, k, 7)
     y = _pair_document("b", b, b_terms, rng, k, 7 if same_body else 8)

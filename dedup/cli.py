@@ -66,7 +66,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     # when the flag comes first, as in `dedup explain --in corpus.jsonl A B`.
     explain.add_argument("--in", dest="inputs", action="append", metavar="INPUT",
                          help="look A and B up by id in this input (a directory or JSONL file; "
-                              "repeat for several) instead of reading them as files")
+                              "repeat for several) instead of reading them as files, and explain "
+                              "them as `dedup cluster` sees them: after indexing the whole input")
     _add_config_flags(explain)
 
     serve = commands.add_parser("serve", help="run the gRPC service on a durable index")
@@ -441,34 +442,42 @@ class Progress:
 # -- dedup explain ------------------------------------------------------------------------
 
 def run_explain(args: argparse.Namespace, config: Config) -> int:
-    wanted = [args.a, args.b]
     if args.inputs:
-        found = {}
-        for item in read_inputs(args.inputs, config.max_text_bytes):
-            if isinstance(item, Article) and item.id in wanted:
-                found[item.id] = item
-        missing = [w for w in wanted if w not in found]
-        if missing:
-            print(f"dedup: no document with id {', '.join(map(repr, missing))} in {' '.join(args.inputs)}", file=sys.stderr)
+        return _explain_in_collection(args, config)
+    articles = []
+    for path in (args.a, args.b):
+        items = list(read_inputs([path], config.max_text_bytes))
+        if len(items) != 1 or isinstance(items[0], Problem):
+            reason = items[0].reason if items and isinstance(items[0], Problem) else "holds more than one document; use --in"
+            print(f"dedup: {path}: {reason}", file=sys.stderr)
             return 1
-        articles = [found[args.a], found[args.b]]
-    else:
-        articles = []
-        for path in wanted:
-            items = list(read_inputs([path], config.max_text_bytes))
-            if len(items) != 1 or isinstance(items[0], Problem):
-                reason = items[0].reason if items and isinstance(items[0], Problem) else "holds more than one document; use --in"
-                print(f"dedup: {path}: {reason}", file=sys.stderr)
-                return 1
-            articles.append(items[0])
-        if articles[0].id == articles[1].id:
-            articles[1] = Article(**{**articles[1].__dict__, "id": articles[1].id + " (2)"})
+        articles.append(items[0])
+    if articles[0].id == articles[1].id:
+        articles[1] = Article(**{**articles[1].__dict__, "id": articles[1].id + " (2)"})
     engine = Engine(config)
     for article in articles:
         engine.add(article)
-    match = engine.relation_to(articles[0].id, articles[1].id)
-    print(explanation(engine, match))
+    print(explanation(engine, engine.relation_to(articles[0].id, articles[1].id)))
     return 0
+
+
+def _explain_in_collection(args: argparse.Namespace, config: Config) -> int:
+    """Explain two documents of a collection as `dedup cluster` sees them: the whole
+    collection is indexed first, so its common boilerplate and story terms apply."""
+    from dedup.batch import cluster
+
+    run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, os.cpu_count() or 1)
+    try:
+        missing = [w for w in (args.a, args.b) if w not in run.engine]
+        if missing:
+            print(f"dedup: no document with id {', '.join(map(repr, missing))} in {' '.join(args.inputs)}",
+                  file=sys.stderr)
+            return 1
+        print(f"in the context of {len(run.ids):,} documents of {' '.join(args.inputs)}")
+        print(explanation(run.engine, run.engine.relation_to(args.a, args.b)))
+        return 0
+    finally:
+        run.close()
 
 
 def explanation(engine: Engine, match: Match) -> str:

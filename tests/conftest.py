@@ -81,3 +81,39 @@ def syndicated_corpus(articles: list[Article], seed: int = 7) -> tuple[list[Arti
         truth[f"{art.id}/truncated"] = art.id
     rng.shuffle(out)
     return out, truth
+
+
+BOND_NOTICE = (
+    "{issuer} is issuing a {amount} mln {currency} eurobond due {due} paying {coupon} pct and priced "
+    "at {price} pct, lead manager {manager} said.\n"
+    "The non-callable bond is available in denominations of {denomination} {currency} and will be "
+    "listed in {listing}. The selling concession is {concession} pct while management and "
+    "underwriting combined pays {fees} pct.\nThe payment date is {payment}.\nReuter"
+)
+
+
+def bond_notices(count: int, seed: int = 0) -> list[Article]:
+    """Eurobond notices of made-up issuers filled into `BOND_NOTICE`, whose middle sentence
+    (denominations, listing, fees) is a whole sentence of text every notice shares."""
+    rng = random.Random(seed)
+    syllables = ["ar", "bel", "cor", "dun", "fen", "gal", "har", "jas", "kes", "mar", "nor", "oak", "vex", "wick",
+                 "trel", "ross", "lund", "pim", "sov", "zel"]
+
+    used = set()
+
+    def name() -> str:  # made-up, and never given twice
+        while (made := "".join(rng.sample(syllables, 3)).capitalize()) in used:
+            pass
+        used.add(made)
+        return made
+
+    months = ["January", "March", "May", "June", "July", "October"]
+    notices = []
+    for i in range(count):
+        payment = f"{rng.choice(months)} {rng.randint(1, 28)}"
+        notices.append(Article(id=f"bond-{i}", title=f"{name().upper()} ISSUES EUROBOND", text=BOND_NOTICE.format(
+            issuer=f"{name()} {name()} AB", amount=rng.randint(20, 500), currency=rng.choice(["dlr", "Ecu", "yen"]),
+            due=f"{payment}, {rng.randint(1990, 1999)}", coupon=f"{rng.randint(5, 11)}-1/8",
+            price=f"{rng.randint(99, 102)}-1/4", manager=f"{name()} {name()} Securities", denomination="5,000",
+            listing="Luxembourg", concession="1-3/8", fees="5/8", payment=payment)))
+    return notices

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dedup.cli import main
-from tests.conftest import syndicated_corpus
+from tests.conftest import bond_notices, syndicated_corpus
 
 SEEDS = Path(__file__).parent / "data" / "seeds"
 
@@ -96,6 +96,31 @@ def test_explain_looks_ids_up_in_inputs_given_before_or_after_them(tmp_path, cap
     for argv in (["explain", "--in", str(corpus), a, b], ["explain", a, b, "--in", str(corpus)]):
         assert main(argv) == 0
         assert "relation:     version" in capsys.readouterr().out
+
+
+def test_explain_in_a_collection_applies_what_the_collection_teaches(tmp_path, capsys):
+    """Two notices filled into one template look like versions on their own; in the
+    collection, where the template is everywhere, they are not copies, as `dedup cluster`
+    finds, and `explain --in` says so."""
+    notices = bond_notices(60)  # the default commonness needs 50 documents
+    corpus = tmp_path / "notices.jsonl"
+    corpus.write_text("".join(json.dumps({"id": n.id, "title": n.title, "text": n.text}) + "\n" for n in notices))
+    alone = []
+    for notice in notices[:2]:
+        path = tmp_path / f"{notice.id}.txt"
+        path.write_text(f"{notice.title}\n\n{notice.text}")
+        alone.append(str(path))
+    assert main(["explain", *alone]) == 0
+    assert "relation:     version" in capsys.readouterr().out
+    assert main(["explain", notices[0].id, notices[1].id, "--in", str(corpus)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("in the context of 60 documents of")
+    relation = out.split("relation:")[1].split()[0]
+    assert relation in ("rewrite", "unrelated")
+    predictions = tmp_path / "pred.jsonl"
+    assert main(["cluster", str(corpus), "--out", str(predictions), "--quiet", "--workers", "1"]) == 0
+    first = json.loads(predictions.read_text().splitlines()[0])
+    assert first["cluster_size"] == 1
 
 
 def test_a_run_that_spills_its_documents_answers_the_same_and_leaves_no_file(tmp_path, seed_articles, topic_articles):

@@ -15,6 +15,7 @@ from dedup.config import Config
 from dedup.engine import Engine
 from dedup.errors import ConflictingArticle, InvalidArticle, UnknownArticle
 from dedup.verify import COPY_RELATIONS, Match, SharedPassage, StoredMatch, compare, story_similarity
+from tests.conftest import BOND_NOTICE, bond_notices
 
 TABLE = "Shr 15 cts vs 14 cts\n    Net 2,028,000 vs 1,879,000\n    Revs 32.1 mln vs 29.5 mln\n Reuter\n&#3;"
 
@@ -115,15 +116,6 @@ def test_an_exact_twin_does_not_let_a_teaser_bridge_two_stories(engine, seed_art
     engine.add(Article(id="page-again", text=page))
     assert set(engine.cluster("page").members) == {"002", "page", "page-again"}
     assert engine.cluster(other.id).members == (other.id,)
-
-
-BOND_NOTICE = (
-    "{issuer} is issuing a {amount} mln {currency} eurobond due {due} paying {coupon} pct and priced "
-    "at {price} pct, lead manager {manager} said.\n"
-    "The non-callable bond is available in denominations of {denomination} {currency} and will be "
-    "listed in {listing}. The selling concession is {concession} pct while management and "
-    "underwriting combined pays {fees} pct.\nThe payment date is {payment}.\nReuter"
-)
 
 
 def test_formulaic_notices_about_different_issues_are_not_versions(engine):
@@ -297,39 +289,12 @@ def test_screening_by_specific_terms_drops_only_candidates_verification_would_re
     assert verified["specific"][0] < verified["plain"][0]
 
 
-def _bond_notices(count: int, seed: int = 0) -> list[Article]:
-    """Eurobond notices of made-up issuers filled into `BOND_NOTICE`, whose middle sentence
-    (denominations, listing, fees) is a whole sentence of text every notice shares."""
-    rng = random.Random(seed)
-    syllables = ["ar", "bel", "cor", "dun", "fen", "gal", "har", "jas", "kes", "mar", "nor", "oak", "vex", "wick",
-                 "trel", "ross", "lund", "pim", "sov", "zel"]
-
-    used = set()
-
-    def name() -> str:  # made-up, and never given twice
-        while (made := "".join(rng.sample(syllables, 3)).capitalize()) in used:
-            pass
-        used.add(made)
-        return made
-
-    months = ["January", "March", "May", "June", "July", "October"]
-    notices = []
-    for i in range(count):
-        payment = f"{rng.choice(months)} {rng.randint(1, 28)}"
-        notices.append(Article(id=f"bond-{i}", title=f"{name().upper()} ISSUES EUROBOND", text=BOND_NOTICE.format(
-            issuer=f"{name()} {name()} AB", amount=rng.randint(20, 500), currency=rng.choice(["dlr", "Ecu", "yen"]),
-            due=f"{payment}, {rng.randint(1990, 1999)}", coupon=f"{rng.randint(5, 11)}-1/8",
-            price=f"{rng.randint(99, 102)}-1/4", manager=f"{name()} {name()} Securities", denomination="5,000",
-            listing="Luxembourg", concession="1-3/8", fees="5/8", payment=payment)))
-    return notices
-
-
 def test_notices_filled_into_one_template_are_not_copies_once_the_template_is_common():
     """Notices of different issuers share a whole sentence of the template, so they pass for
     versions by their text; once the collection shows the template's terms everywhere, what
     is left specific to each (issuer, manager, figures) is not shared, and they are not
     copies. A real update of one notice keeps its names, and stays a version."""
-    notices = _bond_notices(40)
+    notices = bond_notices(40)
     blind = Engine(Config(copy_specific=0.0))
     assert max(blind.add(notice).cluster_size for notice in notices) >= 20
     engine = Engine(Config(common_term_documents=10))
@@ -351,7 +316,7 @@ def test_after_every_review_each_copy_kept_still_shares_what_is_specific(seed):
     config = Config(common_term_documents=10)
     engine = Engine(config)
     reviews = 0
-    for notice in _bond_notices(60, seed=seed):
+    for notice in bond_notices(60, seed=seed):
         common_before = len(engine._common_terms)
         engine.add(notice)
         reviews += len(engine._common_terms) > common_before

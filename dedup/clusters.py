@@ -35,8 +35,9 @@ _COPY_CONDITIONAL = frozenset((SYNDICATED, VERSION))
 # A flush replays the last clustering while the nodes with new edges are at most this
 # share of all nodes; beyond it, their components are clustered from scratch.
 _REPLAY_SHARE = 0.25
-# Share of a page that, once shared with another cluster, makes the page part of it.
-_MOSTLY = 0.6
+# Share of a page that, once shared with another cluster, makes the page part of it (news
+# digests share 0.10-0.15 of the page with each story they reprint; see benchmarks/RESULTS.md).
+_MOSTLY = 0.4
 
 _ORDER = operator.attrgetter("order")
 _ALONE = -1  # the cluster number of a node on its own
@@ -599,7 +600,9 @@ def _bridges(e: Edge, own: int, other: int, merger: _Merger, adj, body_chars: Ca
     `other`. When the share with `other` is a minor part of that page and lies elsewhere
     than the share with `own` (a digest of several stories' openings, a photo caption quoting
     another story), the page is a compilation and must not fuse the stories it compiles. When
-    most of the page is shared with `other`, the page is simply a version of that story.
+    a large part of the page (`_MOSTLY`) is shared with `other`, the page is simply a version
+    of that story too: a revision that keeps parts of two earlier ones, where a digest's
+    pieces are a tenth or so of the page each.
     """
     node = e.u if merger.find(e.u) == own else e.v
     if len(merger.members[own]) == 1:

@@ -45,7 +45,7 @@ class Config:
     # A copy (any relation but `exact`) must hold in the other document at least this share
     # of one side's story terms not common in the collection (by squared weight): templated
     # notices of different issuers share their formula, not their names and figures.
-    copy_specific: float = 0.3
+    copy_specific: float = 0.4
     # A block seen in at least this many unrelated documents is boilerplate.
     common_block_documents: int = 4
     # A story term in at least this share of all documents seen, and in at least this many,

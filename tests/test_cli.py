@@ -85,7 +85,7 @@ def test_explain_prints_relation_scores_and_passages(capsys):
     assert "relation:     version" in out
     assert "NATO membership for Ukraine is a realistic outcome" in out
     share = float(out.split("specific:")[1].split()[0])  # why it may be a copy at all
-    assert 0.3 <= share <= 1.0 and "(a copy needs 0.30)" in out
+    assert 0.4 <= share <= 1.0 and "(a copy needs 0.40)" in out
 
 
 def test_explain_looks_ids_up_in_inputs_given_before_or_after_them(tmp_path, capsys):

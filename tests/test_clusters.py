@@ -164,3 +164,24 @@ def test_nodes_on_their_own_are_clusters_without_stored_state_and_removal_is_fin
         partition.add_node(4)
     partition.add_node(5)
     assert sorted(map(sorted, partition.clusters())) == [[0], [1], [3], [5]]
+
+
+@pytest.mark.parametrize("shared_with_b, joins", [((500, 950), True), ((600, 1000), True), ((800, 950), False),
+                                                   ((850, 1000), False)])
+def test_a_page_keeping_a_large_part_of_another_story_joins_it_and_a_digests_piece_does_not(shared_with_b, joins):
+    """Page 1 is a version of page 0, sharing its first half. It also shares text elsewhere
+    with page 2: a revision keeping large parts of two earlier ones (0.4 of the page or more)
+    is a version of both, and the three are one cluster; a digest reprinting a story's opening
+    (0.15 of the page) must not join that story to its own."""
+    chars = {0: 600, 1: 1000, 2: 600}
+    partition = _partition(chars)
+    for n in chars:
+        partition.add_node(n)
+    start, end = shared_with_b
+    partition.add_edges([
+        _edge(0, 1, "version", 0.6, [SharedPassage(0, 500, 0, 500, 80)]),
+        _edge(2, 1, "version", 0.4, [SharedPassage(0, end - start, start, end, 60)]),
+    ])
+    expected = [[0, 1, 2]] if joins else [[0, 1], [2]]
+    assert sorted(map(sorted, partition.clusters())) == expected
+    assert end - start >= clusters._MOSTLY * chars[1] if joins else end - start < clusters._MOSTLY * chars[1]

@@ -309,41 +309,49 @@ def test_notices_filled_into_one_template_are_not_copies_once_the_template_is_co
     assert engine.relation_to(update.id, first.id).relation in COPY_RELATIONS
 
 
+def _reviews_while_adding(articles: list[Article], check) -> int:
+    """Add `articles` to an engine whose terms turn common at 10 documents, calling
+    `check(engine, common_terms)` after each add; how many adds turned terms common."""
+    engine = Engine(Config(common_term_documents=10))
+    reviews = 0
+    for article in articles:
+        common_before = len(engine._common_terms)
+        engine.add(article)
+        reviews += len(engine._common_terms) > common_before
+        check(engine, engine._common_terms.common)
+    return reviews
+
+
+def _matches_of(engine: Engine, level, relation: str):
+    """The screening fields of both sides of every match of `relation` at `level`."""
+    for key in level.keys_of(relation):
+        yield tuple(engine._docs.screening(node) for node in engine._edges.ends(key))
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_after_every_review_each_copy_kept_still_shares_what_is_specific(seed):
     """A review that turns terms common verifies again every copy whose sides no longer share
     enough of their specific terms: after each one, every copy match but an exact one does."""
-    config = Config(common_term_documents=10)
-    engine = Engine(config)
-    reviews = 0
-    for notice in bond_notices(60, seed=seed):
-        common_before = len(engine._common_terms)
-        engine.add(notice)
-        reviews += len(engine._common_terms) > common_before
-        common = engine._common_terms.common
+    def check(engine, common):
         for relation in ("near_duplicate", "syndicated", "version"):
-            for key in engine.copies.keys_of(relation):
-                a, b = (engine._docs.screening(node) for node in engine._edges.ends(key))
-                assert verify.specific_share(a, b, common) >= config.copy_specific
-    assert reviews >= 2
+            for a, b in _matches_of(engine, engine.copies, relation):
+                assert verify.specific_share(a, b, common) >= engine.config.copy_specific
+
+    assert _reviews_while_adding(bond_notices(60, seed=seed), check) >= 2
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_after_every_review_each_rewrite_kept_is_still_alike_in_its_specific_terms(seed):
     """A review that turns terms common drops every rewrite match that falls under the bar,
     whatever order the matches were stored in; matches it keeps only gained."""
-    config = Config(common_term_documents=10)
-    engine = Engine(config)
-    reviews = 0
-    for notice in _earnings_notices(150, seed=seed):
-        common_before = len(engine._common_terms)
-        engine.add(notice)
-        reviews += len(engine._common_terms) > common_before
-        common = engine._common_terms.common
-        for key in engine.stories.keys_of("rewrite"):
-            a, b = (engine._docs.screening(node) for node in engine._edges.ends(key))
-            assert story_similarity(a, b, common) >= config.rewrite_specific
-    assert reviews >= 3 and engine.stories.edge_count() > 0
+    rewrites = []
+
+    def check(engine, common):
+        for a, b in _matches_of(engine, engine.stories, "rewrite"):
+            assert story_similarity(a, b, common) >= engine.config.rewrite_specific
+        rewrites.append(engine.stories.edge_count())
+
+    assert _reviews_while_adding(_earnings_notices(150, seed=seed), check) >= 3 and rewrites[-1] > 0
 
 
 def test_stored_matches_are_renumbered_without_changing_an_answer(monkeypatch, seed_articles):

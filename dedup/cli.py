@@ -466,7 +466,10 @@ def _explain_in_collection(args: argparse.Namespace, config: Config) -> int:
     collection is indexed first, so its common boilerplate and story terms apply."""
     from dedup.batch import cluster
 
-    run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, os.cpu_count() or 1)
+    progress = Progress(_count_inputs(args.inputs))
+    run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, os.cpu_count() or 1,
+                  on_progress=progress.update)
+    progress.finish()
     try:
         missing = [w for w in (args.a, args.b) if w not in run.engine]
         if missing:

@@ -975,28 +975,26 @@ static PyObject *verify_pair(PyObject *self, PyObject *args)
     Py_ssize_t needed = shorter / 4 < t.version_run_tokens ? shorter / 4 : t.version_run_tokens;
     if (needed < t.min_shared_tokens)
         needed = t.min_shared_tokens;
-    /* Whether the pair shares what is specific to one side (`verify.specific_share`). */
-    int copy = exact;
-    if (!copy) {
-        double a_share = specific_share_in(a.terms.buf, a.weights.buf, a.n_terms, b.terms.buf, b.n_terms, flags, mask);
-        double b_share = specific_share_in(b.terms.buf, b.weights.buf, b.n_terms, a.terms.buf, a.n_terms, flags, mask);
-        copy = (b_share > a_share ? b_share : a_share) >= t.copy_specific;
-    }
-    int rank;
-    double score;
+    int rank = NO_RANK;
+    double score = story > contained ? story : contained;
     if (exact) {
         rank = EXACT_RANK, score = 1.0;
-    } else if (copy && jaccard >= t.near_duplicate) {
+    } else if (jaccard >= t.near_duplicate) {
         rank = NEAR_DUPLICATE_RANK, score = jaccard;
-    } else if (copy && contained >= t.syndicated && shared_tokens >= t.min_shared_tokens) {
+    } else if (contained >= t.syndicated && shared_tokens >= t.min_shared_tokens) {
         rank = SYNDICATED_RANK, score = contained;
-    } else if (copy && own >= t.version && long_runs >= t.version_passages && long_runs && longest >= needed) {
+    } else if (own >= t.version && long_runs >= t.version_passages && long_runs && longest >= needed) {
         rank = VERSION_RANK, score = own;
-    } else if (rewrite >= 0 ? rewrite : is_rewrite(&a, &b, &t, story, flags, mask)) {
-        rank = REWRITE_RANK, score = story;
-    } else {
-        rank = NO_RANK, score = story > contained ? story : contained;
     }
+    if (rank != EXACT_RANK && rank != NO_RANK) {
+        /* A copy's text must come with what is specific to one side (`verify.specific_share`). */
+        double a_share = specific_share_in(a.terms.buf, a.weights.buf, a.n_terms, b.terms.buf, b.n_terms, flags, mask);
+        double b_share = specific_share_in(b.terms.buf, b.weights.buf, b.n_terms, a.terms.buf, a.n_terms, flags, mask);
+        if ((b_share > a_share ? b_share : a_share) < t.copy_specific)
+            rank = NO_RANK, score = story > contained ? story : contained;
+    }
+    if (rank == NO_RANK && (rewrite >= 0 ? rewrite : is_rewrite(&a, &b, &t, story, flags, mask)))
+        rank = REWRITE_RANK, score = story;
     if (rank == NO_RANK && !keep_unrelated) {
         result = Py_NewRef(Py_None);
         goto done;

@@ -282,24 +282,22 @@ def _decide(a, b, cfg: Config, jaccard, ca, cb, own, story, common_terms, spans,
             ) -> StoredMatch:
     """The relation the scores and shared runs (`spans`: tuples of a `SharedPassage`'s fields)
     show, as the index stores it."""
-    exact = a.body_hash == b.body_hash and a.n_body_tokens > 0
-    copy = exact or specific_share(a, b, common_terms) >= cfg.copy_specific
     contained = max(ca, cb)
     shared_tokens = sum(span[4] for span in spans)
     long_runs = [span[4] for span in spans if span[4] >= cfg.min_shared_tokens]
-    if exact:
+    relation, score = None, max(contained, story)
+    if a.body_hash == b.body_hash and a.n_body_tokens > 0:
         relation, score = EXACT, 1.0
-    elif copy and jaccard >= cfg.near_duplicate:
+    elif jaccard >= cfg.near_duplicate:
         relation, score = NEAR_DUPLICATE, jaccard
-    elif copy and contained >= cfg.syndicated and shared_tokens >= cfg.min_shared_tokens:
+    elif contained >= cfg.syndicated and shared_tokens >= cfg.min_shared_tokens:
         relation, score = SYNDICATED, contained
-    elif (copy and own >= cfg.version and len(long_runs) >= cfg.version_passages
-          and _has_run(a, b, cfg, long_runs)):
+    elif own >= cfg.version and len(long_runs) >= cfg.version_passages and _has_run(a, b, cfg, long_runs):
         relation, score = VERSION, own
-    elif rewrite if rewrite is not None else _is_rewrite(a, b, cfg, story, common_terms):
+    if relation not in (None, EXACT) and specific_share(a, b, common_terms) < cfg.copy_specific:
+        relation, score = None, max(contained, story)  # a copy's text, not its specifics: a template
+    if relation is None and (rewrite if rewrite is not None else _is_rewrite(a, b, cfg, story, common_terms)):
         relation, score = REWRITE, story
-    else:
-        relation, score = None, max(contained, story)
     scores = _packed_scores(relation, [round(float(x), 4) for x in (score, jaccard, ca, cb, own, story)],
                             int(shared_tokens))
     # Runs shorter than 4 words are counted but not kept: they are evidence of nothing alone.

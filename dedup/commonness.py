@@ -5,7 +5,8 @@ like prose passes every per-page test in `dedup.boilerplate`, but it recurs in d
 have nothing else in common. A wire paragraph recurs too, in the copies of one story. The
 difference is what the documents around the block are about: a block found in at least
 `min_documents` documents is common when most pairs of those documents do not tell the
-same story (their story-term similarity is below the rewrite threshold).
+same story (`Engine._same_story`: their story terms are not alike, and neither holds what
+is specific to the other).
 
 Once common, a block stays common; the engine then leaves it out of verification and
 re-verifies the matches it had supported.
@@ -116,7 +117,7 @@ class CommonTerms:
 
     The counts are reviewed each time the collection has grown by a tenth, not at every
     document: each review that turns terms common costs a pass over the rewrite matches
-    (`Engine._recheck_rewrites`), and a few hundred terms turn common early in a collection.
+    (`Engine._review_terms`), and a few hundred terms turn common early in a collection.
 
     Counts are kept per hash bucket (a fixed 1 MB array, not a dict entry per term: names
     and figures make the vocabulary grow with the collection). A rare term that shares a

@@ -15,7 +15,7 @@ from dedup.config import Config
 from dedup.engine import Engine
 from dedup.errors import ConflictingArticle, InvalidArticle, UnknownArticle
 from dedup.verify import COPY_RELATIONS, Match, SharedPassage, StoredMatch, compare, story_similarity
-from tests.conftest import BOND_NOTICE, bond_notices
+from tests.conftest import BOND_NOTICE, CHROME_HEAD, CHROME_TAIL, bond_notices
 
 TABLE = "Shr 15 cts vs 14 cts\n    Net 2,028,000 vs 1,879,000\n    Revs 32.1 mln vs 29.5 mln\n Reuter\n&#3;"
 
@@ -307,6 +307,47 @@ def test_notices_filled_into_one_template_are_not_copies_once_the_template_is_co
                      "Swiss and German investors, the lead manager said.\nReuter"))
     assert engine.add(update).cluster == first.id
     assert engine.relation_to(update.id, first.id).relation in COPY_RELATIONS
+
+
+def test_a_lede_reprinted_by_teaser_pages_stays_evidence_and_a_sites_pitch_does_not(seed_articles, topic_articles):
+    """Teaser pages reprint a story's first paragraph in a site's chrome, so the lede recurs in
+    many pages, most of them a few lines long. Such a page tells the source's story though its
+    terms are a small part of the source's (a cosine under the rewrite bar): what it holds
+    beyond the words the collection shows everywhere (the site's pitch) is all in the source.
+    The lede stays evidence and each teaser is a copy; the pitch, recurring under unrelated
+    stories, is boilerplate."""
+    pitch = CHROME_TAIL[1]
+    sites = [f"Site {i} | News | Sport" for i in range(6)]
+    engine = Engine(Config(common_term_documents=10))
+    for site in sites[:4]:  # the sites' pages seen before, each with the pitch
+        for other in topic_articles.values():
+            engine.add(Article(id=f"{site}/{other.id}", text="\n".join([site, other.text, pitch])))
+    source = seed_articles["002"]
+    engine.add(source)
+    lede = _body_lines(engine, source.id)[0]
+    copies = [Article(id=f"copy-{i}", text="\n".join(CHROME_HEAD + [source.text] + CHROME_TAIL)) for i in range(2)]
+    teasers = [Article(id=f"teaser-{i}", text="\n".join([site, lede, "Most read", pitch])) for i, site in enumerate(sites)]
+    for article in copies + teasers:
+        engine.add(article)
+    assert _block_hash(engine, teasers[0].id, pitch) in engine._common.common
+    assert _block_hash(engine, teasers[0].id, lede) not in engine._common.common
+    for teaser in teasers:
+        assert engine.get(teaser.id).cluster == source.id
+        assert engine.relation_to(teaser.id, source.id).relation in COPY_RELATIONS
+
+
+def _body_lines(engine: Engine, article_id: str) -> list[str]:
+    doc = engine.document(article_id)
+    return [doc.text[doc.token_starts[lo]:doc.token_ends[hi - 1]]
+            for (lo, hi), label in zip(doc.block_bounds.tolist(), doc.block_labels) if label == "body" and hi > lo]
+
+
+def _block_hash(engine: Engine, article_id: str, line: str) -> int:
+    """The hash of the block of an indexed document that is this line of its text."""
+    doc = engine.document(article_id)
+    (found,) = [h for (lo, hi), h in zip(doc.block_bounds.tolist(), doc.block_hashes.tolist())
+                if hi > lo and line.startswith(doc.text[doc.token_starts[lo]:doc.token_ends[hi - 1]])]
+    return found
 
 
 def _reviews_while_adding(articles: list[Article], check) -> int:

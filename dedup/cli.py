@@ -28,6 +28,8 @@ THRESHOLD_FLAGS = {
                         "collection, so a wire's formula is not a story (0 turns it off)",
     "copy_specific": "a copy (but an exact one) must hold this share of one side's story terms not common in "
                      "the collection, so notices filled into one template are not copies (0 turns it off)",
+    "common_term_share": "a story term in at least this share of the collection (and in 50 documents) is common: "
+                         "a formula, not what is specific to a story",
 }
 
 

@@ -49,8 +49,9 @@ class Config:
     # A block seen in at least this many unrelated documents is boilerplate.
     common_block_documents: int = 4
     # A story term in at least this share of all documents seen, and in at least this many,
-    # is common in the collection (see `rewrite_specific`).
-    common_term_share: float = 0.02
+    # is common in the collection (see `rewrite_specific`, `copy_specific`): a wire's bond,
+    # earnings or money-market formula is in 1-2% of Reuters, one story's names far less.
+    common_term_share: float = 0.01
     common_term_documents: int = 50
     # At most this many candidates are verified per document, best first.
     max_candidates: int = 64

@@ -189,6 +189,10 @@ class Partition:
         """The record keys of every match of `relation` at this level."""
         return self._adj.keys_of(relation)
 
+    def links(self, key: int) -> bool:
+        """Whether this level links the match recorded under `key`."""
+        return self._adj.is_linked(key)
+
     def edge_count(self) -> int:
         return self._adj.count
 

@@ -117,7 +117,7 @@ class CommonTerms:
 
     The counts are reviewed each time the collection has grown by a tenth, not at every
     document: each review that turns terms common costs a pass over the rewrite matches
-    (`Engine._review_terms`), and a few hundred terms turn common early in a collection.
+    (`Engine._start_review`), and a few hundred terms turn common early in a collection.
 
     Counts are kept per hash bucket (a fixed 1 MB array, not a dict entry per term: names
     and figures make the vocabulary grow with the collection). A rare term that shares a

@@ -39,6 +39,13 @@ _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 _CONTAINED_STORY = 0.8
 # Candidates proposed by story terms alone that are verified per article, best first.
 _STORY_CANDIDATES = 16
+# A review of the matches resting on story terms just turned common goes through at least
+# this many matches per add (a small index's review ends in the add that started it), and
+# ends within this share of the collection's size in adds (the next is due when it has grown
+# by a tenth, `CommonTerms.GROWTH`). Done at once, a review stalled every add behind it for
+# a pass over all the matches: ~25 ms at 9,000 articles, seconds at a million.
+_REVIEW_SLICE = 512
+_REVIEW_SPREAD = 0.05
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,33 @@ class MatchSummary(NamedTuple):
     b: str
     relation: str | None
     similarity: float
+
+
+class _TermReview:
+    """A review of the matches that rest on story terms just turned common, spread over the
+    adds that follow (`Engine._continue_review`). Its keys are those linked when it started,
+    rewrites first; one unlinked since (replaced, or of a deleted article) is passed over.
+    Part of the engine's pickled state, so a restored index and every replica go on with it
+    at the same add."""
+
+    def __init__(self, flipped: np.ndarray, rewrites: list[int], copies: list[int], per_add: int) -> None:
+        self.flipped = flipped
+        self.keys = np.array(rewrites + copies, np.int64)
+        self.first_copy = len(rewrites)
+        self.position = 0
+        self.per_add = per_add
+        self._holders: dict[int, object] = {}  # node -> its screening fields if it holds such a term, else None
+        self._turned: np.ndarray | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_holders": {}, "_turned": None}  # caches
+
+    def turned(self, buckets: int) -> np.ndarray:
+        """The flipped buckets as one bool per bucket."""
+        if self._turned is None:
+            self._turned = np.zeros(buckets, bool)
+            self._turned[self.flipped] = True
+        return self._turned
 
 
 @dataclass(frozen=True)
@@ -95,6 +129,8 @@ class ClusterView:
 
 class Engine:
     """An in-memory index of analysed articles, their matches and clusters."""
+
+    _review: _TermReview | None = None  # a review of newly common terms under way
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or Config()
@@ -346,7 +382,8 @@ class Engine:
             self._reverify({n for h in flipped for n in self._common.nodes_with(h) if n != node})
         turned_common = self._common_terms.add(doc.story_terms)
         if len(turned_common):
-            self._review_terms(turned_common)
+            self._start_review(turned_common)
+        reviewed = self._review is not None and self._continue_review()
         matches = self._verify(doc, exclude=node)
         group = self._same_body(doc.body_hash) if doc.n_body_tokens else []
         if not group:
@@ -358,7 +395,7 @@ class Engine:
         self.stories.add_node(node)
         self.copies.add_edges(keys)
         self.stories.add_edges(keys)
-        if flipped or len(turned_common):
+        if flipped or reviewed:
             self._compact_edges()  # reviews are what leave matches no level links
         return node
 
@@ -370,8 +407,8 @@ class Engine:
 
     def _compact_edges(self) -> None:
         """Renumber the stored matches once most records are matches no level links any
-        more (replaced by a review, or of deleted articles)."""
-        if self._edges.worth_compacting():
+        more (replaced by a review, or of deleted articles); not while a review holds keys."""
+        if self._review is None and self._edges.worth_compacting():
             self.copies.clusters(), self.stories.clusters()  # settled: every merge is a live match
             renumbered = self._edges.compact()
             self.copies.renumber_edges(renumbered)
@@ -388,7 +425,7 @@ class Engine:
         return (story_similarity(x, y) >= self.config.rewrite
                 or specific_share(x, y, self._common_terms.common) >= _CONTAINED_STORY)
 
-    def _review_terms(self, flipped: np.ndarray) -> None:
+    def _start_review(self, flipped: np.ndarray) -> None:
         """Review the matches that rest on story terms now that those in buckets `flipped` are
         common: drop the rewrites no longer alike in their specific terms, and verify again
         the copies (but exact ones) whose sides no longer share enough of what is specific to
@@ -397,11 +434,29 @@ class Engine:
         Both similarities fall only where the two documents share such a term (a term only
         one of them holds leaves its weight, which raises them), so only pairs that both hold
         one are compared. Pairs found unrelated before are not compared again: a review
-        changes what later comparisons find, not what earlier ones missed."""
-        docs, common, cfg = self._docs, self._common_terms.common, self.config
-        turned = np.zeros(len(common), bool)
-        turned[flipped] = True
-        holders: dict[int, object] = {}  # node -> its screening fields if it holds such a term, else None
+        changes what later comparisons find, not what earlier ones missed. The matches are
+        gone through over the adds that follow (`_REVIEW_SLICE`); one still under way ends
+        first."""
+        self.finish_review()
+        rewrites = self.stories.keys_of(REWRITE)  # rewrites link stories only: the copy level has none
+        copies = [key for relation in (NEAR_DUPLICATE, SYNDICATED, VERSION) for key in self.copies.keys_of(relation)]
+        adds = max(1, int(len(self) * _REVIEW_SPREAD))
+        per_add = max(_REVIEW_SLICE, -(-(len(rewrites) + len(copies)) // adds))
+        self._review = _TermReview(flipped, rewrites, copies, per_add)
+
+    def finish_review(self) -> None:
+        """Go through the rest of a review under way at once."""
+        with self._lock:
+            if self._review is not None and self._continue_review(everything=True):
+                self._compact_edges()
+
+    def _continue_review(self, everything: bool = False) -> bool:
+        """The next `per_add` matches of the review under way (all that are left with
+        `everything`); whether that ended it."""
+        review = self._review
+        docs, common, cfg, edges = self._docs, self._common_terms.common, self.config, self._edges
+        turned = review.turned(len(common))
+        holders = review._holders
 
         def holding(node: int):
             if node not in holders:
@@ -409,23 +464,28 @@ class Engine:
                 holders[node] = screening if any_flagged(screening.story_terms, turned) else None
             return holders[node]
 
-        edges = self._edges
-        stale = []
-        for key in self.stories.keys_of(REWRITE):  # rewrites link stories only: the copy level has none
+        end = len(review.keys) if everything else min(len(review.keys), review.position + review.per_add)
+        stale, unsure = [], set()
+        for i, key in enumerate(review.keys[review.position:end].tolist(), review.position):
+            rewrite = i < review.first_copy
+            if not (self.stories if rewrite else self.copies).links(key):
+                continue
             u, v = edges.ends(key)
-            if ((a := holding(u)) is not None and (b := holding(v)) is not None
-                    and story_similarity(a, b, common) < cfg.rewrite_specific):
-                stale.append(key)
+            if (a := holding(u)) is None or (b := holding(v)) is None:
+                continue
+            if rewrite:
+                if story_similarity(a, b, common) < cfg.rewrite_specific:
+                    stale.append(key)
+            elif specific_share(a, b, common) < cfg.copy_specific:
+                unsure.add(max(u, v))  # the side that verified the pair
+        review.position = end
         self.stories.remove_edges(stale)
-        unsure = set()
-        for relation in (NEAR_DUPLICATE, SYNDICATED, VERSION):
-            for key in self.copies.keys_of(relation):
-                u, v = edges.ends(key)
-                if ((a := holding(u)) is not None and (b := holding(v)) is not None
-                        and specific_share(a, b, common) < cfg.copy_specific):
-                    unsure.add(max(u, v))  # the side that verified the pair
         if unsure:
             self._reverify(unsure)
+        if end < len(review.keys):
+            return False
+        self._review = None
+        return True
 
     def _reverify(self, nodes: set[int]) -> None:
         """Verify the matches of `nodes` again after blocks they contain became common (a

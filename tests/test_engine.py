@@ -350,6 +350,45 @@ def _block_hash(engine: Engine, article_id: str, line: str) -> int:
     return found
 
 
+def test_a_review_spread_over_later_adds_ends_where_one_done_at_once_does(monkeypatch):
+    """A review of newly common terms goes through a few matches per add (so no add waits for
+    a pass over all of them); an engine pickled half-way goes on with it at the same adds as
+    the original, and once it ends every copy kept holds what is specific, as after a review
+    done at once."""
+    notices = bond_notices(60, seed=1) + _earnings_notices(60, seed=2)
+    config = Config(common_term_documents=10)
+    whole = Engine(config)
+    for notice in notices:
+        whole.add(notice)
+    monkeypatch.setattr(engine_module, "_REVIEW_SLICE", 3)
+    spread, pending = Engine(config), []
+    resumed = None
+    for i, notice in enumerate(notices):
+        spread.add(notice)
+        pending.append(spread._review is not None)
+        if resumed is not None:
+            resumed.add(notice)
+        elif i >= 30 and spread._review is not None:
+            resumed = pickle.loads(pickle.dumps(spread))
+            assert resumed._review.position == spread._review.position > 0
+    assert sum(pending) >= 5 and resumed is not None
+    assert _linked(resumed) == _linked(spread)
+    assert [resumed.get(n.id) for n in notices] == [spread.get(n.id) for n in notices]
+    spread.finish_review()
+    common = spread._common_terms.common
+    for relation in ("near_duplicate", "syndicated", "version"):
+        for a, b in _matches_of(spread, spread.copies, relation):
+            assert verify.specific_share(a, b, common) >= config.copy_specific
+    assert [spread.get(n.id).cluster for n in notices] == [whole.get(n.id).cluster for n in notices]
+
+
+def _linked(engine: Engine) -> list[tuple]:
+    """Every match each level links: its relation and the two articles."""
+    return sorted((level_name, relation, *map(engine._id_of, engine._edges.ends(key)))
+                  for level_name, level in (("copy", engine.copies), ("story", engine.stories))
+                  for relation in verify.RELATIONS for key in level.keys_of(relation))
+
+
 def _reviews_while_adding(articles: list[Article], check) -> int:
     """Add `articles` to an engine whose terms turn common at 10 documents, calling
     `check(engine, common_terms)` after each add; how many adds turned terms common."""

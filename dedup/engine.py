@@ -87,11 +87,11 @@ class _TermReview:
         self.first_copy = len(rewrites)
         self.position = 0
         self.per_add = per_add
-        self._holders: dict[int, object] = {}  # node -> its screening fields if it holds such a term, else None
+        self.holders: dict[int, object] = {}  # node -> its screening fields if it holds such a term, else None
         self._turned: np.ndarray | None = None
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_holders": {}, "_turned": None}  # caches
+        return {**self.__dict__, "holders": {}, "_turned": None}  # caches
 
     def turned(self, buckets: int) -> np.ndarray:
         """The flipped buckets as one bool per bucket."""
@@ -457,7 +457,7 @@ class Engine:
         review = self._review
         docs, common, cfg, edges = self._docs, self._common_terms.common, self.config, self._edges
         turned = review.turned(len(common))
-        holders = review._holders
+        holders = review.holders
 
         def holding(node: int):
             if node not in holders:

@@ -324,7 +324,7 @@ def test_a_lede_reprinted_by_teaser_pages_stays_evidence_and_a_sites_pitch_does_
             engine.add(Article(id=f"{site}/{other.id}", text="\n".join([site, other.text, pitch])))
     source = seed_articles["002"]
     engine.add(source)
-    lede = _body_lines(engine, source.id)[0]
+    lede = engine.document(source.id).body_text().split("\n")[0]
     copies = [Article(id=f"copy-{i}", text="\n".join(CHROME_HEAD + [source.text] + CHROME_TAIL)) for i in range(2)]
     teasers = [Article(id=f"teaser-{i}", text="\n".join([site, lede, "Most read", pitch])) for i, site in enumerate(sites)]
     for article in copies + teasers:
@@ -334,12 +334,6 @@ def test_a_lede_reprinted_by_teaser_pages_stays_evidence_and_a_sites_pitch_does_
     for teaser in teasers:
         assert engine.get(teaser.id).cluster == source.id
         assert engine.relation_to(teaser.id, source.id).relation in COPY_RELATIONS
-
-
-def _body_lines(engine: Engine, article_id: str) -> list[str]:
-    doc = engine.document(article_id)
-    return [doc.text[doc.token_starts[lo]:doc.token_ends[hi - 1]]
-            for (lo, hi), label in zip(doc.block_bounds.tolist(), doc.block_labels) if label == "body" and hi > lo]
 
 
 def _block_hash(engine: Engine, article_id: str, line: str) -> int:

@@ -150,6 +150,7 @@ class Analyzer:
             min_tokens=cfg.min_block_tokens,
             min_sentence_tokens=cfg.min_sentence_tokens,
             core_cohesion=cfg.core_cohesion,
+            titled=title_block,
         )
         body_blocks = [i for i, label in enumerate(labels) if label == BODY]
         quoted = _quoted_tokens(text, spans, bounds, token_starts)

@@ -4,7 +4,9 @@ Decided per document from layout and cohesion alone, so a block's label never de
 which other documents are indexed:
 
 - ``short``: a block too short to be prose ("Share this post", "0:00", "Image 1 of 3"),
-  unless it is one of three or more consecutive short lines with figures (a table);
+  unless it is one of three or more consecutive short lines with figures (a table), or the
+  page is a brief (a few lines around under two sentences' worth of prose: a dividend
+  notice's "Pay April 15", "Record March 31" are what tell it from the next notice);
 - ``repeat``: a block already seen earlier on the page (captions and headlines that
   pages print twice);
 - ``code``: markup or script that leaked into the text;
@@ -45,6 +47,8 @@ def classify_blocks(
     min_sentence_tokens: int = 8,
     core_cohesion: float = 0.3,
     min_core_blocks: int = 3,
+    max_brief_blocks: int = 8,
+    titled: bool = False,
 ) -> list[str]:
     """Label each block of one document.
 
@@ -59,6 +63,9 @@ def classify_blocks(
             blocks for it to belong to the article's core.
         min_core_blocks: peripheral runs are only cut from a page whose core has at least
             this many blocks; a short page has no core to tell the periphery from.
+        max_brief_blocks: a page of at most this many blocks (its title left out) whose
+            prose is under two sentences' worth of tokens is a brief: its short lines are body.
+        titled: block 0 is a separately given title (not counted as the brief's prose).
     Returns:
         one label per block: ``body`` or the reason it is boilerplate.
     """
@@ -81,6 +88,12 @@ def classify_blocks(
         # A page that is all "chrome" by these rules (a tweet, a headline list) is still a
         # document: compare it on everything it has rather than on nothing.
         return [BODY if label in (SHORT, PERIPHERAL) else label for label in labels]
+    first = 1 if titled else 0
+    prose = sum(len(k) for k, label in zip(keys[first:], labels[first:]) if label == BODY)
+    if len(labels) - first <= max_brief_blocks and prose < 2 * min_sentence_tokens:
+        # A brief (a dividend notice: one formula sentence, then "Pay April 15", "Record
+        # March 31") has no chrome: its short lines are what tells it from the next one.
+        return [BODY if label == SHORT and toks else label for label, toks in zip(labels, keys)]
     return labels
 
 

@@ -54,7 +54,7 @@ FROZEN_MIN_BYTES = 1 << 20
 # document numbers relative to the level's smallest; 22: shared passages in 16-bit fields when
 # they fit; 23: screening prefixes in a file of their own; 24: documents held in RAM pickled as
 # their file records; 25: a document's body length (`body_chars`) stored with it).
-FORMAT = 25
+FORMAT = 26
 log = logging.getLogger("dedup.snapshot")
 
 

@@ -55,6 +55,14 @@ def test_short_lines_repeats_and_tables():
     assert labels[3:] == [BODY] * 3
 
 
+def test_a_briefs_short_lines_are_its_body_and_a_pages_navigation_is_not():
+    brief = ["Qtly div 10 cts vs 10 cts prior", "Pay April 13", "Record March 13", "Reuter"]
+    assert _labels(brief) == [BODY] * 4
+    navigation = ["Home", "World", "Business", "Sport", "Weather", "Video", "Share this", "Subscribe", "Sign in"]
+    labels = _labels(navigation + brief[:1])
+    assert labels[-1] == BODY and set(labels[:-1]) == {SHORT}
+
+
 def test_leaked_script_is_code_and_prose_naming_its_words_is_not():
     script = "var ad = window.ads || []; function show() { document.getElementById('slot').style = 'block'; }"
     prose = ("The document was left in a window of the ministry, where officials said the function of "

@@ -32,6 +32,28 @@ def test_different_bodies_under_titles_are_not_exact(engine):
     assert result.cluster == "b" and not any(m.relation == "exact" for m in result.matches)
 
 
+def test_dividend_notices_are_told_apart_by_their_titles_and_dates():
+    """A dividend notice's body is one formula sentence ("Qtly div 10 cts vs 10 cts prior");
+    its title and its short lines ("Pay April 13") say whose dividend it is and when it is paid,
+    so notices of different companies are not copies once the formula is common. The same
+    notice under another headline is still an exact copy."""
+    rng = random.Random(7)
+    months = ["March", "April", "May", "June"]
+    notice = "Qtly div {cts} cts vs {cts} cts prior\n    Pay {pay}\n    Record {record}\n Reuter\n&#3;"
+    engine = Engine(Config(common_term_documents=10))
+    notices = []
+    for i in range(30):
+        cts = rng.choice(["five", "10", "12", "20"])
+        text = notice.format(cts=cts, pay=f"{rng.choice(months)} {rng.randint(1, 30)}",
+                             record=f"{rng.choice(months)} {rng.randint(1, 30)}")
+        notices.append(Article(id=f"notice-{i}", text=text, title=f"COMPANY{i} CORP <CO{i}> SETS QUARTERLY"))
+    for article in notices:
+        engine.add(article)
+    assert max(engine.get(article.id).cluster_size for article in notices) == 1
+    reissue = engine.add(Article(id="reissue", text=notices[5].text, title="COMPANY5 <CO5> DECLARES QTLY DIVIDEND"))
+    assert reissue.relation == "exact" and reissue.cluster == "notice-5"
+
+
 def test_check_answers_like_add_without_indexing(engine, seed_articles):
     for i in ("000", "001", "002", "003"):
         engine.add(seed_articles[i])

@@ -39,6 +39,14 @@ _RANK = {rel: i for i, rel in enumerate(RELATIONS)}
 _CONTAINED_STORY = 0.8
 # Candidates proposed by story terms alone that are verified per article, best first.
 _STORY_CANDIDATES = 16
+# Containment candidates: each article is also indexed under its heaviest story terms (its
+# rarest words: names, places), and an article proposes every indexed one all of whose terms
+# it holds among its own heaviest. A stub that a later revision ten times its size took in,
+# every passage edited, shares too little of that revision's text for the body and passage
+# bands and too little of its terms for the story bands; it keeps its rarest words. Two
+# anchors, not one: one is a name many articles mention.
+_ANCHOR_TERMS = 2
+_ANCHOR_QUERY_TERMS = 256
 # A review of the matches resting on story terms just turned common goes through at least
 # this many matches per add (a small index's review ends in the add that started it; 512 left
 # an open loop of `Add`s at 200/s a p99 of 32-48 ms, 64 and 128 one of 16-18 ms), and
@@ -140,6 +148,7 @@ class Engine:
         self._doc_index = BandIndex()
         self._passage_index = BandIndex()
         self._story_index = BandIndex()
+        self._anchor_index = BandIndex()
         self._docs = DocumentTable()
         self._ids = NodeTable()  # hash of each article id -> its node (see `node_of`)
         self._bodies = NodeTable()  # body hash -> the nodes with that body
@@ -285,6 +294,7 @@ class Engine:
             self._doc_index.remove(node)
             self._passage_index.remove(node)
             self._story_index.remove(node)
+            self._anchor_index.remove(node)
             group = self._same_body(doc.body_hash)
             was_indexed = bool(group) and group[0] == node
             if node in group:
@@ -340,7 +350,8 @@ class Engine:
                 "copy_clusters": sum(1 for _ in self.copies.clusters()),
                 "story_clusters": sum(1 for _ in self.stories.clusters()),
                 "matches": self.stories.edge_count(),
-                "index_bytes": self._doc_index.nbytes() + self._passage_index.nbytes() + self._story_index.nbytes(),
+                "index_bytes": sum(index.nbytes() for index in (self._doc_index, self._passage_index,
+                                                                 self._story_index, self._anchor_index)),
             }
 
     # -- internals ------------------------------------------------------------------------
@@ -513,6 +524,7 @@ class Engine:
             self._passage_index.add(node, doc.passage_band_keys)
         if len(doc.story_terms):
             self._story_index.add(node, doc.story_band_keys)
+            self._anchor_index.add(node, _heaviest_terms(doc, _ANCHOR_TERMS))
 
     def _candidates(self, doc: Document, exclude: int | None) -> tuple[list[int], set[int]]:
         """Candidates ranked by weighted band hits, and those that share text (not only story terms)."""
@@ -535,6 +547,10 @@ class Engine:
         textual = len(found)
         if len(doc.story_terms):
             found.append(self._story_index.query(doc.story_band_keys, self.config.story_bucket_limit))
+            nodes, n = self._anchor_index.query(_heaviest_terms(doc, _ANCHOR_QUERY_TERMS),
+                                                self.config.story_bucket_limit)
+            held = n >= _ANCHOR_TERMS  # all of an article's anchors, not one of them
+            found.append((nodes[held], n[held]))
         if not found:
             return [], set()
         return lsh.rank_candidates(found, textual, exclude, _STORY_CANDIDATES, self.config.max_candidates,
@@ -671,3 +687,11 @@ def _id_hash(article_id: str) -> int:
 
 def _body_blocks(doc: Document) -> list[int]:
     return [h for h, label in zip(doc.block_hashes.tolist(), doc.block_labels) if label == BODY]
+
+
+def _heaviest_terms(doc: Document, count: int) -> np.ndarray:
+    """The `count` story terms of `doc` with the largest weights (ties to the smaller hash), or
+    all of them if it has no more."""
+    if len(doc.story_terms) <= count:
+        return doc.story_terms
+    return doc.story_terms[np.argsort(-doc.story_weights, kind="stable")[:count]]

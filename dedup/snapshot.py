@@ -53,8 +53,9 @@ FROZEN_MIN_BYTES = 1 << 20
 # under their directories, document ids in one heap and times as integers; 21: packed levels'
 # document numbers relative to the level's smallest; 22: shared passages in 16-bit fields when
 # they fit; 23: screening prefixes in a file of their own; 24: documents held in RAM pickled as
-# their file records; 25: a document's body length (`body_chars`) stored with it).
-FORMAT = 26
+# their file records; 25: a document's body length (`body_chars`) stored with it; 26: a
+# brief's short lines in its body; 27: articles indexed under their heaviest story terms).
+FORMAT = 27
 log = logging.getLogger("dedup.snapshot")
 
 

@@ -54,6 +54,36 @@ def test_dividend_notices_are_told_apart_by_their_titles_and_dates():
     assert reissue.relation == "exact" and reissue.cluster == "notice-5"
 
 
+def test_an_edited_stub_taken_into_a_long_revision_is_found_by_its_rarest_words(monkeypatch, seed_articles,
+                                                                                topic_articles):
+    """A stub (the first sentence of five paragraphs, each sentence edited) that a revision
+    twelve times its size took in, along with much else: the body, passage and story bands
+    miss it (it is a small part of the revision's text and terms), its heaviest story terms
+    (the story's names) are all in the revision."""
+    story = seed_articles["002"].text
+    paragraphs = [p for p in story.split("\n") if len(p.split()) >= 25][:5]
+
+    def edited_first_sentence(paragraph: str) -> str:
+        words = paragraph.split(". ")[0].split()
+        words[len(words) * 3 // 4] = "reportedly"
+        return " ".join(words) + "."
+
+    stub = Article(id="stub", text="\n".join(edited_first_sentence(p) for p in paragraphs))
+    revision = Article(id="revision", text="\n".join([story, *(t.text for t in topic_articles.values())]))
+    assert len(revision.text.split()) > 10 * len(stub.text.split())
+
+    with monkeypatch.context() as patch:
+        patch.setattr(engine_module, "_ANCHOR_QUERY_TERMS", 0)
+        blind = Engine(Config())
+        blind.add(stub)
+        assert blind.add(revision).matches == ()
+
+    engine = Engine(Config())
+    engine.add(stub)
+    result = engine.add(revision)
+    assert result.cluster == "stub" and result.relation in COPY_RELATIONS
+
+
 def test_check_answers_like_add_without_indexing(engine, seed_articles):
     for i in ("000", "001", "002", "003"):
         engine.add(seed_articles[i])

@@ -549,8 +549,13 @@ class Engine:
             found.append(self._story_index.query(doc.story_band_keys, self.config.story_bucket_limit))
             nodes, n = self._anchor_index.query(_heaviest_terms(doc, _ANCHOR_QUERY_TERMS),
                                                 self.config.story_bucket_limit)
-            held = n >= _ANCHOR_TERMS  # all of an article's anchors, not one of them
-            found.append((nodes[held], n[held]))
+            if len(nodes):
+                # All of an article's anchors, not one of them; and only articles at most half
+                # this one's size: a stub it took in along with more.
+                chars, size = self._docs.body_chars, doc.body_chars
+                held = [i for i in np.flatnonzero(n >= _ANCHOR_TERMS).tolist() if 2 * chars(int(nodes[i])) <= size]
+                if held:
+                    found.append((nodes[held], n[held]))
         if not found:
             return [], set()
         return lsh.rank_candidates(found, textual, exclude, _STORY_CANDIDATES, self.config.max_candidates,

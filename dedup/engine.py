@@ -40,11 +40,11 @@ _CONTAINED_STORY = 0.8
 # Candidates proposed by story terms alone that are verified per article, best first.
 _STORY_CANDIDATES = 16
 # Containment candidates: each article is also indexed under its heaviest story terms (its
-# rarest words: names, places), and an article proposes every indexed one all of whose terms
-# it holds among its own heaviest. A stub that a later revision ten times its size took in,
-# every passage edited, shares too little of that revision's text for the body and passage
-# bands and too little of its terms for the story bands; it keeps its rarest words. Two
-# anchors, not one: one is a name many articles mention.
+# rarest words: names, places), and an article proposes every indexed one, at most half its
+# size, all of whose terms it holds among its own heaviest. A stub that a later revision ten
+# times its size took in, every passage edited, shares too little of that revision's text for
+# the body and passage bands and too little of its terms for the story bands; it keeps its
+# rarest words. Two anchors, not one: one is a name many articles mention.
 _ANCHOR_TERMS = 2
 _ANCHOR_QUERY_TERMS = 256
 # A review of the matches resting on story terms just turned common goes through at least

@@ -62,8 +62,10 @@ def measure(root: Path, articles: int, trace: bool) -> dict:
     n = len(engine)
     row = {"root": str(root), "articles": n, "articles_per_second": round(n / seconds, 1),
            "rss_growth_bytes_per_article": round((_rss() - before) / n)}
-    for name in ("_doc_index", "_passage_index", "_story_index"):
-        index = getattr(engine, name)
+    for name in ("_doc_index", "_passage_index", "_story_index", "_anchor_index"):
+        index = getattr(engine, name, None)  # an older checkout (`--root`) may lack one
+        if index is None:
+            continue
         row[f"{name.strip('_')}_entries_per_article"] = round(len(index) / n, 1)
         row[f"{name.strip('_')}_bytes_per_article"] = round(index.nbytes() / n)
     if trace:
@@ -86,12 +88,13 @@ def measure(root: Path, articles: int, trace: bool) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| checkout | articles | RSS growth B/article | band entries/article (doc, passage, story) "
+    lines = ["| checkout | articles | RSS growth B/article | band entries/article (doc, passage, story, anchor) "
              "| band B/article | snapshot B/article | snapshot save s | snapshot load s | articles/s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        entries = ", ".join(f"{r[f'{k}_index_entries_per_article']}" for k in ("doc", "passage", "story"))
-        band = sum(r[f"{k}_index_bytes_per_article"] for k in ("doc", "passage", "story"))
+        kinds = ("doc", "passage", "story", "anchor")
+        entries = ", ".join(f"{r.get(f'{k}_index_entries_per_article', '-')}" for k in kinds)
+        band = sum(r.get(f"{k}_index_bytes_per_article", 0) for k in kinds)
         lines.append(f"| {r['root']} | {r['articles']:,} | {r['rss_growth_bytes_per_article']:,} | {entries} "
                      f"| {band:,} | {r['snapshot_bytes_per_article']:,} | {r['snapshot_save_seconds']} "
                      f"| {r['snapshot_load_seconds']} | {r['articles_per_second']} |")

@@ -291,10 +291,8 @@ class Engine:
         with self._lock:
             node = self._node(article_id)
             doc = self._docs[node]
-            self._doc_index.remove(node)
-            self._passage_index.remove(node)
-            self._story_index.remove(node)
-            self._anchor_index.remove(node)
+            for index in self.band_indexes():
+                index.remove(node)
             group = self._same_body(doc.body_hash)
             was_indexed = bool(group) and group[0] == node
             if node in group:
@@ -350,9 +348,12 @@ class Engine:
                 "copy_clusters": sum(1 for _ in self.copies.clusters()),
                 "story_clusters": sum(1 for _ in self.stories.clusters()),
                 "matches": self.stories.edge_count(),
-                "index_bytes": sum(index.nbytes() for index in (self._doc_index, self._passage_index,
-                                                                 self._story_index, self._anchor_index)),
+                "index_bytes": sum(index.nbytes() for index in self.band_indexes()),
             }
+
+    def band_indexes(self) -> tuple[BandIndex, ...]:
+        """The candidate sources' band indexes: body, passages, story terms, anchors."""
+        return self._doc_index, self._passage_index, self._story_index, self._anchor_index
 
     # -- internals ------------------------------------------------------------------------
 

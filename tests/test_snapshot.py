@@ -93,8 +93,7 @@ def test_periodic_snapshots_cut_the_replay_after_a_crash(tmp_path, seed_articles
 def _level_files(index: Index) -> set[str]:
     """The files the index's band levels belong in (every level, with no size threshold)."""
     engine = index.engine
-    bands = (engine._doc_index, engine._passage_index, engine._story_index, engine._anchor_index,
-             engine._common._blocks)
+    bands = (*engine.band_indexes(), engine._common._blocks)
     return {f"{name}{part}.npy" for band in bands for name, directory in zip(band._level_names, band._directories)
             for part in ("", "-directory")[:1 + (directory is not None)]}
 

@@ -154,15 +154,62 @@ static PyObject *common_positions(PyObject *self, PyObject *args)
     return result;
 }
 
-/* Sum over the values of v (m, sorted) found in s (n, sorted) of vw * sw in double precision,
- * in v's order; or, without weights, how many are there. */
-static double overlap(const uint64_t *s, const float *sw, Py_ssize_t n, const uint64_t *v, const float *vw,
-                      Py_ssize_t m)
+/* A set's membership filter: one bit per slot of a power-of-two table, set for the slot
+ * each of its values hashes to.  A value whose bit is clear is not in the set, so a walk
+ * over another set skips the search for it; a screen compares one document with a dozen
+ * candidates, most sharing few of its values, and mostly skips. */
+typedef struct {
+    uint64_t *bits;
+    int shift; /* 64 - log2(slots) */
+    uint64_t small[64]; /* the table, when 4,096 slots hold it */
+} Filter;
+
+static inline uint64_t filter_slot(const Filter *f, uint64_t value)
+{
+    return (value * UINT64_C(0x9E3779B97F4A7C15)) >> f->shift;
+}
+
+/* A filter of `n` values with about 16 slots a value (at least 512, at most 2**20); -1 when
+ * out of memory. */
+static int filter_build(Filter *f, const uint64_t *values, Py_ssize_t n)
+{
+    int log2 = 9;
+    while (log2 < 20 && ((Py_ssize_t)1 << log2) < 16 * n)
+        log2++;
+    size_t words = ((size_t)1 << log2) / 64;
+    f->shift = 64 - log2;
+    f->bits = words <= 64 ? f->small : calloc(words, sizeof(uint64_t));
+    if (!f->bits)
+        return -1;
+    if (f->bits == f->small)
+        memset(f->small, 0, words * sizeof(uint64_t));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t slot = filter_slot(f, values[i]);
+        f->bits[slot >> 6] |= UINT64_C(1) << (slot & 63);
+    }
+    return 0;
+}
+
+static void filter_free(Filter *f)
+{
+    if (f->bits && f->bits != f->small)
+        free(f->bits);
+    f->bits = NULL;
+}
+
+/* Sum over the values of v (m, sorted) found in s (n, sorted; `f` its filter) of vw * sw in
+ * double precision, in v's order; or, without weights, how many are there.  s is searched
+ * only for the values of v whose bit is set. */
+static double filtered_overlap(const uint64_t *s, const float *sw, Py_ssize_t n, const Filter *f, const uint64_t *v,
+                               const float *vw, Py_ssize_t m)
 {
     double total = 0.0;
     Py_ssize_t start = 0;
     for (Py_ssize_t i = 0; i < m && start < n; i++) {
-        start = gallop(s, start, n, v[i]); /* the next match is usually near */
+        uint64_t slot = filter_slot(f, v[i]);
+        if (!(f->bits[slot >> 6] >> (slot & 63) & 1))
+            continue;
+        start = gallop(s, start, n, v[i]);
         if (start < n && s[start] == v[i])
             total += sw ? (double)vw[i] * (double)sw[start] : 1.0;
     }
@@ -385,6 +432,7 @@ static PyObject *screen(PyObject *self, PyObject *args)
     if (u64_buffer(terms_obj, &terms, "terms") < 0)
         return NULL;
     PyObject *others = NULL;
+    Filter term_filter = {0}, shingle_filter = {0};
     Py_ssize_t n_terms = terms.len / (Py_ssize_t)sizeof(uint64_t);
     if (PyObject_GetBuffer(weights_obj, &weights, PyBUF_C_CONTIGUOUS) < 0)
         goto done;
@@ -409,6 +457,11 @@ static PyObject *screen(PyObject *self, PyObject *args)
     if (!out)
         goto done;
     char *worth = PyByteArray_AS_STRING(out);
+    if (filter_build(&term_filter, terms.buf, n_terms) < 0 || filter_build(&shingle_filter, shingles.buf, n_shingles) < 0) {
+        Py_CLEAR(out);
+        PyErr_NoMemory();
+        goto done;
+    }
     for (Py_ssize_t a = 0; a < count; a++) {
         PyObject *other = PySequence_Fast_GET_ITEM(others, a);
         Screened o;
@@ -425,19 +478,25 @@ static PyObject *screen(PyObject *self, PyObject *args)
         }
         double story = 0.0;
         if (n_terms && o.norm * norm > 0)
-            story = overlap(terms.buf, weights.buf, n_terms, o.terms, o.weights, o.n_terms) / (o.norm * norm);
+            story = filtered_overlap(terms.buf, weights.buf, n_terms, &term_filter, o.terms, o.weights, o.n_terms)
+                    / (o.norm * norm);
         Py_ssize_t fewer = n_terms < o.n_terms ? n_terms : o.n_terms;
         worth[a] = story >= rewrite + rewrite_short / sqrt((double)(fewer > 1 ? fewer : 1));
-        if (worth[a] && flags && !(n_shingles && overlap(shingles.buf, NULL, n_shingles, o.shingles, NULL, o.n_shingles) > 0)) {
+        if (worth[a] && flags
+            && !(n_shingles && filtered_overlap(shingles.buf, NULL, n_shingles, &shingle_filter, o.shingles, NULL,
+                                                o.n_shingles) > 0)) {
             worth[a] = specific_similarity(terms.buf, weights.buf, n_terms, o.terms, o.weights, o.n_terms, flags, mask,
                                            specific_norm) >= rewrite_specific;
         } else if (!worth[a] && n_shingles) {
-            double shared = overlap(shingles.buf, NULL, n_shingles, o.shingles, NULL, o.n_shingles);
+            double shared = filtered_overlap(shingles.buf, NULL, n_shingles, &shingle_filter, o.shingles, NULL,
+                                             o.n_shingles);
             worth[a] = shared >= (double)min_shared;
         }
         release_all(held, n_held);
     }
 done:
+    filter_free(&term_filter);
+    filter_free(&shingle_filter);
     if (common.obj)
         PyBuffer_Release(&common);
     if (shingles.obj)

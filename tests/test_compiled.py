@@ -135,6 +135,35 @@ def test_screening_decides_as_numpy_would(base, others, seed, no_terms, min_shar
     assert verify.worth_verifying(doc, [doc], cfg).tolist() == [len(doc.story_terms) > 0 or len(doc.shingle_set) >= min_shared]
 
 
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.sampled_from([1, 200, 257, 3000, 70_000]),
+       shared=st.floats(0.0, 1.0))
+def test_screening_of_large_documents_decides_as_numpy_would(seed, size, shared):
+    """`screen` looks a candidate's values up in a bit table of the document's before searching:
+    documents of every size (the table on the stack up to 256 values, allocated beyond), each
+    candidate holding `shared` of the document's values among its own, decide as numpy does."""
+    from dedup.documents import Screening
+
+    rng = np.random.default_rng(seed)
+
+    def screening(values):
+        terms = np.unique(values)
+        weights = rng.integers(1, 4, len(terms)).astype(np.float32)
+        return Screening(terms, weights, float(np.sqrt(np.dot(weights, weights))), terms.copy())
+
+    base = rng.integers(0, 2**64 - 1, size, np.uint64, endpoint=True)
+    doc = screening(base)
+    candidates = []
+    for _ in range(6):
+        kept = base[rng.random(size) < shared]
+        candidates.append(screening(np.concatenate([kept, rng.integers(0, 2**64 - 1, 40, np.uint64, endpoint=True)])))
+    cfg = Config(min_shared_tokens=8)
+    compiled, plain = _both(pytest.MonkeyPatch(), verify.worth_verifying, doc, candidates, cfg, None)
+    assert compiled.tolist() == plain.tolist()
+    mixed = [record.screening_prefix(c) for c in candidates]
+    assert verify.worth_verifying(doc, mixed, cfg, None).tolist() == compiled.tolist()
+
 @settings(max_examples=300, deadline=None)
 @given(a=_values, b=_values, wide=st.integers(0, 3000), seed=st.integers(0, 2**32 - 1),
        common=st.floats(0.0, 1.0))

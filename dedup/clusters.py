@@ -193,6 +193,10 @@ class Partition:
         """Whether this level links the match recorded under `key`."""
         return self._adj.is_linked(key)
 
+    def links_of(self, keys: np.ndarray) -> np.ndarray:
+        """`links` of each of `keys` (an int array), as bools."""
+        return self._adj.linked_of(keys)
+
     def edge_count(self) -> int:
         return self._adj.count
 

@@ -100,6 +100,13 @@ class EdgeStore:
     def ends(self, key: int) -> tuple[int, int]:
         return self._u[key], self._v[key]
 
+    def ends_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`ends` of each of `keys` (an int array of existing keys), as two arrays."""
+        if not len(keys):
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        dtype = np.dtype(f"u{self._u.itemsize}")
+        return np.frombuffer(self._u, dtype)[keys], np.frombuffer(self._v, dtype)[keys]
+
     def relation(self, key: int) -> str | None:
         rank = self._scores[key * SCORES.size]
         return None if rank == NO_RELATION else RELATIONS[rank]
@@ -243,6 +250,15 @@ class Links:
 
     def is_linked(self, key: int) -> bool:
         return key < len(self._linked) and bool(self._linked[key])
+
+    def linked_of(self, keys: np.ndarray) -> np.ndarray:
+        """`is_linked` of each of `keys` (an int array), as bools."""
+        out = np.zeros(len(keys), bool)
+        n = len(self._linked)
+        if n:
+            inside = keys < n
+            out[inside] = np.frombuffer(self._linked, np.uint8, n)[keys[inside]] != 0
+        return out
 
     def linked_mask(self) -> np.ndarray:
         mask = np.zeros(len(self.store), bool)

@@ -467,26 +467,34 @@ class Engine:
         """The next `per_add` matches of the review under way (all that are left with
         `everything`); whether that ended it."""
         review = self._review
-        docs, common, cfg, edges = self._docs, self._common_terms.common, self.config, self._edges
+        docs, common, cfg = self._docs, self._common_terms.common, self.config
         turned = review.turned(len(common))
         holders = review.holders
 
-        def holding(node: int):
-            if node not in holders:
-                screening = docs.screening(node)
-                holders[node] = screening if any_flagged(screening.story_terms, turned) else None
-            return holders[node]
+        def holding(nodes: list[int]) -> np.ndarray:
+            """Whether each of `nodes` holds a term just turned common (its screening fields
+            kept in `holders` if so, None if not)."""
+            for node in nodes:
+                if node not in holders:
+                    screening = docs.screening(node)
+                    holders[node] = screening if any_flagged(screening.story_terms, turned) else None
+            return np.array([holders[node] is not None for node in nodes], bool)
 
-        end = len(review.keys) if everything else min(len(review.keys), review.position + review.per_add)
+        start = review.position
+        end = len(review.keys) if everything else min(len(review.keys), start + review.per_add)
+        keys = review.keys[start:end]
+        rewrites = max(0, min(review.first_copy, end) - start)  # the slice's first keys are rewrites
+        us, vs = self._edges.ends_of(keys)
+        # Only a pair whose two sides both hold such a term can fall; one side is looked at
+        # first, the other only where the first holds one.
+        at = np.flatnonzero(np.concatenate([self.stories.links_of(keys[:rewrites]),
+                                            self.copies.links_of(keys[rewrites:])]))
+        at = at[holding(us[at].tolist())]
+        at = at[holding(vs[at].tolist())]
         stale, unsure = [], set()
-        for i, key in enumerate(review.keys[review.position:end].tolist(), review.position):
-            rewrite = i < review.first_copy
-            if not (self.stories if rewrite else self.copies).links(key):
-                continue
-            u, v = edges.ends(key)
-            if (a := holding(u)) is None or (b := holding(v)) is None:
-                continue
-            if rewrite:
+        for i, key, u, v in zip(at.tolist(), keys[at].tolist(), us[at].tolist(), vs[at].tolist()):
+            a, b = holders[u], holders[v]
+            if i < rewrites:
                 if story_similarity(a, b, common) < cfg.rewrite_specific:
                     stale.append(key)
             elif specific_share(a, b, common) < cfg.copy_specific:

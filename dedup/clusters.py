@@ -189,12 +189,8 @@ class Partition:
         """The record keys of every match of `relation` at this level."""
         return self._adj.keys_of(relation)
 
-    def links(self, key: int) -> bool:
-        """Whether this level links the match recorded under `key`."""
-        return self._adj.is_linked(key)
-
     def links_of(self, keys: np.ndarray) -> np.ndarray:
-        """`links` of each of `keys` (an int array), as bools."""
+        """Whether this level links the match recorded under each of `keys` (an int array)."""
         return self._adj.linked_of(keys)
 
     def edge_count(self) -> int:

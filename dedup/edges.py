@@ -102,9 +102,9 @@ class EdgeStore:
 
     def ends_of(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`ends` of each of `keys` (an int array of existing keys), as two arrays."""
-        if not len(keys):
-            return np.empty(0, np.int64), np.empty(0, np.int64)
         dtype = np.dtype(f"u{self._u.itemsize}")
+        if not len(keys):
+            return np.empty(0, dtype), np.empty(0, dtype)
         return np.frombuffer(self._u, dtype)[keys], np.frombuffer(self._v, dtype)[keys]
 
     def relation(self, key: int) -> str | None:

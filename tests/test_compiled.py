@@ -135,7 +135,6 @@ def test_screening_decides_as_numpy_would(base, others, seed, no_terms, min_shar
     assert verify.worth_verifying(doc, [doc], cfg).tolist() == [len(doc.story_terms) > 0 or len(doc.shingle_set) >= min_shared]
 
 
-
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), size=st.sampled_from([1, 200, 257, 3000, 70_000]),
        shared=st.floats(0.0, 1.0))
@@ -163,6 +162,7 @@ def test_screening_of_large_documents_decides_as_numpy_would(seed, size, shared)
     assert compiled.tolist() == plain.tolist()
     mixed = [record.screening_prefix(c) for c in candidates]
     assert verify.worth_verifying(doc, mixed, cfg, None).tolist() == compiled.tolist()
+
 
 @settings(max_examples=300, deadline=None)
 @given(a=_values, b=_values, wide=st.integers(0, 3000), seed=st.integers(0, 2**32 - 1),

@@ -5,6 +5,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from dedup import collector
 from dedup.config import Config
 from dedup.engine import Engine, Summary
-from dedup.inputs import Article, Problem, read_inputs
+from dedup.inputs import Article, Problem, count_documents, read_inputs
 from dedup.verify import Match
 
 # Decision thresholds a user may want to change per run, with their help text.
@@ -41,7 +42,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
     run = commands.add_parser("cluster", help="cluster a collection of articles into copy and story clusters")
     run.add_argument("inputs", nargs="+", metavar="INPUT",
-                     help="a directory (.txt .md .html .htm .json .jsonl files) or a .jsonl file")
+                     help="a directory (.txt .md .html .htm .json .jsonl files), a .jsonl file (or .jsonl.gz, "
+                          ".jsonl.bz2, .jsonl.xz), or '-' for JSONL on standard input")
     run.add_argument("-o", "--out", required=True, metavar="PRED.jsonl",
                      help="where to write one JSON line per document, in input order ('-' for stdout)")
     run.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -144,7 +146,13 @@ def console(argv: Sequence[str] | None = None) -> int:
     """The `dedup` command: `main` in a process of its own, whose growing index must not be
     paused by full garbage collections (see `dedup.collector`)."""
     collector.enable()
-    return main(argv)
+    try:
+        return main(argv)
+    except BrokenPipeError:
+        # The reader of standard output left (`dedup cluster ... --out - | head`): stop
+        # quietly, as a pipeline's commands do, instead of a traceback at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,7 +254,7 @@ def run_cluster(args: argparse.Namespace, config: Config) -> int:
 
     if not _tmp_dir_usable(args.tmp_dir):
         return 2
-    progress = None if args.quiet else Progress(_count_inputs(args.inputs))
+    progress = None if args.quiet else Progress(count_documents(args.inputs))
     started = time.perf_counter()
     with _dask_executor(args.dask, args.workers) as executor:
         run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, max(1, args.workers),
@@ -376,33 +384,13 @@ def summary(engine: Engine, documents: int, skipped: int, seconds: float, out: s
     rate = documents / seconds if seconds > 0 else 0.0
     lines = [
         f"dedup: {documents:,} documents in {seconds:.1f} s ({rate:,.0f}/s)"
-        + (f", {skipped:,} inputs skipped" if skipped else ""),
+        + (f", {skipped:,} input{'s' if skipped != 1 else ''} skipped" if skipped else ""),
         f"  copy clusters:  {stats['copy_clusters']:,} ({sum(1 for n in copies if n > 1):,} with copies; "
         f"{in_copies:,} documents, {in_copies / max(documents, 1):.1%}, are in one; largest {max(copies, default=0)})",
         f"  story clusters: {stats['story_clusters']:,}",
-        f"  written to {out}",
+        f"  written to {'standard output' if out == '-' else out}",
     ]
     return "\n".join(lines)
-
-
-def _count_inputs(paths: list[str]) -> int | None:
-    """A cheap count of documents for the progress bar (lines of JSONL, files in directories)."""
-    from dedup.inputs import SUFFIXES
-
-    total = 0
-    try:
-        for raw in paths:
-            path = Path(raw)
-            files = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES] if path.is_dir() else [path]
-            for file in files:
-                if file.suffix.lower() == ".jsonl":
-                    with file.open("rb") as handle:
-                        total += sum(1 for line in handle if line.strip())
-                else:
-                    total += 1
-    except OSError:
-        return None
-    return total
 
 
 class Progress:
@@ -468,7 +456,7 @@ def _explain_in_collection(args: argparse.Namespace, config: Config) -> int:
     collection is indexed first, so its common boilerplate and story terms apply."""
     from dedup.batch import cluster
 
-    progress = Progress(_count_inputs(args.inputs))
+    progress = Progress(count_documents(args.inputs))
     run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, os.cpu_count() or 1,
                   on_progress=progress.update)
     progress.finish()

@@ -1,12 +1,20 @@
-"""Reading collections of articles from directories and JSONL files.
+"""Reading collections of articles from directories, JSONL files and standard input.
 
 Readers yield `Article`s in input order and report every input they cannot use as a
 `Problem` (a name and a reason) instead of raising, so one bad file never stops a batch.
+JSONL dumps may come compressed (`.jsonl.gz`, `.jsonl.bz2`, `.jsonl.xz`, as archives ship
+them) or on standard input (`-`); both are read as they stream, never whole into memory.
 """
 from __future__ import annotations
 
+import bz2
+import contextlib
+import gzip
 import json
-from collections.abc import Iterator
+import lzma
+import sys
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +26,10 @@ HTML_SUFFIXES = {".html", ".htm"}
 JSON_SUFFIXES = {".json"}
 JSONL_SUFFIXES = {".jsonl"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | JSONL_SUFFIXES
+COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+STDIN = "-"  # as an input: JSONL records on standard input
+# What a damaged or truncated compressed stream raises while it is read.
+_DAMAGED = (OSError, EOFError, zlib.error, lzma.LZMAError)
 
 
 @dataclass(frozen=True)
@@ -29,13 +41,16 @@ class Problem:
 
 
 def read_inputs(paths: list[str], max_bytes: int) -> Iterator[Article | Problem]:
-    """Articles from files, directories (walked recursively, sorted) and JSONL files."""
+    """Articles from files, directories (walked recursively, sorted), JSONL files (plain or
+    compressed) and standard input (`-`, JSONL)."""
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        if raw == STDIN:
+            yield from _read_jsonl("<stdin>", lambda: contextlib.nullcontext(sys.stdin.buffer), max_bytes)
+        elif path.is_dir():
+            files = input_files(path)
             if not files:
-                yield Problem(raw, f"no {', '.join(sorted(SUFFIXES))} files in this directory")
+                yield Problem(raw, f"no {', '.join(sorted(SUFFIXES))} files (or compressed .jsonl) in this directory")
             for file in files:
                 yield from _read_file(file, file.relative_to(path).as_posix(), max_bytes)
         elif path.is_file():
@@ -44,10 +59,52 @@ def read_inputs(paths: list[str], max_bytes: int) -> Iterator[Article | Problem]
             yield Problem(raw, "no such file or directory")
 
 
+def count_documents(paths: list[str]) -> int | None:
+    """A cheap count of the documents `read_inputs` will yield, for a progress bar: lines of
+    JSONL (compressed ones decompressed once more), files in directories; None when it cannot
+    be known (standard input, an unreadable or damaged file)."""
+    total = 0
+    try:
+        for raw in paths:
+            if raw == STDIN:
+                return None
+            path = Path(raw)
+            for file in input_files(path) if path.is_dir() else [path]:
+                if input_format(file) in JSONL_SUFFIXES:
+                    opener = COMPRESSIONS.get(file.suffix.lower(), open)
+                    with opener(file, "rb") as handle:
+                        total += sum(1 for line in handle if line.strip())
+                else:
+                    total += 1
+    except _DAMAGED:
+        return None
+    return total
+
+
+def input_files(directory: Path) -> list[Path]:
+    """The files of `directory` (and below) that are read, sorted."""
+    return sorted(p for p in directory.rglob("*") if p.is_file() and input_format(p) is not None)
+
+
+def input_format(path: Path) -> str | None:
+    """The suffix of the format `path` is read in, a compressed dump's being `.jsonl`; None for
+    a file a directory walk passes over."""
+    suffix = path.suffix.lower()
+    if suffix in COMPRESSIONS:
+        return ".jsonl" if Path(path.stem).suffix.lower() in JSONL_SUFFIXES else None
+    return suffix if suffix in SUFFIXES else None
+
+
 def _read_file(path: Path, article_id: str, max_bytes: int) -> Iterator[Article | Problem]:
     suffix = path.suffix.lower()
+    if suffix in COMPRESSIONS:
+        if input_format(path) is None:
+            yield Problem(str(path), f"a compressed input is read only as JSONL: name it NAME.jsonl{suffix}")
+        else:
+            yield from _read_jsonl(str(path), lambda: COMPRESSIONS[suffix](path, "rb"), max_bytes)
+        return
     if suffix in JSONL_SUFFIXES:
-        yield from _read_jsonl(path, max_bytes)
+        yield from _read_jsonl(str(path), lambda: path.open("rb"), max_bytes)
         return
     text = _read_text(path, max_bytes)
     if isinstance(text, Problem):
@@ -81,15 +138,28 @@ def _read_text(path: Path, max_bytes: int) -> str | Problem:
         return Problem(str(path), f"is not UTF-8 (invalid byte at offset {exc.start}); convert it to UTF-8")
 
 
-def _read_jsonl(path: Path, max_bytes: int) -> Iterator[Article | Problem]:
+def _read_jsonl(name: str, open_binary: Callable, max_bytes: int) -> Iterator[Article | Problem]:
+    """The records of one JSONL stream; `open_binary()` opens it for reading bytes. A stream
+    that breaks off (damaged or truncated compression, a failing disk) keeps the records read
+    before the break, and the break is reported at the line it stopped."""
     try:
-        handle = path.open("rb")
+        handle = open_binary()
     except OSError as exc:
-        yield Problem(str(path), f"cannot be read: {exc.strerror or exc}")
+        yield Problem(name, f"cannot be read: {exc.strerror or exc}")
         return
-    with handle:
-        for number, line in enumerate(handle, 1):
-            where = f"{path}:{number}"
+    with handle as stream:
+        lines, number = iter(stream), 0
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration:
+                return
+            except _DAMAGED as exc:
+                yield Problem(f"{name}:{number + 1}", f"reading stopped here: {exc or type(exc).__name__} "
+                                                      "(damaged or cut short?); the records before it were kept")
+                return
+            number += 1
+            where = f"{name}:{number}"
             if not line.strip():
                 continue
             if len(line) > max_bytes * 2:

@@ -1,9 +1,16 @@
 """`dedup cluster` and `dedup explain` as a user runs them."""
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
 import json
+import lzma
 import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -157,3 +164,64 @@ def test_an_unusable_tmp_dir_is_refused_before_the_run(tmp_path, capsys):
     assert main(["cluster", str(SEEDS), "--out", str(out), "--tmp-dir", str(tmp_path / "nope")]) == 2
     assert "is not a writable directory" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _seed_records() -> list[str]:
+    return [json.dumps({"id": p.name[:3], "text": p.read_text()}) for p in sorted(SEEDS.glob("*.txt"))]
+
+
+@pytest.mark.parametrize("suffix, opener", [(".gz", gzip.open), (".bz2", bz2.open), (".xz", lzma.open)])
+def test_compressed_jsonl_dumps_are_read_like_plain_ones(tmp_path, suffix, opener):
+    plain = tmp_path / "seeds.jsonl"
+    plain.write_text("\n".join(_seed_records()) + "\n")
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    with opener(dumps / f"seeds.jsonl{suffix}", "wb") as handle:
+        handle.write(plain.read_bytes())
+    (dumps / f"notes.txt{suffix}").write_bytes(b"not walked: only JSONL is read compressed")
+    assert main(["cluster", str(plain), "--out", str(tmp_path / "plain.out"), "--quiet"]) == 0
+    assert main(["cluster", str(dumps), "--out", str(tmp_path / "dumps.out"), "--quiet"]) == 0
+    expected = (tmp_path / "plain.out").read_text()
+    assert len(expected.splitlines()) == 5
+    assert (tmp_path / "dumps.out").read_text() == expected
+
+
+def test_a_cut_short_dump_keeps_the_records_before_the_break_and_fails_the_run(tmp_path, capsys):
+    records = _seed_records()
+    whole = gzip.compress(("\n".join(records) + "\n").encode())
+    dump = tmp_path / "cut.jsonl.gz"
+    dump.write_bytes(whole[:len(whole) * 3 // 4])
+    (tmp_path / "notes.txt.gz").write_bytes(gzip.compress(b"plain text"))
+    out = tmp_path / "pred.jsonl"
+    assert main(["cluster", str(dump), str(tmp_path / "notes.txt.gz"), "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "cut.jsonl.gz:" in err and "the records before it were kept" in err
+    assert "read only as JSONL" in err
+    ids = [r["id"] for r in _read_jsonl(out)]
+    assert 0 < len(ids) < len(records) and ids == ["000", "001", "002", "003", "004"][:len(ids)]
+
+
+def test_standard_input_is_read_as_jsonl(tmp_path, monkeypatch):
+    plain = tmp_path / "seeds.jsonl"
+    plain.write_text("\n".join(_seed_records()) + "\n")
+    assert main(["cluster", str(plain), "--out", str(tmp_path / "plain.out"), "--quiet"]) == 0
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(plain.read_bytes())))
+    assert main(["cluster", "-", "--out", str(tmp_path / "stdin.out"), "--quiet"]) == 0
+    assert (tmp_path / "stdin.out").read_text() == (tmp_path / "plain.out").read_text()
+
+
+def test_a_reader_that_leaves_early_ends_the_run_quietly(tmp_path):
+    """`dedup cluster - --out - | head -1`: no traceback when the pipe closes."""
+    lines = "".join(json.dumps({"id": f"n{i}", "text": f"Notice {i}: the council met on day {i} and chose plan {i * 7}."}) + "\n"
+                    for i in range(600))
+    command = [sys.executable, "-c", "import sys; from dedup.cli import console; sys.exit(console())",
+               "cluster", "-", "--out", "-", "--quiet", "--workers", "1"]
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=Path(__file__).parents[1])
+    proc.stdin.write(lines.encode())
+    proc.stdin.close()
+    assert json.loads(proc.stdout.readline())["id"] == "n0"
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 128 + signal.SIGPIPE, err
+    assert "Traceback" not in err

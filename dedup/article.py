@@ -17,7 +17,8 @@ class Article:
     """One submitted article.
 
     `text` is the plain text; pages given as HTML are turned into text by
-    `dedup.html.extract_text` before they get here. `published_at`, when known, decides which
+    `dedup.html.extract_text` before they get here (in a batch run, in the worker processes:
+    see `dedup.inputs.Page`). `published_at`, when known, decides which
     member of a cluster is the original.
     """
 

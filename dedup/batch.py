@@ -26,7 +26,7 @@ from dedup.article import Article
 from dedup.config import Config
 from dedup.engine import Engine
 from dedup.errors import ConflictingArticle, InvalidArticle
-from dedup.inputs import Problem
+from dedup.inputs import Page, Problem
 from dedup.workers import AnalysisWorkers
 
 CHUNK = 32
@@ -36,12 +36,13 @@ SPILL_AFTER = 100_000
 _analyzers: dict[Config, Analyzer] = {}  # one per configuration in each worker process
 
 
-def analyse_chunk(config: Config, articles: list[Article]) -> list[Document | Problem]:
-    """Analyse a chunk in a worker process (a process pool's or a Dask worker's)."""
+def analyse_chunk(config: Config, articles: list[Article | Page]) -> list[Document | Problem]:
+    """Analyse a chunk in a worker process (a process pool's or a Dask worker's), the main
+    text of its HTML pages extracted first."""
     analyzer = _analyzers.get(config)
     if analyzer is None:
         analyzer = _analyzers[config] = Analyzer(config)
-    return analyse_articles(analyzer, articles)
+    return analyse_articles(analyzer, [a.article() if isinstance(a, Page) else a for a in articles])
 
 
 def start_analysis_pool(config: Config, workers: int, mp_context=None) -> AnalysisWorkers:
@@ -70,10 +71,14 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def analyse_articles(analyzer: Analyzer, articles: list[Article]) -> list[Document | Problem]:
-    """Analyse articles, turning each invalid one into a `Problem` instead of failing the lot."""
+def analyse_articles(analyzer: Analyzer, articles: list[Article | Problem]) -> list[Document | Problem]:
+    """Analyse articles, turning each invalid one into a `Problem` instead of failing the lot
+    (a `Problem` given passes through)."""
     valid, out = [], []
     for article in articles:
+        if isinstance(article, Problem):
+            out.append(article)
+            continue
         try:
             article.validate(analyzer.config.max_text_bytes)
             valid.append(article)
@@ -87,8 +92,8 @@ def analyse_articles(analyzer: Analyzer, articles: list[Article]) -> list[Docume
 def analysed(
     items: Iterable, config: Config, workers: int, executor: Executor | None = None
 ) -> Iterator:
-    """Each item in input order: articles become `Document`s (or `Problem`s when invalid),
-    anything else passes through. Analysis runs in the caller for ``workers <= 1``, else on
+    """Each item in input order: articles and HTML pages become `Document`s (or `Problem`s
+    when invalid), anything else passes through. Analysis runs in the caller for ``workers <= 1``, else on
     `workers` local processes or on `executor`."""
     if workers <= 1 and executor is None:
         for chunk in _chunks(items):
@@ -123,14 +128,14 @@ def _chunks(items: Iterable) -> Iterator[list]:
         yield chunk
 
 
-def _articles(chunk: list) -> list[Article]:
-    return [a for a in chunk if isinstance(a, Article)]
+def _articles(chunk: list) -> list[Article | Page]:
+    return [a for a in chunk if isinstance(a, (Article, Page))]
 
 
 def _fill(chunk: list, results: list) -> list:
-    """`chunk` with its articles replaced by their analysis results, in place order."""
+    """`chunk` with its articles and pages replaced by their analysis results, in place order."""
     done = iter(results)
-    return [next(done) if isinstance(item, Article) else item for item in chunk]
+    return [next(done) if isinstance(item, (Article, Page)) else item for item in chunk]
 
 
 @dataclass
@@ -147,7 +152,7 @@ class BatchRun:
 
 
 def cluster(
-    items: Iterable[Article | Problem],
+    items: Iterable[Article | Page | Problem],
     config: Config | None = None,
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,

@@ -257,7 +257,7 @@ def run_cluster(args: argparse.Namespace, config: Config) -> int:
     progress = None if args.quiet else Progress(count_documents(args.inputs))
     started = time.perf_counter()
     with _dask_executor(args.dask, args.workers) as executor:
-        run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, max(1, args.workers),
+        run = cluster(read_inputs(args.inputs, config.max_text_bytes, pages=True), config, max(1, args.workers),
                       on_progress=progress.update if progress else None, executor=executor,
                       spill_after=args.spill_after, spill_dir=args.tmp_dir)
     elapsed = time.perf_counter() - started
@@ -310,7 +310,7 @@ def run_report(args: argparse.Namespace, config: Config) -> int:
         return 1
     if not _tmp_dir_usable(args.tmp_dir):
         return 2
-    run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, max(1, args.workers),
+    run = cluster(read_inputs(args.inputs, config.max_text_bytes, pages=True), config, max(1, args.workers),
                   spill_after=args.spill_after, spill_dir=args.tmp_dir)
     try:
         ids = [i for i in run.ids if i in predicted]
@@ -457,7 +457,7 @@ def _explain_in_collection(args: argparse.Namespace, config: Config) -> int:
     from dedup.batch import cluster
 
     progress = Progress(count_documents(args.inputs))
-    run = cluster(read_inputs(args.inputs, config.max_text_bytes), config, os.cpu_count() or 1,
+    run = cluster(read_inputs(args.inputs, config.max_text_bytes, pages=True), config, os.cpu_count() or 1,
                   on_progress=progress.update)
     progress.finish()
     try:

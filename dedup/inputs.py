@@ -40,9 +40,15 @@ class Problem:
     reason: str
 
 
-def read_inputs(paths: list[str], max_bytes: int) -> Iterator[Article | Problem]:
+def read_inputs(paths: list[str], max_bytes: int, pages: bool = False) -> Iterator[Article | Page | Problem]:
     """Articles from files, directories (walked recursively, sorted), JSONL files (plain or
-    compressed) and standard input (`-`, JSONL)."""
+    compressed) and standard input (`-`, JSONL). With `pages`, an HTML page comes as a `Page`
+    whose text the caller extracts where it likes; else as its article."""
+    for item in _read_all(paths, max_bytes):
+        yield item.article() if isinstance(item, Page) and not pages else item
+
+
+def _read_all(paths: list[str], max_bytes: int) -> Iterator[Article | Page | Problem]:
     for raw in paths:
         path = Path(raw)
         if raw == STDIN:
@@ -95,7 +101,7 @@ def input_format(path: Path) -> str | None:
     return suffix if suffix in SUFFIXES else None
 
 
-def _read_file(path: Path, article_id: str, max_bytes: int) -> Iterator[Article | Problem]:
+def _read_file(path: Path, article_id: str, max_bytes: int) -> Iterator[Article | Page | Problem]:
     suffix = path.suffix.lower()
     if suffix in COMPRESSIONS:
         if input_format(path) is None:
@@ -138,7 +144,7 @@ def _read_text(path: Path, max_bytes: int) -> str | Problem:
         return Problem(str(path), f"is not UTF-8 (invalid byte at offset {exc.start}); convert it to UTF-8")
 
 
-def _read_jsonl(name: str, open_binary: Callable, max_bytes: int) -> Iterator[Article | Problem]:
+def _read_jsonl(name: str, open_binary: Callable, max_bytes: int) -> Iterator[Article | Page | Problem]:
     """The records of one JSONL stream; `open_binary()` opens it for reading bytes. A stream
     that breaks off (damaged or truncated compression, a failing disk) keeps the records read
     before the break, and the break is reported at the line it stopped."""
@@ -176,7 +182,7 @@ def _read_jsonl(name: str, open_binary: Callable, max_bytes: int) -> Iterator[Ar
             yield _from_record(record, where, default_id=None)
 
 
-def _from_record(record, where: str, default_id: str | None) -> Article | Problem:
+def _from_record(record, where: str, default_id: str | None) -> Article | Page | Problem:
     if not isinstance(record, dict):
         return Problem(where, "record must be a JSON object with 'id' and 'text'")
     article_id = record.get("id", default_id)
@@ -200,18 +206,34 @@ def _from_record(record, where: str, default_id: str | None) -> Article | Proble
     )
 
 
-def _article(where: str, article_id, text: str | None = None, html: str | None = None, **fields) -> Article | Problem:
+def _article(where: str, article_id, text: str | None = None, html: str | None = None, **fields) -> Article | Page | Problem:
     if not isinstance(article_id, str):
         return Problem(where, "'id' must be a string")
     if text is None and html is not None:
-        from dedup.html import extract_text  # trafilatura takes ~0.15 s to import: only for HTML
+        return Page(where, article_id, html, fields)
+    return _checked(where, article_id, text, fields)
 
-        title, text = extract_text(html)
-        fields["title"] = fields.get("title") or title
-        if not text.strip():
-            return Problem(where, "no main text found in the HTML")
+
+def _checked(where: str, article_id: str, text: str, fields: dict) -> Article | Problem:
     if not (text or "").strip() and not fields.get("title", "").strip():
         return Problem(where, "empty text")
     return Article(id=article_id, text=text or "", **fields)
 
 
+@dataclass(frozen=True)
+class Page:
+    """An HTML page as read: its main text is extracted (`article`) where the analysis runs,
+    in a batch's worker processes, since extraction costs about as much as the analysis."""
+
+    where: str
+    article_id: str
+    html: str
+    fields: dict  # title, source, published_at as the record gave them
+
+    def article(self) -> Article | Problem:
+        from dedup.html import extract_text  # trafilatura takes ~0.15 s to import: only for HTML
+
+        title, text = extract_text(self.html)
+        if not text.strip():
+            return Problem(self.where, "no main text found in the HTML")
+        return _checked(self.where, self.article_id, text, {**self.fields, "title": self.fields.get("title") or title})

@@ -18,8 +18,9 @@ _TITLE_META = ('//meta[@property="og:title" or @name="og:title" or @name="twitte
                'or @property="twitter:title"]/@content')
 
 
-def extract_text(html: str) -> tuple[str, str]:
-    """Return ``(title, text)`` of an HTML page; both empty when no main text is found.
+def extract_text(html: str | bytes) -> tuple[str, str]:
+    """Return ``(title, text)`` of an HTML page (bytes are decoded as the page declares, else
+    as guessed); both empty when no main text is found.
 
     Comments and tables of links are left out; paragraphs are kept one per line, which is
     what passage segmentation expects.

@@ -112,7 +112,17 @@ def _read_file(path: Path, article_id: str, max_bytes: int) -> Iterator[Article 
     if suffix in JSONL_SUFFIXES:
         yield from _read_jsonl(str(path), lambda: path.open("rb"), max_bytes)
         return
-    text = _read_text(path, max_bytes)
+    data = _read_bytes(path, max_bytes)
+    if isinstance(data, Problem):
+        yield data
+        return
+    if suffix in HTML_SUFFIXES:
+        # A page not in UTF-8 names its own encoding (<meta charset>): the extractor reads
+        # that from its bytes.
+        text = _decoded(path, data)
+        yield _article(str(path), article_id, html=data if isinstance(text, Problem) else text)
+        return
+    text = _decoded(path, data)
     if isinstance(text, Problem):
         yield text
     elif suffix in JSON_SUFFIXES:
@@ -122,13 +132,11 @@ def _read_file(path: Path, article_id: str, max_bytes: int) -> Iterator[Article 
             yield Problem(str(path), f"not valid JSON ({exc.msg} at line {exc.lineno})")
             return
         yield _from_record(record, str(path), default_id=article_id)
-    elif suffix in HTML_SUFFIXES:
-        yield _article(str(path), article_id, html=text)
     else:
         yield _article(str(path), article_id, text=text)
 
 
-def _read_text(path: Path, max_bytes: int) -> str | Problem:
+def _read_bytes(path: Path, max_bytes: int) -> bytes | Problem:
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -138,6 +146,10 @@ def _read_text(path: Path, max_bytes: int) -> str | Problem:
         return Problem(str(path), f"cannot be read: {exc.strerror or exc}")
     if b"\x00" in data[:8192]:
         return Problem(str(path), "looks binary (contains NUL bytes), not text")
+    return data
+
+
+def _decoded(path: Path, data: bytes) -> str | Problem:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -227,7 +239,7 @@ class Page:
 
     where: str
     article_id: str
-    html: str
+    html: str | bytes  # bytes: a file not in UTF-8, decoded as the page declares
     fields: dict  # title, source, published_at as the record gave them
 
     def article(self) -> Article | Problem:

@@ -55,3 +55,15 @@ def test_a_batch_run_extracts_pages_in_its_workers_with_the_same_result(tmp_path
     assert by_id["000"] == by_id["004"] != by_id["001"]
     for run in [*runs, in_process]:
         run.close()
+
+
+def test_a_page_not_in_utf8_is_read_in_the_encoding_it_declares(tmp_path):
+    sentence = "Le café coûte 3 € à Paris, et l’addition arrive vite après le déjeuner. "
+    page = _page('<meta charset="windows-1252"><title>Cafés de Paris</title>', f"<article><p>{sentence * 8}</p></article>")
+    (tmp_path / "cafe.html").write_bytes(page.encode("cp1252"))
+    (tmp_path / "cafe.txt").write_bytes((sentence * 8).encode("cp1252"))  # plain text has no declaration
+    items = list(read_inputs([str(tmp_path)], 1 << 20))
+    article, problem = items
+    assert article.title == "Cafés de Paris"
+    assert article.text.startswith(sentence.strip())
+    assert isinstance(problem, Problem) and "is not UTF-8" in problem.reason

@@ -17,7 +17,7 @@ import numpy as np
 import xxhash
 
 from dedup.article import Article
-from dedup.boilerplate import BODY, classify_blocks
+from dedup.boilerplate import BODY, PERIPHERAL, classify_blocks
 from dedup.config import Config
 from dedup.normalise import repair
 from dedup.segment import Span, folded_tokens, split_blocks
@@ -66,6 +66,7 @@ class Document:
     block_hashes: np.ndarray  # uint64, hash of each block's folded tokens
     body_tokens: np.ndarray  # int32: indices of the body's tokens, in order
     body_chars: int  # characters spanned by the body's tokens (what shared spans are measured against)
+    page_chars: int  # body_chars and the characters of the periphery cut from around it: the page's prose
     shingles: np.ndarray  # uint64: shingle i covers body tokens i .. i+k-1
     shingle_blocks: np.ndarray  # int32: block in which shingle i starts
     shingle_quoted: np.ndarray  # bool: shingle i starts inside quotation marks
@@ -155,6 +156,7 @@ class Analyzer:
         body_blocks = [i for i, label in enumerate(labels) if label == BODY]
         quoted = _quoted_tokens(text, spans, bounds, token_starts)
         body = self._body(text, token_hashes, ends, block_bounds, body_blocks, quoted)
+        body_chars = int((ends[body.tokens] - starts[body.tokens]).sum())
         # A copy under another headline is still an exact copy: the hash leaves a separately
         # given title out, unless the title is all there is.
         exact_blocks = body_blocks[1:] if title_block and body_blocks[:1] == [0] and len(body_blocks) > 1 else body_blocks
@@ -178,7 +180,9 @@ class Analyzer:
                 dtype=_U64,
             ),
             body_tokens=body.tokens,
-            body_chars=int((ends[body.tokens] - starts[body.tokens]).sum()),
+            body_chars=body_chars,
+            page_chars=body_chars + sum(int((ends[lo:hi] - starts[lo:hi]).sum()) for (lo, hi), label in zip(bounds, labels)
+                                        if label == PERIPHERAL),
             shingles=body.shingles,
             shingle_blocks=body.shingle_blocks,
             shingle_quoted=body.shingle_quoted,

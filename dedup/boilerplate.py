@@ -141,12 +141,15 @@ def _mark_periphery(
     core = [rank for rank, c in enumerate(cohesion) if c >= core_cohesion]
     if len(core) < min_core_blocks:
         return
-    # Before the core, only blocks that share (almost) nothing with the article are cut: an
+    # Only blocks that share (almost) nothing with the article are cut. Before the core: an
     # article's opening paragraph is often less cohesive than the rest, and it matters most.
-    # After the core, where "related stories" boxes sit (often on neighbouring topics), the
-    # whole run is cut.
+    # After the core, the first such block starts the page's periphery ("related stories"
+    # boxes, sign-up calls, footers), and the whole run from it on is cut, neighbouring
+    # topics and all; the article's own closing paragraphs, whose terms recur in fewer blocks
+    # two places away, stay before it.
     for rank in range(core[0]):
         if cohesion[rank] < core_cohesion / 2:
             labels[body[rank]] = PERIPHERAL
-    for rank in range(core[-1] + 1, len(body)):
+    tail = next((rank for rank in range(core[-1] + 1, len(body)) if cohesion[rank] < core_cohesion / 2), len(body))
+    for rank in range(tail, len(body)):
         labels[body[rank]] = PERIPHERAL

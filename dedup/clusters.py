@@ -79,9 +79,9 @@ class Partition:
     cluster of its own (most articles are), which costs nothing but that entry.
     """
 
-    def __init__(self, links: Links, body_chars: Callable[[int], int]) -> None:
+    def __init__(self, links: Links, page_chars: Callable[[int], int]) -> None:
         self._adj = links  # this level's matches (`dedup.edges`)
-        self._body_chars = body_chars
+        self._page_chars = page_chars
         self._cluster = array("q")  # node -> cluster number, -1 for a node on its own
         self._members: dict[int, array] = {}  # cluster number -> sorted nodes
         # cluster number -> the keys of the merges that built it, in `Edge.order`
@@ -256,7 +256,7 @@ class Partition:
             if c is not None:
                 nodes.update(self._members[c])
         self._drop_clusters(nodes)
-        merger = _from_scratch(nodes, _Read(self._adj), self._body_chars)
+        merger = _from_scratch(nodes, _Read(self._adj), self._page_chars)
         for root, group in merger.members.items():
             self._set_cluster(group, merger.history[root])
 
@@ -342,7 +342,7 @@ class Partition:
             x_tainted, y_tainted = merger.tainted(x), merger.tainted(y)
             if not (x_tainted or y_tainted):
                 merger.merge(x, y, e)  # an old merge of two untouched clusters
-            elif _may_merge(e, x, y, merger, adj, self._body_chars):
+            elif _may_merge(e, x, y, merger, adj, self._page_chars):
                 if not (x_tainted and y_tainted):
                     taint_and_queue(y if x_tainted else x, now)
                 merger.merge(x, y, e)
@@ -379,31 +379,31 @@ class Partition:
 def cluster_component(
     nodes: set[int],
     adj: dict[int, dict[int, Edge]],
-    body_chars: Callable[[int], int],
+    page_chars: Callable[[int], int],
 ) -> list[list[int]]:
     """Cluster one connected set of nodes from scratch; a pure function of its nodes and
-    edges (applied in `Edge.order`). `body_chars` gives the length of a node's body text."""
-    return list(_from_scratch(nodes, adj, body_chars).members.values())
+    edges (applied in `Edge.order`). `page_chars` gives the length of a node's prose (body and periphery)."""
+    return list(_from_scratch(nodes, adj, page_chars).members.values())
 
 
-def _from_scratch(nodes: set[int], adj: dict[int, dict[int, Edge]], body_chars) -> _Merger:
+def _from_scratch(nodes: set[int], adj: dict[int, dict[int, Edge]], page_chars) -> _Merger:
     """One pass over the edges among `nodes`, strongest first: the clusters and their merges."""
     merger = _Merger(adj, nodes)
     find = merger.find
     ordered = sorted((e for n in nodes for m, e in adj[n].items() if n < m and m in nodes), key=_ORDER)
     for e in ordered:
         x, y = find(e.u), find(e.v)
-        if x != y and _may_merge(e, x, y, merger, adj, body_chars):
+        if x != y and _may_merge(e, x, y, merger, adj, page_chars):
             merger.merge(x, y, e)
     return merger
 
 
-def _may_merge(e: Edge, x: int, y: int, merger: _Merger, adj, body_chars) -> bool:
+def _may_merge(e: Edge, x: int, y: int, merger: _Merger, adj, page_chars) -> bool:
     """The merge rule for edge `e` between clusters `x` and `y` (roots)."""
     if e.relation in _UNCONDITIONAL:
         return True
     if e.relation in _COPY_CONDITIONAL:
-        return not (_bridges(e, x, y, merger, adj, body_chars) or _bridges(e, y, x, merger, adj, body_chars))
+        return not (_bridges(e, x, y, merger, adj, page_chars) or _bridges(e, y, x, merger, adj, page_chars))
     return merger.weak_merge_allowed(x, y)
 
 
@@ -597,7 +597,7 @@ def _move(links: dict[int, set[int]], linked: set[int], to: int) -> None:
         links[to] = linked
 
 
-def _bridges(e: Edge, own: int, other: int, merger: _Merger, adj, body_chars: Callable[[int], int]) -> bool:
+def _bridges(e: Edge, own: int, other: int, merger: _Merger, adj, page_chars: Callable[[int], int]) -> bool:
     """Whether `e` links cluster `other` to `own` (both roots) only through an inserted part of one page.
 
     The member of `own` that `e` touches shares some text with its own cluster and some with
@@ -606,7 +606,9 @@ def _bridges(e: Edge, own: int, other: int, merger: _Merger, adj, body_chars: Ca
     another story), the page is a compilation and must not fuse the stories it compiles. When
     a large part of the page (`_MOSTLY`) is shared with `other`, the page is simply a version
     of that story too: a revision that keeps parts of two earlier ones, where a digest's
-    pieces are a tenth or so of the page each.
+    pieces are a tenth or so of the page each. The page is measured with the periphery cut
+    from its body: a digest whose other stories were cut as unrelated to the first is still
+    made of them.
     """
     node = e.u if merger.find(e.u) == own else e.v
     if len(merger.members[own]) == 1:
@@ -624,7 +626,7 @@ def _bridges(e: Edge, own: int, other: int, merger: _Merger, adj, body_chars: Ca
             other_spans.extend(f.spans_of(node))
     own_cover, other_cover = _union(own_spans), _union(other_spans)
     other_size = _length(other_cover)
-    if not own_cover or other_size == 0 or other_size >= _MOSTLY * body_chars(node):
+    if not own_cover or other_size == 0 or other_size >= _MOSTLY * page_chars(node):
         return False
     return 2 * _overlap(own_cover, other_cover) < other_size
 

@@ -44,14 +44,15 @@ class DocInfo:
     published_at: datetime | None
     body_hash: int
     body_chars: int
+    page_chars: int
 
     @classmethod
     def of(cls, doc: Document) -> "DocInfo":
-        return cls(doc.id, doc.published_at, doc.body_hash, doc.body_chars)
+        return cls(doc.id, doc.published_at, doc.body_hash, doc.body_chars, doc.page_chars)
 
 
 class DocInfos:
-    """Every node's `DocInfo`, kept in columns: about 33 bytes a document plus its id's UTF-8,
+    """Every node's `DocInfo`, kept in columns: about 41 bytes a document plus its id's UTF-8,
     where a `DocInfo` object with its own integers costs about 190, and an id string and a
     datetime object ~120 (an index holds one per article). Times are kept as microseconds
     since the epoch, so a `published_at` read back is the same instant, in UTC."""
@@ -63,6 +64,7 @@ class DocInfos:
         self._published = array("q")  # microseconds since the epoch, or _NO_TIME
         self._hashes = array("Q")
         self._chars = array("q")
+        self._page_chars = array("q")
 
     def __len__(self) -> int:
         return len(self._id_ends)
@@ -74,21 +76,26 @@ class DocInfos:
             self._published.append(_NO_TIME)
             self._hashes.append(0)
             self._chars.append(0)
+            self._page_chars.append(0)
         else:
             self._id_bytes += info.id.encode("utf-8")
             self._id_ends.append(len(self._id_bytes))
             self._published.append(_NO_TIME if info.published_at is None else _microseconds(info.published_at))
             self._hashes.append(info.body_hash)
             self._chars.append(info.body_chars)
+            self._page_chars.append(info.page_chars)
 
     def __getitem__(self, node: int) -> DocInfo | None:
         doc_id = self.id_of(node)
         if doc_id is None:
             return None
-        return DocInfo(doc_id, self.published_at(node), self._hashes[node], self._chars[node])
+        return DocInfo(doc_id, self.published_at(node), self._hashes[node], self._chars[node], self._page_chars[node])
 
     def body_chars(self, node: int) -> int:
         return self._chars[node]
+
+    def page_chars(self, node: int) -> int:
+        return self._page_chars[node]
 
     def id_of(self, node: int) -> str | None:
         if not self._live[node]:
@@ -178,6 +185,9 @@ class DocumentTable:
 
     def body_chars(self, node: int) -> int:
         return self._infos.body_chars(node)
+
+    def page_chars(self, node: int) -> int:
+        return self._infos.page_chars(node)
 
     def id_of(self, node: int) -> str | None:
         """The article id of `node` (None if removed), without building its `DocInfo`."""

@@ -154,9 +154,9 @@ class Engine:
         self._bodies = NodeTable()  # body hash -> the nodes with that body
         # Every verified match, once; each level links those of its relations.
         self._edges = EdgeStore(self._id_of, cfg.min_shared_tokens)
-        self.copies = Partition(self._edges.level(COPY_LEVEL), self._body_chars)
+        self.copies = Partition(self._edges.level(COPY_LEVEL), self._page_chars)
         # Every relation links stories, so the story level links every stored match.
-        self.stories = Partition(self._edges.level(STORY_LEVEL), self._body_chars)
+        self.stories = Partition(self._edges.level(STORY_LEVEL), self._page_chars)
         self._common = CommonBlocks(cfg.common_block_documents, self._same_story)
         self._common_terms = CommonTerms(cfg.common_term_share, cfg.common_term_documents)
         self._lock = threading.RLock()
@@ -357,8 +357,8 @@ class Engine:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _body_chars(self, node: int) -> int:
-        return self._docs.body_chars(node)
+    def _page_chars(self, node: int) -> int:
+        return self._docs.page_chars(node)
 
     def _id_of(self, node: int) -> str:
         return self._docs.id_of(node)
@@ -658,7 +658,7 @@ class Engine:
                     adj[n] = {k: e for k, e in partition.neighbours(n).items() if k in nodes}
                     if n in adj[probe]:
                         adj[n][probe] = adj[probe][n]
-            chars = lambda n: doc.body_chars if n == probe else self._docs.info(n).body_chars
+            chars = lambda n: doc.page_chars if n == probe else self._docs.page_chars(n)
             group = next(g for g in cluster_component(nodes, adj, chars) if probe in g)
             groups[level] = [n for n in group if n != probe]  # -1 below: `doc` itself
         canonical = self._canonical_with_probe(groups["copy"], doc)

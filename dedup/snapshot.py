@@ -54,8 +54,9 @@ FROZEN_MIN_BYTES = 1 << 20
 # document numbers relative to the level's smallest; 22: shared passages in 16-bit fields when
 # they fit; 23: screening prefixes in a file of their own; 24: documents held in RAM pickled as
 # their file records; 25: a document's body length (`body_chars`) stored with it; 26: a
-# brief's short lines in its body; 27: articles indexed under their heaviest story terms).
-FORMAT = 27
+# brief's short lines in its body; 27: articles indexed under their heaviest story terms;
+# 28: an article's closing paragraphs kept after its core).
+FORMAT = 28
 log = logging.getLogger("dedup.snapshot")
 
 

@@ -42,6 +42,22 @@ def test_the_opening_paragraph_is_body_and_tail_teasers_are_not():
     assert all(label in (PERIPHERAL, SHORT) for label in labels[len(ARTICLE):])
 
 
+# Closing paragraphs that move on to the company's results: fewer of their terms recur two
+# blocks away than in the article's core (cohesion ~0.27 against 0.46-0.77), yet they are its text.
+CLOSING = [
+    "Executives of the streaming company told investors that dropping the conduct policy for musicians "
+    "would not change revenue forecasts, and analysts expected subscriber growth abroad to continue.",
+    "Analysts said listeners cared more about subscription prices than about the playlists, and the "
+    "company's shares closed slightly higher in New York on Friday.",
+]
+
+
+def test_an_articles_less_cohesive_closing_paragraphs_are_body_and_the_teasers_after_them_are_not():
+    labels = _labels(ARTICLE + CLOSING + TEASERS)
+    assert labels[: len(ARTICLE) + len(CLOSING)] == [BODY] * (len(ARTICLE) + len(CLOSING))
+    assert all(label in (PERIPHERAL, SHORT) for label in labels[len(ARTICLE) + len(CLOSING):])
+
+
 def test_a_foreign_block_before_the_article_is_peripheral():
     labels = _labels(["Sign up for the morning newsletter with recipes, crosswords and weather forecasts for your area."]
                      + ARTICLE)

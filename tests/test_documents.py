@@ -252,8 +252,9 @@ def test_document_infos_keep_ids_and_publication_instants_in_columns():
     from dedup.documents import DocInfo, DocInfos
 
     berlin = timezone(timedelta(hours=1))
-    given = [DocInfo("a", None, 1, 10), None, DocInfo("Zürich/新闻/1", datetime(2025, 2, 12, 15, 7, 0, 123456, berlin), 2**64 - 1, 0),
-             DocInfo("b" * 300, datetime(1969, 12, 31, 23, 59, 59, 999999, timezone.utc), 3, 7), DocInfo("c", None, 4, 5)]
+    given = [DocInfo("a", None, 1, 10, 12), None,
+             DocInfo("Zürich/新闻/1", datetime(2025, 2, 12, 15, 7, 0, 123456, berlin), 2**64 - 1, 0, 0),
+             DocInfo("b" * 300, datetime(1969, 12, 31, 23, 59, 59, 999999, timezone.utc), 3, 7, 9), DocInfo("c", None, 4, 5, 5)]
     infos = DocInfos()
     for info in given:
         infos.append(info)
@@ -265,6 +266,7 @@ def test_document_infos_keep_ids_and_publication_instants_in_columns():
         assert loaded[3] is None and loaded.id_of(3) is None and loaded.published_at(3) is None
         assert loaded.live_ids() == ["a", "Zürich/新闻/1", "c"]
         assert np.frombuffer(loaded.body_hash_table(), np.uint64)[[2, 4]].tolist() == [2**64 - 1, 4]
+        assert [loaded.body_chars(0), loaded.page_chars(0)] == [10, 12]
 
 
 def test_the_earliest_node_is_the_first_published_then_the_first_seen():
@@ -277,7 +279,7 @@ def test_the_earliest_node_is_the_first_published_then_the_first_seen():
              datetime(1960, 1, 1, tzinfo=timezone.utc), datetime(2024, 5, 1, 0, 0, tzinfo=timezone.utc)]
     infos = DocInfos()
     for i, published in enumerate(times):
-        infos.append(DocInfo(f"n{i}", published, i, 1))
+        infos.append(DocInfo(f"n{i}", published, i, 1, 1))
     assert infos.earliest([0, 1, 2, 3, 4, 5]) == 4  # before the epoch
     assert infos.earliest([0, 2, 3, 5]) == 5  # a microsecond earlier
     assert infos.earliest([0, 1, 3, 5]) == 1  # 09:00 in Tokyo is midnight UTC: a tie, the first seen

@@ -52,7 +52,7 @@ class DocInfo:
 
 
 class DocInfos:
-    """Every node's `DocInfo`, kept in columns: about 41 bytes a document plus its id's UTF-8,
+    """Every node's `DocInfo`, kept in columns: about 33 bytes a document plus its id's UTF-8,
     where a `DocInfo` object with its own integers costs about 190, and an id string and a
     datetime object ~120 (an index holds one per article). Times are kept as microseconds
     since the epoch, so a `published_at` read back is the same instant, in UTC."""
@@ -63,8 +63,8 @@ class DocInfos:
         self._live = bytearray()  # 0: removed
         self._published = array("q")  # microseconds since the epoch, or _NO_TIME
         self._hashes = array("Q")
-        self._chars = array("q")
-        self._page_chars = array("q")
+        self._chars = array("i")  # lengths past 2**31 - 1 (2 GB of text) are kept as that
+        self._page_chars = array("i")
 
     def __len__(self) -> int:
         return len(self._id_ends)
@@ -82,8 +82,8 @@ class DocInfos:
             self._id_ends.append(len(self._id_bytes))
             self._published.append(_NO_TIME if info.published_at is None else _microseconds(info.published_at))
             self._hashes.append(info.body_hash)
-            self._chars.append(info.body_chars)
-            self._page_chars.append(info.page_chars)
+            self._chars.append(min(info.body_chars, _MAX_CHARS))
+            self._page_chars.append(min(info.page_chars, _MAX_CHARS))
 
     def __getitem__(self, node: int) -> DocInfo | None:
         doc_id = self.id_of(node)
@@ -127,6 +127,7 @@ class DocInfos:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MAX_CHARS = (1 << 31) - 1
 _NO_TIME = -(1 << 63)
 
 

@@ -34,6 +34,9 @@ PERIPHERAL = "peripheral"
 # alternation: a regex whose matches start with known characters skips ahead to them, one
 # that may start at a word boundary tries every position (8% of analysing a news page).
 _CODE_SIGN = re.compile(r"[{};=<>]|\(\)")
+# A name in angle brackets is a wire's notation for a company or its ticker ("Waste Management
+# Inc <WNX>", "<Hutchison Whampoa Ltd>"), not markup or a comparison.
+_BRACKETED_NAME = re.compile(r"<[A-Za-z0-9][^<>=;{}()/\"']*>")
 _CODE_WORD = re.compile(r"\b(?:function|var|window|document)\b")
 _ASCII_DIGIT = re.compile("[0-9]")
 
@@ -121,7 +124,12 @@ def _has_digit(text: str) -> bool:
 
 
 def _looks_like_code(text: str, n_tokens: int) -> bool:
-    hints = len(_CODE_SIGN.findall(text))
+    if "<" in text:
+        text = _BRACKETED_NAME.sub(" ", text)
+    signs = _CODE_SIGN.findall(text)
+    # Signs of one kind only are punctuation: a list's semicolons ("director - Clint Eastwood;
+    # actor - Jamie Foxx; actress - Hilary Swank").
+    hints = len(signs) if len(set(signs)) > 1 else 0
     if not (hints >= 3 and hints * 6 >= n_tokens) and (
             "var" in text or "function" in text or "window" in text or "document" in text):
         hints += len(_CODE_WORD.findall(text))

@@ -55,8 +55,9 @@ FROZEN_MIN_BYTES = 1 << 20
 # they fit; 23: screening prefixes in a file of their own; 24: documents held in RAM pickled as
 # their file records; 25: a document's body length (`body_chars`) stored with it; 26: a
 # brief's short lines in its body; 27: articles indexed under their heaviest story terms;
-# 28: an article's closing paragraphs kept after its core).
-FORMAT = 28
+# 28: an article's closing paragraphs kept after its core; 29: a wire's bracketed names and a
+# list's semicolons are not code).
+FORMAT = 29
 log = logging.getLogger("dedup.snapshot")
 
 

@@ -90,6 +90,16 @@ def test_leaked_script_is_code_and_prose_naming_its_words_is_not():
     assert labels[2:7] == [CODE, BODY, CODE, CODE, CODE]
 
 
+def test_a_wires_bracketed_names_and_a_lists_semicolons_are_not_code():
+    lede = ("ChemLawn Corp <CHEM> could attract a higher bid than the 27 dlrs per share offered by Waste "
+            "Management Inc <WNX>, Wall Street arbitrageurs said.")
+    owners = "Union Faith is equally owned by <Hutchison Whampoa Ltd> and <Hong Kong Electric Holdings Ltd>."
+    picks = "Tim Dams, Screen International: Film - The Aviator; director - Clint Eastwood; actor - Jamie Foxx; actress - Hilary Swank."
+    markup = 'Read more: <a href="/story/1">the council vote</a> <span class="x">and the budget</span>; {x = 1}'
+    labels = _labels(ARTICLE[:2] + [lede, owners, picks, markup] + ARTICLE[2:])
+    assert labels[2:6] == [BODY, BODY, BODY, CODE]
+
+
 @pytest.mark.parametrize("text,expected", [("Results", False), ("Arsenal 2 Chelsea", True), ("x\u00b2 and y", True),
                                            ("caf\u00e9 ol\u00e9", False), ("\u0663 goals", True)])
 def test_a_row_of_figures_is_told_by_its_digits_as_str_isdigit_tells_them(text, expected):

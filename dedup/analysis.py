@@ -181,8 +181,7 @@ class Analyzer:
             ),
             body_tokens=body.tokens,
             body_chars=body_chars,
-            page_chars=body_chars + sum(int((ends[lo:hi] - starts[lo:hi]).sum()) for (lo, hi), label in zip(bounds, labels)
-                                        if label == PERIPHERAL),
+            page_chars=body_chars + _chars_of(starts, ends, bounds, labels, PERIPHERAL),
             shingles=body.shingles,
             shingle_blocks=body.shingle_blocks,
             shingle_quoted=body.shingle_quoted,
@@ -301,6 +300,17 @@ def own_shingles(shingles: np.ndarray, quoted: np.ndarray, all_distinct: np.ndar
     if len(own) < 0.3 * len(all_distinct) or len(own) == 0:
         return all_distinct
     return own
+
+
+def _chars_of(starts: np.ndarray, ends: np.ndarray, bounds: list, labels: list[str], label: str) -> int:
+    """Characters spanned by the tokens of the blocks labelled `label` (one cumulative sum,
+    and only for a page that has such blocks)."""
+    if label not in labels:
+        return 0
+    lengths = np.zeros(len(starts) + 1, np.int64)
+    np.cumsum(ends - starts, out=lengths[1:])
+    ends_at = lengths.tolist()
+    return sum(ends_at[hi] - ends_at[lo] for (lo, hi), own in zip(bounds, labels) if own == label)
 
 
 def distinct_among(values: np.ndarray, superset: np.ndarray) -> np.ndarray:

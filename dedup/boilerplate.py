@@ -124,12 +124,12 @@ def _has_digit(text: str) -> bool:
 
 
 def _looks_like_code(text: str, n_tokens: int) -> bool:
-    if "<" in text:
-        text = _BRACKETED_NAME.sub(" ", text)
     signs = _CODE_SIGN.findall(text)
+    if len(signs) >= 3 and "<" in text:
+        signs = _CODE_SIGN.findall(_BRACKETED_NAME.sub(" ", text))
     # Signs of one kind only are punctuation: a list's semicolons ("director - Clint Eastwood;
     # actor - Jamie Foxx; actress - Hilary Swank").
-    hints = len(signs) if len(set(signs)) > 1 else 0
+    hints = len(signs) if signs and len(set(signs)) > 1 else 0
     if not (hints >= 3 and hints * 6 >= n_tokens) and (
             "var" in text or "function" in text or "window" in text or "document" in text):
         hints += len(_CODE_WORD.findall(text))

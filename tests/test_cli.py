@@ -225,3 +225,18 @@ def test_a_reader_that_leaves_early_ends_the_run_quietly(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 128 + signal.SIGPIPE, err
     assert "Traceback" not in err
+
+
+def test_the_progress_bar_counts_plain_and_compressed_records_and_files(tmp_path):
+    from dedup.inputs import count_documents
+
+    records = _seed_records()
+    (tmp_path / "a.jsonl").write_text("\n".join(records) + "\n\n")  # a blank line is no record
+    with gzip.open(tmp_path / "b.jsonl.gz", "wb") as handle:
+        handle.write(("\n".join(records[:3]) + "\n").encode())
+    (tmp_path / "c.txt").write_text("An article of its own.")
+    (tmp_path / "d.csv").write_text("not read")
+    assert count_documents([str(tmp_path)]) == 5 + 3 + 1
+    assert count_documents([str(tmp_path / "b.jsonl.gz"), "-"]) is None  # standard input: unknown
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(b"{}\n")[:10])  # cut short
+    assert count_documents([str(tmp_path)]) is None

@@ -56,7 +56,13 @@ def plain_recipe(articles: list[Article], threshold: float = 0.5, num_perm: int 
         m.update_batch(shingles)
         lsh.insert(i, m)
         sketches.append(m)
-    parent = list(range(len(articles)))
+    return connected_components(len(articles), lambda i: lsh.query(sketches[i]))
+
+
+def connected_components(n: int, neighbours) -> list[int]:
+    """A component label for each of `n` items, `neighbours(i)` giving the items linked to i
+    (union-find with path halving: the recipes' last step)."""
+    parent = list(range(n))
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -64,10 +70,10 @@ def plain_recipe(articles: list[Article], threshold: float = 0.5, num_perm: int 
             x = parent[x]
         return x
 
-    for i, m in enumerate(sketches):
-        for j in lsh.query(m):
+    for i in range(n):
+        for j in neighbours(i):
             parent[find(i)] = find(j)
-    return [find(i) for i in range(len(articles))]
+    return [find(i) for i in range(n)]
 
 
 def run_dedup(articles: list[Article], level: str) -> tuple[list[str], float]:

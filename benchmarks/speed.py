@@ -108,6 +108,8 @@ def run_plain(path: Path) -> None:
 def run_rensa(path: Path) -> None:
     from rensa import RMinHash, RMinHashLSH
 
+    from benchmarks.quality import connected_components
+
     texts = read_texts(path)
     # rensa needs bands dividing num_perm; 32 bands of 4 rows is the nearest to datasketch's
     # (25, 5) for threshold 0.5.
@@ -118,17 +120,7 @@ def run_rensa(path: Path) -> None:
         m.update(doc)
         lsh.insert(i, m)
         sketches.append(m)
-    parent = list(range(len(texts)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, m in enumerate(sketches):
-        for j in lsh.query(m):
-            parent[find(i)] = find(j)
+    connected_components(len(texts), lambda i: lsh.query(sketches[i]))
 
 
 RUNS = {"dedup cluster": run_dedup, "plain datasketch recipe": run_plain, "rensa recipe": run_rensa}

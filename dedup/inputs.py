@@ -77,8 +77,7 @@ def count_documents(paths: list[str]) -> int | None:
             path = Path(raw)
             for file in input_files(path) if path.is_dir() else [path]:
                 if input_format(file) in JSONL_SUFFIXES:
-                    opener = COMPRESSIONS.get(file.suffix.lower(), open)
-                    with opener(file, "rb") as handle:
+                    with _open_binary(file) as handle:
                         total += sum(1 for line in handle if line.strip())
                 else:
                     total += 1
@@ -101,16 +100,18 @@ def input_format(path: Path) -> str | None:
     return suffix if suffix in SUFFIXES else None
 
 
+def _open_binary(path: Path):
+    """`path` opened for reading bytes, decompressed as its suffix says."""
+    return COMPRESSIONS.get(path.suffix.lower(), open)(path, "rb")
+
+
 def _read_file(path: Path, article_id: str, max_bytes: int) -> Iterator[Article | Page | Problem]:
-    suffix = path.suffix.lower()
-    if suffix in COMPRESSIONS:
-        if input_format(path) is None:
-            yield Problem(str(path), f"a compressed input is read only as JSONL: name it NAME.jsonl{suffix}")
-        else:
-            yield from _read_jsonl(str(path), lambda: COMPRESSIONS[suffix](path, "rb"), max_bytes)
+    suffix, kind = path.suffix.lower(), input_format(path)
+    if kind in JSONL_SUFFIXES:
+        yield from _read_jsonl(str(path), lambda: _open_binary(path), max_bytes)
         return
-    if suffix in JSONL_SUFFIXES:
-        yield from _read_jsonl(str(path), lambda: path.open("rb"), max_bytes)
+    if suffix in COMPRESSIONS:
+        yield Problem(str(path), f"a compressed input is read only as JSONL: name it NAME.jsonl{suffix}")
         return
     data = _read_bytes(path, max_bytes)
     if isinstance(data, Problem):
@@ -119,8 +120,11 @@ def _read_file(path: Path, article_id: str, max_bytes: int) -> Iterator[Article 
     if suffix in HTML_SUFFIXES:
         # A page not in UTF-8 names its own encoding (<meta charset>): the extractor reads
         # that from its bytes.
-        text = _decoded(path, data)
-        yield _article(str(path), article_id, html=data if isinstance(text, Problem) else text)
+        try:
+            html = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            html = data
+        yield _article(str(path), article_id, html=html)
         return
     text = _decoded(path, data)
     if isinstance(text, Problem):

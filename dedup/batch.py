@@ -36,13 +36,23 @@ SPILL_AFTER = 100_000
 _analyzers: dict[Config, Analyzer] = {}  # one per configuration in each worker process
 
 
-def analyse_chunk(config: Config, articles: list[Article | Page]) -> list[Document | Problem]:
+def analyse_chunk(config: Config, articles: list[Article | Page | Problem]) -> list[Document | Problem]:
     """Analyse a chunk in a worker process (a process pool's or a Dask worker's), the main
-    text of its HTML pages extracted first."""
+    text of its HTML pages extracted first (a `Problem` given passes through)."""
     analyzer = _analyzers.get(config)
     if analyzer is None:
         analyzer = _analyzers[config] = Analyzer(config)
     return analyse_articles(analyzer, [a.article() if isinstance(a, Page) else a for a in articles])
+
+
+def analyse_keeping_text(config: Config, items: list[Article | Page]) -> list:
+    """`analyse_chunk` for a durable index: a page's result is a pair of the article
+    extracted from it (None if it had no main text) and its document or problem, since the
+    index logs the extracted text, not the page."""
+    articles = [a.article() if isinstance(a, Page) else a for a in items]
+    results = analyse_chunk(config, articles)
+    return [(a if isinstance(a, Article) else None, r) if isinstance(item, Page) else r
+            for item, a, r in zip(items, articles, results)]
 
 
 def start_analysis_pool(config: Config, workers: int, mp_context=None) -> AnalysisWorkers:

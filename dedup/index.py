@@ -29,6 +29,7 @@ from dedup.config import Config
 from dedup.documents import SCREENING_SUFFIX, screening_path
 from dedup.engine import ClusterView, Engine, Result
 from dedup.errors import ConflictingArticle, DedupError, IndexFull, InvalidArticle, StoreFailure
+from dedup.inputs import Page, Problem
 from dedup.snapshot import PeriodicSnapshots, load_snapshot, save_snapshot
 from dedup.storage import LogStore, StaleRead, article_record, record_article
 
@@ -67,20 +68,31 @@ class _Pending:
 
 
 class Analysing:
-    """Articles whose analysis has started, on the analysis pool in chunks when there is one.
+    """Articles (or HTML pages) whose analysis has started, on the analysis pool in chunks
+    when there is one; a page's main text is extracted there too.
 
     `Index.add_many` takes one and waits for what is not done yet, so a caller can analyse its
     next batch while the current one is being indexed (`AddStream` does).
     """
 
-    def __init__(self, articles: list[Article], parts: list) -> None:
-        self.articles = articles
+    def __init__(self, articles: list[Article | Page], parts: list) -> None:
+        self.articles = articles  # each page replaced by its extracted article by `documents`
         self._parts = parts  # futures, or finished lists of results
 
     def documents(self) -> list[Document | DedupError]:
         """Each article's document, or the error that makes it invalid, in order."""
         results = [r for part in self._parts for r in (part if isinstance(part, list) else part.result())]
-        return [r if isinstance(r, Document) else InvalidArticle(r.reason) for r in results]
+        out = []
+        for i, result in enumerate(results):
+            if isinstance(result, tuple):  # a page: the article extracted from it, and its analysis
+                extracted, result = result
+                if extracted is None:
+                    result = Problem(result.where, f"article {self.articles[i].id!r}: {result.reason}; "
+                                                  "send the article's text instead")
+                else:
+                    self.articles[i] = extracted  # what is logged: the text, not the page
+            out.append(result if isinstance(result, Document) else InvalidArticle(result.reason))
+        return out
 
 
 class Index:
@@ -175,14 +187,16 @@ class Index:
 
     # -- writes --------------------------------------------------------------------------
 
-    def add(self, article: Article, replace: bool = False, before_commit: Callable[[], None] | None = None) -> Result:
+    def add(self, article: Article | Page, replace: bool = False, before_commit: Callable[[], None] | None = None) -> Result:
         """Index `article` durably and return its result (see `Engine.add` for idempotence).
 
         Concurrent calls are committed together (group commit): whichever caller takes the
         write lock writes, indexes and clusters every add queued by then, with one durable
         write and one clustering pass, and the others find their answers ready.
         """
-        pending = _Pending(article, self._analyse([article])[0], replace, before_commit)
+        analysing = self.analyse_ahead([article])
+        doc = analysing.documents()[0]
+        pending = _Pending(analysing.articles[0], doc, replace, before_commit)
         with self._queue_lock:
             self._queue.append(pending)
         with self._write:
@@ -285,20 +299,21 @@ class Index:
                 texts[article.id] = doc.text
         return plan
 
-    def analyse_ahead(self, articles: Sequence[Article]) -> Analysing:
-        """Start analysing `articles`: on the analysis pool, split so that all its workers
-        take part, or at once in this thread when there is no pool. Outside the write lock."""
-        from dedup.batch import analyse_chunk  # shared with batch runs: one analyser per process
+    def analyse_ahead(self, articles: Sequence[Article | Page]) -> Analysing:
+        """Start analysing `articles` (and extracting the text of pages): on the analysis
+        pool, split so that all its workers take part, or at once in this thread when there
+        is no pool. Outside the write lock."""
+        from dedup.batch import analyse_keeping_text  # shared with batch runs: one analyser per process
 
         articles = list(articles)
         if self.analysis_pool is None:
-            return Analysing(articles, [analyse_chunk(self.config, articles)])
+            return Analysing(articles, [analyse_keeping_text(self.config, articles)])
         pieces = -(-len(articles) // ANALYSIS_CHUNK)
         size = max(1, -(-len(articles) // max(1, pieces)))
-        return Analysing(articles, [self.analysis_pool.submit(analyse_chunk, self.config, articles[i:i + size])
+        return Analysing(articles, [self.analysis_pool.submit(analyse_keeping_text, self.config, articles[i:i + size])
                                     for i in range(0, len(articles), size)])
 
-    def _analyse(self, articles: Sequence[Article]) -> list[Document | DedupError]:
+    def _analyse(self, articles: Sequence[Article | Page]) -> list[Document | DedupError]:
         """Analyse outside the write lock (see `analyse_ahead`); invalid articles become errors."""
         return self.analyse_ahead(articles).documents()
 
@@ -320,7 +335,7 @@ class Index:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def check(self, article: Article) -> tuple[Result, str]:
+    def check(self, article: Article | Page) -> tuple[Result, str]:
         """What `add` would answer, and the article's normalised text (passage offsets refer to it)."""
         doc = self._analyse([article])[0]
         if isinstance(doc, DedupError):

@@ -246,6 +246,10 @@ class Page:
     html: str | bytes  # bytes: a file not in UTF-8, decoded as the page declares
     fields: dict  # title, source, published_at as the record gave them
 
+    @property
+    def id(self) -> str:
+        return self.article_id
+
     def article(self) -> Article | Problem:
         from dedup.html import extract_text  # trafilatura takes ~0.15 s to import: only for HTML
 

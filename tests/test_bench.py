@@ -8,10 +8,11 @@ import time
 import numpy as np
 import pytest
 
+from dedup.article import Article
 from dedup.bench.cli import main, parse_args, stories_for
 from dedup.bench.runner import LoadRunner, LoadSpec
 from dedup.bench.stats import histogram, percentile, summarize
-from dedup.bench.workload import generated
+from dedup.bench.workload import as_page, generated
 
 
 @pytest.mark.parametrize("p", [0, 10, 50, 90, 99, 99.9, 100])
@@ -76,6 +77,24 @@ def test_spawned_run_completes_without_errors(tmp_path, capsys):
     assert summary["quality"]["recall"] > 0.9 and summary["quality"]["precision"] > 0.9
     page = report.read_text()
     assert "<svg" in page and "dedup-bench" in page
+
+
+@pytest.mark.slow
+def test_a_run_of_html_pages_finds_the_copies_inside_them(capsys):
+    assert main(["--spawn", "--mode", "add", "--count", "200", "--concurrency", "4", "--warmup", "0",
+                 "--stories", "60", "--html", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["measured"] == 200 and summary["errors"] == {} and "HTML pages" in summary["workload"]
+    assert summary["quality"]["recall"] > 0.9 and summary["quality"]["precision"] > 0.9
+
+
+def test_a_page_holds_the_article_text_inside_the_site_chrome():
+    article = Article(id="a", text="First paragraph of the story.\n\nSecond one, with <b> & more.",
+                      title="Big news", source="example.org")
+    page = as_page(article)
+    assert "<p>Second one, with &lt;b&gt; &amp; more.</p>" in page and "<h1>Big news</h1>" in page
+    assert "<title>Big news | example.org</title>" in page and "<nav>" in page and "<footer>" in page
+    assert "<h1>" not in as_page(Article(id="b", text="Untitled story."))
 
 
 @pytest.mark.slow

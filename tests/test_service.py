@@ -1,6 +1,7 @@
 """The gRPC service through a real server on a free port and a real channel."""
 from __future__ import annotations
 
+import html
 import threading
 import time
 
@@ -16,6 +17,7 @@ from dedup.errors import IncompatibleIndex
 from dedup.index import Index
 from dedup.service.server import ServerSettings, build_server
 from dedup.service.servicer import STREAM_BATCH
+from dedup.storage import LOG_NAME
 from dedup.v1 import dedup_pb2 as pb
 from dedup.v1 import dedup_pb2_grpc as pb_grpc
 
@@ -23,9 +25,9 @@ from dedup.v1 import dedup_pb2_grpc as pb_grpc
 class Server:
     """A started server on a temporary data directory, with a stub for it."""
 
-    def __init__(self, data_dir, config=None, **settings):
+    def __init__(self, data_dir, config=None, analysis_pool=None, **settings):
         self.data_dir = data_dir
-        self.index = Index.open(str(data_dir), config or Config())
+        self.index = Index.open(str(data_dir), config or Config(), analysis_pool=analysis_pool)
         self.running = build_server(self.index, ServerSettings(address="127.0.0.1:0", **settings))
         self.running.server.start()
         self.address = f"127.0.0.1:{self.running.port}"
@@ -127,6 +129,50 @@ def test_invalid_articles_are_refused_and_change_nothing(stub, article, fragment
         assert code == grpc.StatusCode.INVALID_ARGUMENT
         assert fragment in details
     assert stub.Stats(pb.StatsRequest()).articles == 0
+
+
+def _page(title: str, text: str) -> str:
+    """`text` as a news page: its paragraphs inside a site's navigation, teasers and footer."""
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
+    nav = "".join(f'<li><a href="/s/{i}">Section {i}</a></li>' for i in range(12))
+    return (f"<html><head><title>{html.escape(title)} | Example News</title></head><body><nav><ul>{nav}</ul></nav>"
+            f"<article><h1>{html.escape(title)}</h1>{paragraphs}</article>"
+            "<aside><h2>Most read</h2><ul><li><a href='/x'>Storm closes schools</a></li></ul></aside>"
+            "<footer>Copyright Example News</footer></body></html>")
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_html_pages_are_indexed_by_their_main_text_which_is_what_the_log_keeps(tmp_path, seed_articles, workers):
+    from multiprocessing import get_context
+
+    from dedup.batch import start_analysis_pool
+
+    pool = start_analysis_pool(Config(), workers, get_context("spawn")) if workers else None
+    pages = {i: pb.Article(id=i, html=_page(f"Seed {i}", a.text)) for i, a in seed_articles.items()}
+    pages["empty"] = pb.Article(id="empty", html="<html><body><script>x()</script></body></html>")
+    s = Server(tmp_path / "d", analysis_pool=pool)
+    try:
+        first = s.stub.Add(pb.AddRequest(article=pages["000"])).result
+        assert first.added and first.cluster == "000"
+        streamed = {r.id: r for r in s.stub.AddStream(pb.AddRequest(article=pages[i]) for i in ("004", "001", "empty"))}
+        assert streamed["004"].result.cluster == "000" and streamed["004"].result.relation == pb.VERSION
+        assert streamed["001"].result.cluster == "001" and streamed["001"].result.story == "000"
+        assert streamed["empty"].error_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+        assert "'empty'" in streamed["empty"].error_message and "send the article's text" in streamed["empty"].error_message
+        got = s.stub.Get(pb.GetRequest(id="004")).article
+        assert got.title == "Seed 004" and "Section 3" not in got.text and "NATO" in got.text
+    finally:
+        s.stop()
+        if pool is not None:
+            pool.shutdown()
+    log = (tmp_path / "d" / LOG_NAME).read_bytes()
+    assert b"Section 3" not in log and b"<p>" not in log  # the pages' text, not their HTML
+    again = Server(tmp_path / "d")  # replayed from the log
+    try:
+        assert again.stub.Get(pb.GetRequest(id="004")).result.cluster == "000"
+        assert again.stub.Stats(pb.StatsRequest()).articles == 3
+    finally:
+        again.stop()
 
 
 def test_text_over_the_configured_limit_is_invalid(tmp_path):

@@ -45,6 +45,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stories", type=int, help="stories for the generated workload (default: enough "
                         "that no article is sent twice; about 3 articles per story)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated workload and the mix")
+    parser.add_argument("--html", action="store_true", help="send each article as an HTML page (its paragraphs in "
+                        "a site's navigation, lists and footer) for the server to extract the main text from")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--report", metavar="FILE.html", help="write an HTML report with charts")
     parser.add_argument("--tls-ca", help="PEM root certificate: connect with TLS")
@@ -75,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     metadata = [("authorization", f"Bearer {token}")] if token else []
     spec = LoadSpec(mode=args.mode, concurrency=args.concurrency, rate=args.rate, duration=args.duration,
-                    count=args.count, warmup=args.warmup, seed=args.seed)
+                    count=args.count, warmup=args.warmup, seed=args.seed, html=args.html)
     with contextlib.ExitStack() as stack:
         target = args.target or stack.enter_context(spawned_server(token))
         channel = stack.enter_context(_channel(target, args.tls_ca))
@@ -87,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stub = pb_grpc.DedupStub(channel)
         result = LoadRunner(stub, workload, spec, metadata, progress=None if args.json else sys.stderr).run()
         quality = duplicate_quality(stub, result.added, metadata) if workload.truth else None
-    summary = reports.summary(result, spec, workload.description, quality)
+    described = workload.description + (", sent as HTML pages" if args.html else "")
+    summary = reports.summary(result, spec, described, quality)
     if summary["requests"] and not summary["measured"]:
         print(f"dedup-bench: every request fell in the {spec.warmup:g} s warm-up, so nothing was measured; "
               "send more (--count, --duration) or shorten it (--warmup 0)", file=sys.stderr)

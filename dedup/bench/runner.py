@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from dedup.bench.workload import Workload
+from dedup.bench.workload import Workload, as_page
 from dedup.v1 import dedup_pb2 as pb
 
 MODES = ("add", "add-stream", "check", "mix")
@@ -57,10 +57,14 @@ class LoadSpec:
     count: int | None = None  # requests
     warmup: float = 1.0  # seconds excluded from the statistics
     seed: int = 0
+    html: bool = False  # send each article as an HTML page (`workload.as_page`)
 
 
-def article_message(article) -> pb.Article:
-    msg = pb.Article(id=article.id, text=article.text, title=article.title, source=article.source)
+def article_message(article, html: bool = False) -> pb.Article:
+    if html:
+        msg = pb.Article(id=article.id, html=as_page(article), source=article.source)
+    else:
+        msg = pb.Article(id=article.id, text=article.text, title=article.title, source=article.source)
     if article.published_at is not None:
         msg.published_at.FromDatetime(article.published_at)
     return msg
@@ -129,12 +133,12 @@ class LoadRunner:
             mode = "check" if self._rng.random() < 0.5 else "add"
         try:
             if mode == "check":
-                probe = article_message(article)
+                probe = article_message(article, self.spec.html)
                 probe.id = f"probe-{i}"
                 self.stub.Check(pb.CheckRequest(article=probe), metadata=self.metadata)
                 self._record(intended, "OK")
             else:
-                self.stub.Add(pb.AddRequest(article=article_message(article)), metadata=self.metadata)
+                self.stub.Add(pb.AddRequest(article=article_message(article, self.spec.html)), metadata=self.metadata)
                 self._record(intended, "OK", article.id, truth)
         except grpc.RpcError as exc:
             self._record(intended, exc.code().name)
@@ -172,7 +176,7 @@ class LoadRunner:
                         time.sleep(delay)
                     article, truth = self.workload.cycle(i)
                     sent.put((intended, article.id, truth))
-                    yield pb.AddRequest(article=article_message(article))
+                    yield pb.AddRequest(article=article_message(article, self.spec.html))
 
             try:
                 for response in self.stub.AddStream(requests(), metadata=self.metadata):
@@ -195,7 +199,7 @@ class LoadRunner:
     def _preload(self) -> None:
         """For check mode: index the workload first (not measured)."""
         count = len(self.workload.articles)
-        requests = (pb.AddRequest(article=article_message(self.workload.cycle(i)[0])) for i in range(count))
+        requests = (pb.AddRequest(article=article_message(self.workload.cycle(i)[0], self.spec.html)) for i in range(count))
         for response in self.stub.AddStream(requests, metadata=self.metadata):
             pass
 

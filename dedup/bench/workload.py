@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from html import escape
 from dataclasses import dataclass
 
 from wordfreq import top_n_list
@@ -32,6 +33,22 @@ class Workload:
         copy = Article(id=f"{base.id}#{round_}", text=base.text, title=base.title, source=base.source,
                        published_at=base.published_at)
         return copy, truth
+
+
+def as_page(article: Article) -> str:
+    """`article` as a news site would serve it: each paragraph a `<p>`, the title (if any) as
+    `<title>` and `<h1>`, inside a navigation bar, a "most read" list and a footer (what the
+    server must extract the main text from)."""
+    nav = "".join(f'<li><a href="/section/{i}">Section {i}</a></li>' for i in range(12))
+    title = escape(article.title)
+    head_title = f"<title>{title} | {escape(article.source or 'News')}</title>" if title else ""
+    heading = f"<h1>{title}</h1>" if title else ""
+    paragraphs = "".join(f"<p>{escape(line)}</p>" for line in article.text.splitlines() if line.strip())
+    return (f'<!doctype html><html><head><meta charset="utf-8">{head_title}</head><body>'
+            f"<header><nav><ul>{nav}</ul></nav></header><main><article>{heading}{paragraphs}</article>"
+            "<aside><h2>Most read</h2><ul><li><a href='/a'>Markets close higher</a></li>"
+            "<li><a href='/b'>Storm closes schools across the region</a></li></ul></aside></main>"
+            "<footer><p>Copyright. All rights reserved.</p><a href='/privacy'>Privacy</a></footer></body></html>")
 
 
 def from_corpus(path: str, limit: int | None = None, max_bytes: int = 5_000_000) -> Workload:

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from dedup.article import Article
 from dedup.engine import ClusterView, Result
 from dedup.errors import InvalidArticle
-from dedup.html import extract_text
+from dedup.inputs import Page
 from dedup.v1 import dedup_pb2 as pb
 from dedup.verify import EXACT, NEAR_DUPLICATE, REWRITE, SYNDICATED, VERSION, Match
 
@@ -19,14 +19,10 @@ _MIN_SECONDS, _MAX_SECONDS = -62135596800, 253402300799
 DEFAULT_PASSAGES = 10
 
 
-def article_from_proto(msg: pb.Article) -> Article:
-    """The domain article for a request; raises `InvalidArticle` saying what to fix."""
-    text, title = msg.text, msg.title
-    if not text.strip() and msg.html.strip():
-        extracted_title, text = extract_text(msg.html)
-        title = title or extracted_title
-        if not text.strip():
-            raise InvalidArticle(f"article {msg.id!r}: no main text found in the html; send the text instead")
+def article_from_proto(msg: pb.Article) -> Article | Page:
+    """The domain article for a request, or its page when it comes as HTML only (its main
+    text is extracted where it is analysed, off the serving thread); raises `InvalidArticle`
+    saying what to fix."""
     published = None
     if msg.HasField("published_at"):
         ts = msg.published_at
@@ -36,8 +32,10 @@ def article_from_proto(msg: pb.Article) -> Article:
                 "give a time between years 1 and 9999"
             )
         published = datetime.fromtimestamp(ts.seconds, tz=timezone.utc).replace(microsecond=ts.nanos // 1000)
-    return Article(id=msg.id, text=text, title=title, source=msg.source, published_at=published,
-                   metadata=dict(msg.metadata))
+    fields = dict(title=msg.title, source=msg.source, published_at=published, metadata=dict(msg.metadata))
+    if not msg.text.strip() and msg.html.strip():
+        return Page(f"article {msg.id!r}", msg.id, msg.html, fields)
+    return Article(id=msg.id, text=msg.text, **fields)
 
 
 def article_to_proto(article: Article) -> pb.Article:

@@ -10,9 +10,9 @@ import pytest
 
 from dedup.article import Article
 from dedup.bench.cli import main, parse_args, stories_for
-from dedup.bench.runner import LoadRunner, LoadSpec
+from dedup.bench.runner import LoadRunner, LoadSpec, article_message
 from dedup.bench.stats import histogram, percentile, summarize
-from dedup.bench.workload import as_page, generated
+from dedup.bench.workload import as_page, from_corpus, generated
 
 
 @pytest.mark.parametrize("p", [0, 10, 50, 90, 99, 99.9, 100])
@@ -95,6 +95,19 @@ def test_a_page_holds_the_article_text_inside_the_site_chrome():
     assert "<p>Second one, with &lt;b&gt; &amp; more.</p>" in page and "<h1>Big news</h1>" in page
     assert "<title>Big news | example.org</title>" in page and "<nav>" in page and "<footer>" in page
     assert "<h1>" not in as_page(Article(id="b", text="Untitled story."))
+
+
+def test_a_corpus_of_pages_is_sent_as_its_html_with_html_and_as_text_without(tmp_path):
+    page = "<html><head><title>Flood</title></head><body><article><p>The river rose overnight.</p></article></body></html>"
+    (tmp_path / "flood.html").write_text(page, encoding="utf-8")
+    (tmp_path / "note.txt").write_text("A plain text article.", encoding="utf-8")
+    as_pages = from_corpus(str(tmp_path), pages=True)
+    sent = {m.id: m for m in (article_message(as_pages.cycle(i)[0], html=True) for i in range(4))}
+    assert sent["flood.html"].html == page and not sent["flood.html"].text
+    assert sent["flood.html#1"].html == page  # the second round: the same page under a new id
+    assert "A plain text article." in sent["note.txt"].html and "<nav>" in sent["note.txt"].html
+    as_text = article_message(from_corpus(str(tmp_path)).cycle(0)[0])
+    assert as_text.id == "flood.html" and "The river rose overnight." in as_text.text and not as_text.html
 
 
 @pytest.mark.slow

@@ -45,8 +45,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stories", type=int, help="stories for the generated workload (default: enough "
                         "that no article is sent twice; about 3 articles per story)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated workload and the mix")
-    parser.add_argument("--html", action="store_true", help="send each article as an HTML page (its paragraphs in "
-                        "a site's navigation, lists and footer) for the server to extract the main text from")
+    parser.add_argument("--html", action="store_true", help="send HTML for the server to extract the main text "
+                        "from: a corpus's pages as they are, other articles as generated news pages")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--report", metavar="FILE.html", help="write an HTML report with charts")
     parser.add_argument("--tls-ca", help="PEM root certificate: connect with TLS")
@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         token = Path(args.token_file).read_text().strip() if args.token_file else os.environ.get("DEDUP_TOKEN")
-        workload = from_corpus(args.corpus) if args.corpus else generated(stories_for(args), args.seed)
+        workload = from_corpus(args.corpus, pages=args.html) if args.corpus else generated(stories_for(args), args.seed)
     except (OSError, ValueError) as exc:
         print(f"dedup-bench: {exc}", file=sys.stderr)
         return 2

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from dedup.article import Article
 from dedup.bench.workload import Workload, as_page
+from dedup.inputs import Page
 from dedup.v1 import dedup_pb2 as pb
 
 MODES = ("add", "add-stream", "check", "mix")
@@ -60,13 +62,22 @@ class LoadSpec:
     html: bool = False  # send each article as an HTML page (`workload.as_page`)
 
 
-def article_message(article, html: bool = False) -> pb.Article:
-    if html:
-        msg = pb.Article(id=article.id, html=as_page(article), source=article.source)
+def article_message(article: Article | Page, html: bool = False) -> pb.Article:
+    """The request's article: a page's HTML as it is; an article's text, or with `html` the
+    article inside a generated page (`as_page`)."""
+    if isinstance(article, Page):
+        fields = article.fields
+        msg = pb.Article(id=article.id, html=article.html, title=fields.get("title") or "",
+                         source=fields.get("source") or "")
+        published = fields.get("published_at")
     else:
-        msg = pb.Article(id=article.id, text=article.text, title=article.title, source=article.source)
-    if article.published_at is not None:
-        msg.published_at.FromDatetime(article.published_at)
+        if html:
+            msg = pb.Article(id=article.id, html=as_page(article), source=article.source)
+        else:
+            msg = pb.Article(id=article.id, text=article.text, title=article.title, source=article.source)
+        published = article.published_at
+    if published is not None:
+        msg.published_at.FromDatetime(published)
     return msg
 
 

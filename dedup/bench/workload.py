@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import random
 from html import escape
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from wordfreq import top_n_list
 
 from dedup.article import Article
-from dedup.inputs import read_inputs
+from dedup.inputs import Page, read_inputs
 from dedup.synthetic import generate
 
 
@@ -18,11 +18,11 @@ ARRIVAL_SPREAD = 1000.0
 
 @dataclass(frozen=True)
 class Workload:
-    articles: list[Article]
+    articles: list[Article | Page]  # pages: HTML to send as it is (`from_corpus(..., pages=True)`)
     truth: dict[str, str] | None  # article id -> true copy cluster, when known
     description: str
 
-    def cycle(self, i: int) -> tuple[Article, str | None]:
+    def cycle(self, i: int) -> tuple[Article | Page, str | None]:
         """The `i`-th article to send; past the end, the articles again under new ids
         (exact copies of the first round, so they join its clusters)."""
         base = self.articles[i % len(self.articles)]
@@ -30,9 +30,10 @@ class Workload:
         truth = self.truth.get(base.id) if self.truth else None
         if round_ == 0:
             return base, truth
-        copy = Article(id=f"{base.id}#{round_}", text=base.text, title=base.title, source=base.source,
-                       published_at=base.published_at)
-        return copy, truth
+        new_id = f"{base.id}#{round_}"
+        if isinstance(base, Page):
+            return replace(base, article_id=new_id), truth
+        return replace(base, id=new_id), truth
 
 
 def as_page(article: Article) -> str:
@@ -51,10 +52,14 @@ def as_page(article: Article) -> str:
             "<footer><p>Copyright. All rights reserved.</p><a href='/privacy'>Privacy</a></footer></body></html>")
 
 
-def from_corpus(path: str, limit: int | None = None, max_bytes: int = 5_000_000) -> Workload:
+def from_corpus(path: str, limit: int | None = None, max_bytes: int = 5_000_000, pages: bool = False) -> Workload:
+    """The articles of a directory or JSONL file; with `pages`, its HTML pages are kept as
+    they are, for the server to extract (a page not in UTF-8 is extracted here)."""
     articles = []
-    for item in read_inputs([path], max_bytes):
-        if isinstance(item, Article):
+    for item in read_inputs([path], max_bytes, pages=pages):
+        if isinstance(item, Page) and isinstance(item.html, bytes):
+            item = item.article()
+        if isinstance(item, (Article, Page)):
             articles.append(item)
             if limit and len(articles) >= limit:
                 break

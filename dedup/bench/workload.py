@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import random
-from html import escape
 from dataclasses import dataclass, replace
+from html import escape
 
 from wordfreq import top_n_list
 

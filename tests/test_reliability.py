@@ -112,13 +112,13 @@ def test_missing_and_out_of_range_fields(server):
 
 def _slow_analysis(index, seconds: float):
     """Make the server's analysis take `seconds` longer (a big article, a busy machine)."""
-    analyse = index._analyse
+    analyse = index.analyse_ahead
 
     def slow(articles):
         time.sleep(seconds)
         return analyse(articles)
 
-    index._analyse = slow
+    index.analyse_ahead = slow
 
 
 def test_expired_deadline_leaves_nothing_behind(server, seed_articles):

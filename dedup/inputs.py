@@ -242,13 +242,9 @@ class Page:
     in a batch's worker processes, since extraction costs about as much as the analysis."""
 
     where: str
-    article_id: str
+    id: str
     html: str | bytes  # bytes: a file not in UTF-8, decoded as the page declares
     fields: dict  # title, source, published_at as the record gave them
-
-    @property
-    def id(self) -> str:
-        return self.article_id
 
     def article(self) -> Article | Problem:
         from dedup.html import extract_text  # trafilatura takes ~0.15 s to import: only for HTML
@@ -256,4 +252,4 @@ class Page:
         title, text = extract_text(self.html)
         if not text.strip():
             return Problem(self.where, "no main text found in the HTML")
-        return _checked(self.where, self.article_id, text, {**self.fields, "title": self.fields.get("title") or title})
+        return _checked(self.where, self.id, text, {**self.fields, "title": self.fields.get("title") or title})

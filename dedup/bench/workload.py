@@ -30,10 +30,7 @@ class Workload:
         truth = self.truth.get(base.id) if self.truth else None
         if round_ == 0:
             return base, truth
-        new_id = f"{base.id}#{round_}"
-        if isinstance(base, Page):
-            return replace(base, article_id=new_id), truth
-        return replace(base, id=new_id), truth
+        return replace(base, id=f"{base.id}#{round_}"), truth
 
 
 def as_page(article: Article) -> str:

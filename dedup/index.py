@@ -29,7 +29,7 @@ from dedup.config import Config
 from dedup.documents import SCREENING_SUFFIX, screening_path
 from dedup.engine import ClusterView, Engine, Result
 from dedup.errors import ConflictingArticle, DedupError, IndexFull, InvalidArticle, StoreFailure
-from dedup.inputs import Page, Problem
+from dedup.inputs import Page
 from dedup.snapshot import PeriodicSnapshots, load_snapshot, save_snapshot
 from dedup.storage import LogStore, StaleRead, article_record, record_article
 
@@ -87,10 +87,10 @@ class Analysing:
             if isinstance(result, tuple):  # a page: the article extracted from it, and its analysis
                 extracted, result = result
                 if extracted is None:
-                    result = Problem(result.where, f"article {self.articles[i].id!r}: {result.reason}; "
-                                                  "send the article's text instead")
-                else:
-                    self.articles[i] = extracted  # what is logged: the text, not the page
+                    out.append(InvalidArticle(f"article {self.articles[i].id!r}: {result.reason}; "
+                                              "send the article's text instead"))
+                    continue
+                self.articles[i] = extracted  # what is logged: the text, not the page
             out.append(result if isinstance(result, Document) else InvalidArticle(result.reason))
         return out
 

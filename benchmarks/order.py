@@ -17,8 +17,6 @@ import argparse
 import random
 import sys
 import time
-from collections import Counter
-from math import comb
 from pathlib import Path
 
 from published import publish  # benchmarks/published.py
@@ -28,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dedup.batch import cluster  # noqa: E402
 from dedup.config import Config  # noqa: E402
 from dedup.inputs import Article, read_inputs  # noqa: E402
+from dedup.scoring import score  # noqa: E402
 
 
 def partitions(articles: list[Article]) -> dict[str, dict[str, str]]:
@@ -45,14 +44,9 @@ def partitions(articles: list[Article]) -> dict[str, dict[str, str]]:
 
 def agreement(a: dict[str, str], b: dict[str, str]) -> dict:
     """ARI of two labelings of the same ids, and the same-cluster pairs of each and of both."""
-    ids = list(a)
-    together = sum(comb(n, 2) for n in Counter((a[i], b[i]) for i in ids).values())
-    pairs_a = sum(comb(n, 2) for n in Counter(a.values()).values())
-    pairs_b = sum(comb(n, 2) for n in Counter(b[i] for i in ids).values())
-    expected = pairs_a * pairs_b / comb(len(ids), 2)
-    mean = (pairs_a + pairs_b) / 2
-    ari = 1.0 if mean == expected else (together - expected) / (mean - expected)
-    return {"ari": round(ari, 4), "pairs_file_order": pairs_a, "pairs_shuffled": pairs_b, "pairs_both": together}
+    s = score([b[i] for i in a], list(a.values()))
+    return {"ari": round(s.ari, 4), "pairs_file_order": s.true_pairs, "pairs_shuffled": s.predicted_pairs,
+            "pairs_both": s.shared_pairs}
 
 
 def main(argv=None) -> int:

@@ -14,6 +14,7 @@ class PairScores:
     ari: float
     true_pairs: int
     predicted_pairs: int
+    shared_pairs: int  # pairs together in both labelings
 
 
 def _pairs(n: int) -> int:
@@ -37,7 +38,7 @@ def score(predicted: Sequence[Hashable], truth: Sequence[Hashable]) -> PairScore
     expected = pred_pairs * true_pairs / total if total else 0.0
     maximum = (pred_pairs + true_pairs) / 2
     ari = (together - expected) / (maximum - expected) if maximum != expected else 1.0
-    return PairScores(precision, recall, f1, ari, true_pairs, pred_pairs)
+    return PairScores(precision, recall, f1, ari, true_pairs, pred_pairs, together)
 
 
 def pairs_found(predicted: Sequence[Hashable], groups: Sequence[Hashable | None]) -> tuple[int, int]:
